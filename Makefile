@@ -1,0 +1,54 @@
+# drift's front door. On a fresh machine `make demo` and `make test` do all set-up:
+# a virtual environment with drift, a running Docker engine, the local base image.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed-stamp
+BASE   ?= drift-base:bookworm
+export DRIFT_BASE_IMAGE = $(BASE)
+
+.PHONY: help venv engine base test test-unit demo lint format bench clean
+
+help:
+	@echo "make demo   - the story drift exists for, on a real engine"
+	@echo "make test   - the whole test suite (starts an engine and builds base images if needed)"
+	@echo "make lint   - ruff and mypy"
+	@echo "make bench  - drift side by side with syft"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+engine:
+	@bash scripts/engine.sh
+
+base: engine
+	@bash scripts/base-image.sh $(BASE)
+
+test: venv base
+	$(BIN)/python -m pytest
+
+test-unit: venv
+	$(BIN)/python -m pytest -m "not engine"
+
+demo: venv base
+	@PATH="$(abspath $(BIN)):$$PATH" bash samples/demo/demo.sh
+
+lint: venv
+	$(BIN)/ruff format --check drift tests bench
+	$(BIN)/ruff check drift tests bench
+	$(BIN)/mypy drift
+
+format: venv
+	$(BIN)/ruff format drift tests bench
+	$(BIN)/ruff check --fix drift tests bench
+
+bench: venv base
+	$(BIN)/python bench/bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

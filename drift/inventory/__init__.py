@@ -1,0 +1,198 @@
+"""What is installed: one function turns a resolved source into an `Inventory`.
+
+    source layers -> scans -> merged views (base, target) -> collectors -> Inventory
+
+Collectors (apt, pip, files, config, history) read views only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from debian.debian_support import version_compare
+
+from drift.inventory import apt, files, pip
+from drift.model import (
+    AptPackage,
+    ConfigChange,
+    HistoryEntry,
+    ImageConfig,
+    Inventory,
+    PackageDelta,
+    PipPackage,
+    Unknown,
+)
+from drift.sources import RawHistory, Source, resolve
+from drift.sources.base import BaseChoice, find_base
+from drift.sources.fs import Layer, LayerScan, View, touched_paths
+
+Scanner = Callable[[list[Layer]], list[LayerScan]]
+
+
+def plain_scanner(layers: list[Layer]) -> list[LayerScan]:
+    return [layer.scan() for layer in layers]
+
+
+def inspect_target(
+    name: str,
+    stack: contextlib.ExitStack,
+    *,
+    base: str | None = None,
+    engine: Any = None,
+    scanner: Scanner | None = None,
+) -> Inventory:
+    from drift.sources.docker import Engine
+
+    engine = engine or Engine()
+    source = resolve(name, stack, engine=engine)
+    unknowns: list[Unknown] = []
+    choice = find_base(source, engine, stack, base, unknowns)
+    return build(source, choice, scanner or plain_scanner, unknowns)
+
+
+def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns: list[Unknown]) -> Inventory:
+    scans = scanner(source.layers)
+    top = View(scans, source.layers)
+    base_view: View | None = None
+    touched: set[str] | None = None
+    opaque: list[str] = []
+    if choice is not None and choice.prefix is not None:
+        base_view = View(scans[: choice.prefix], source.layers[: choice.prefix])
+        touched = touched_paths(scans[choice.prefix :])
+        opaque = [o for s in scans[choice.prefix :] for o in s.opaque]
+    elif choice is not None and choice.source is not None:
+        base_view = View(scanner(choice.source.layers), choice.source.layers)
+
+    apt_top = apt.collect(top)
+    pip_top = pip.collect(top, apt_top.owners)
+    unknowns += apt_top.unknowns + pip_top.unknowns
+    if not apt_top.has_dpkg:
+        unknowns.append(Unknown("apt", "no dpkg database (/var/lib/dpkg/status or status.d): no apt packages"))
+
+    base_apt: list[AptPackage] = []
+    base_pip: list[PipPackage] = []
+    file_changes: list[Any] = []
+    package_changes: list[PackageDelta] = []
+    if base_view is not None:
+        apt_base = apt.collect(base_view)
+        pip_base = pip.collect(base_view, apt_base.owners)
+        base_apt, base_pip = apt_base.packages, pip_base.packages
+        package_changes = package_deltas(base_apt, apt_top.packages, base_pip, pip_top.packages)
+        base_venvs = {e.path for e in pip_base.environments if e.kind == "venv"}
+        apt_changed = frozenset(c.name for c in package_changes if c.manager == "apt")
+        explainers = files.Explainers(
+            owners=apt_top.owners,
+            base_owners=apt_base.owners,
+            records=pip_top.records,
+            base_records=pip_base.records,
+            alternatives=apt_top.alternatives,
+            apt_changed=apt_changed,
+            pip_changed=frozenset(f"{_canon(c.name)}@{c.location}" for c in package_changes if c.manager == "pip"),
+            venvs_created=tuple(e.path for e in pip_top.environments if e.kind == "venv" and e.path not in base_venvs),
+            scripts=apt_top.maintainer_scripts(set(apt_changed)),
+        )
+        changes = files.raw_changes(base_view, top, touched, opaque)
+        file_changes = files.classify(changes, base_view, top, explainers)
+
+    base_config = choice.config if choice else None
+    return Inventory(
+        target=source.target,
+        base=choice.ref if choice else None,
+        apt=tuple(apt_top.packages),
+        pip=tuple(pip_top.packages),
+        environments=tuple(pip_top.environments),
+        files=tuple(file_changes),
+        config=source.config,
+        base_config=base_config,
+        config_changes=tuple(config_changes(base_config, source.config)) if choice else (),
+        package_changes=tuple(package_changes),
+        history=tuple(history(source.history, choice.history_len if choice else 0)),
+        unknowns=tuple(sorted(set(unknowns), key=lambda u: (u.where, u.reason))),
+        base_apt=tuple(base_apt),
+        base_pip=tuple(base_pip),
+    )
+
+
+def _canon(name: str) -> str:
+    from drift.model import canonical_name
+
+    return canonical_name(name)
+
+
+def package_deltas(
+    base_apt: list[AptPackage], apt_now: list[AptPackage], base_pip: list[PipPackage], pip_now: list[PipPackage]
+) -> list[PackageDelta]:
+    out: list[PackageDelta] = []
+    old_apt = {p.key: p for p in base_apt}
+    new_apt = {p.key: p for p in apt_now}
+    for key in sorted(old_apt.keys() | new_apt.keys()):
+        old, new = old_apt.get(key), new_apt.get(key)
+        if old is None and new is not None:
+            out.append(PackageDelta("apt", new.name, "added", None, new.version))
+        elif new is None and old is not None:
+            out.append(PackageDelta("apt", old.name, "removed", old.version, None))
+        elif old is not None and new is not None and old.version != new.version:
+            cmp = version_compare(new.version, old.version)
+            out.append(PackageDelta("apt", new.name, "upgraded" if cmp > 0 else "downgraded", old.version, new.version))
+    old_pip = {p.key: p for p in base_pip}
+    new_pip = {p.key: p for p in pip_now}
+    for key in sorted(old_pip.keys() | new_pip.keys()):
+        o, n = old_pip.get(key), new_pip.get(key)
+        if o is None and n is not None:
+            out.append(PackageDelta("pip", n.name, "added", None, n.version, n.location))
+        elif n is None and o is not None:
+            out.append(PackageDelta("pip", o.name, "removed", o.version, None, o.location))
+        elif o is not None and n is not None and o.version != n.version:
+            out.append(PackageDelta("pip", n.name, _pip_direction(o.version, n.version), o.version, n.version, n.location))
+    return out
+
+
+def _pip_direction(old: str, new: str) -> str:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return "upgraded" if Version(new) > Version(old) else "downgraded"
+    except InvalidVersion:
+        return "changed"
+
+
+def config_changes(base: ImageConfig | None, now: ImageConfig | None) -> list[ConfigChange]:
+    if now is None:
+        return []
+    old = base.flat() if base else {}
+    new = now.flat()
+    out = []
+    for key in sorted(old.keys() | new.keys()):
+        if old.get(key) != new.get(key):
+            out.append(ConfigChange(key, old.get(key), new.get(key)))
+    return out
+
+
+_BUILD = re.compile(r"^(\|\d+ .*?)?/bin/sh -c |^(RUN|COPY|ADD|ENV|ARG|CMD|ENTRYPOINT|LABEL|EXPOSE|WORKDIR|USER|VOLUME|"
+                    r"SHELL|STOPSIGNAL|HEALTHCHECK|ONBUILD|MAINTAINER) ")
+
+
+def layer_origin(created_by: str, comment: str) -> str:
+    if comment.startswith("Imported from"):
+        return "import"
+    if "buildkit" in comment or _BUILD.match(created_by.strip()):
+        return "build"
+    return "commit"
+
+
+def history(rows: list[RawHistory], base_len: int) -> list[HistoryEntry]:
+    return [
+        HistoryEntry(
+            created=row.created,
+            created_by=row.created_by,
+            comment=row.comment,
+            size=row.size,
+            empty_layer=row.empty_layer,
+            origin=layer_origin(row.created_by, row.comment),  # type: ignore[arg-type]
+            in_base=i < base_len,
+        )
+        for i, row in enumerate(rows)
+    ]

@@ -1,0 +1,212 @@
+"""Debian packages: dpkg's status database (or distroless status.d), apt's auto marks,
+conffiles changed since installation, and which package owns which path."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+from debian.deb822 import Deb822
+
+from drift.model import AptPackage, ConffileChange, Unknown
+from drift.sources.fs import View
+
+STATUS = "/var/lib/dpkg/status"
+STATUS_D = "/var/lib/dpkg/status.d"
+EXTENDED_STATES = "/var/lib/apt/extended_states"
+INFO = "/var/lib/dpkg/info"
+ALTERNATIVES = "/var/lib/dpkg/alternatives"
+
+
+@dataclass(slots=True)
+class AptResult:
+    packages: list[AptPackage] = field(default_factory=list)
+    owners: dict[str, str] = field(default_factory=dict)  # path -> package name
+    alternatives: dict[str, str] = field(default_factory=dict)  # link path -> alternative name
+    unknowns: list[Unknown] = field(default_factory=list)
+    has_dpkg: bool = False
+    view: View | None = None
+
+    def maintainer_scripts(self, packages: set[str]) -> dict[str, str]:
+        """The text of these packages' preinst, postinst and config scripts."""
+        out: dict[str, str] = {}
+        if self.view is None:
+            return out
+        for path in self.view.listdir(INFO):
+            stem, _, ext = posixpath.basename(path).rpartition(".")
+            name = stem.split(":", 1)[0]
+            if name in packages and ext in ("postinst", "preinst", "config"):
+                text = (self.view.read(path) or b"").decode("utf-8", errors="replace")
+                out[name] = out.get(name, "") + "\n" + text
+        return out
+
+
+def paragraphs(data: bytes) -> list[Deb822]:
+    """deb822 paragraphs of a dpkg/apt database file (lenient about encoding)."""
+    text = data.decode("utf-8", errors="replace")
+    return list(Deb822.iter_paragraphs(text.splitlines(keepends=True), use_apt_pkg=False))
+
+
+def relations(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(part.strip() for part in value.replace("\n", " ").split(",") if part.strip())
+
+
+def parse_extended_states(data: bytes | None) -> dict[tuple[str, str], bool]:
+    """(name, arch) -> Auto-Installed, as apt records it."""
+    out: dict[tuple[str, str], bool] = {}
+    if not data:
+        return out
+    for para in paragraphs(data):
+        name = para.get("Package")
+        if not name:
+            continue
+        out[(name, para.get("Architecture", ""))] = para.get("Auto-Installed", "0").strip() == "1"
+    return out
+
+
+def _is_auto(states: dict[tuple[str, str], bool], name: str, arch: str, native: str | None) -> bool:
+    if (name, arch) in states:
+        return states[(name, arch)]
+    # apt records Architecture: all packages under the native architecture.
+    if arch == "all" and native and (name, native) in states:
+        return states[(name, native)]
+    if arch == "all":
+        return any(auto for (n, _), auto in states.items() if n == name)
+    return False
+
+
+def _installed(para: Deb822) -> bool:
+    status = para.get("Status")
+    if status is None:  # distroless status.d files may omit it
+        return True
+    words = status.split()
+    return len(words) == 3 and words[2] == "installed"
+
+
+def _conffile_changes(view: View, value: str | None) -> tuple[ConffileChange, ...]:
+    out = []
+    for line in (value or "").splitlines():
+        parts = line.split()
+        if len(parts) < 2 or "obsolete" in parts[2:] or "remove-on-upgrade" in parts[2:]:
+            continue
+        path, recorded = parts[0], parts[1]
+        if recorded == "newconffile":
+            continue
+        real = view.resolve_parent(path)
+        entry = view.entries.get(real)
+        if entry is None:
+            out.append(ConffileChange(path, "missing"))
+            continue
+        if entry.kind == "symlink":
+            continue
+        actual = view.md5(real)
+        if actual is not None and actual != recorded:
+            out.append(ConffileChange(path, "modified"))
+    return tuple(sorted(out, key=lambda c: c.path))
+
+
+def parse_packages(
+    view: View, status_files: list[tuple[str, bytes]], states: dict[tuple[str, str], bool]
+) -> tuple[list[AptPackage], list[Unknown]]:
+    packages: dict[str, AptPackage] = {}
+    unknowns: list[Unknown] = []
+    parsed = [(where, para) for where, data in status_files for para in paragraphs(data)]
+    native = None
+    for _, para in parsed:
+        if para.get("Package") == "dpkg":
+            native = para.get("Architecture")
+    for where, para in parsed:
+        name = para.get("Package")
+        if not name:
+            unknowns.append(Unknown(where, "a paragraph without a Package field was skipped"))
+            continue
+        if not _installed(para):
+            continue
+        version = para.get("Version")
+        if not version:
+            unknowns.append(Unknown(where, f"package {name} has no Version field"))
+            continue
+        arch = para.get("Architecture", "")
+        source_field = (para.get("Source") or name).strip()
+        source, _, source_version = source_field.partition(" ")
+        pkg = AptPackage(
+            name=name,
+            version=version,
+            architecture=arch,
+            source=source,
+            source_version=source_version.strip("()") or version,
+            manual=not _is_auto(states, name, arch, native),
+            depends=relations(para.get("Depends")),
+            pre_depends=relations(para.get("Pre-Depends")),
+            recommends=relations(para.get("Recommends")),
+            provides=relations(para.get("Provides")),
+            conffiles_changed=_conffile_changes(view, para.get("Conffiles")),
+            database=where,
+        )
+        packages[pkg.key] = pkg
+    return sorted(packages.values(), key=lambda p: (p.name, p.architecture)), unknowns
+
+
+def collect(view: View) -> AptResult:
+    result = AptResult(view=view)
+    status_files: list[tuple[str, bytes]] = []
+    status = view.read(STATUS)
+    if status is not None:
+        status_files.append((STATUS, status))
+    for path in view.listdir(STATUS_D):
+        if path.endswith(".md5sums") or view.entries[path].kind != "file":
+            continue
+        data = view.read(path)
+        if data is not None:
+            status_files.append((path, data))
+    if not status_files:
+        return result
+    result.has_dpkg = True
+    states = parse_extended_states(view.read(EXTENDED_STATES))
+    result.packages, result.unknowns = parse_packages(view, status_files, states)
+    result.owners = owners(view)
+    result.alternatives = alternatives(view)
+    return result
+
+
+def owners(view: View) -> dict[str, str]:
+    """Path (symlinked folders resolved, e.g. /lib -> /usr/lib) -> owning package."""
+    out: dict[str, str] = {}
+    for path in view.listdir(INFO):
+        if not path.endswith(".list"):
+            continue
+        name = posixpath.basename(path)[: -len(".list")].split(":", 1)[0]
+        data = view.read(path)
+        if not data:
+            continue
+        for line in data.decode("utf-8", errors="replace").splitlines():
+            line = line.strip()
+            if not line or line == "/.":
+                continue
+            out.setdefault(view.resolve_parent(line), name)
+    return out
+
+
+def alternatives(view: View) -> dict[str, str]:
+    """Links that update-alternatives manages (master and slaves) -> alternative name."""
+    out: dict[str, str] = {}
+    for path in view.listdir(ALTERNATIVES):
+        data = view.read(path)
+        if not data:
+            continue
+        name = posixpath.basename(path)
+        lines = data.decode("utf-8", errors="replace").split("\n")
+        if len(lines) < 2:
+            continue
+        out[lines[1]] = name
+        out[f"/etc/alternatives/{name}"] = name
+        i = 2
+        while i + 1 < len(lines) and lines[i]:
+            slave, link = lines[i], lines[i + 1]
+            out[link] = name
+            out[f"/etc/alternatives/{slave}"] = name
+            i += 2
+        out[path] = name
+    return out

@@ -1,0 +1,201 @@
+"""What changed on disk between a base and a target, and what explains each change.
+
+A change is explained by a package (dpkg's file lists, pip's RECORD, a virtual environment
+created, update-alternatives, or a package's maintainer scripts), or it is noise (caches,
+logs, apt lists, bytecode, shell history), or it is unexplained: what a person did by hand.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from drift.model import FileChange
+from drift.sources.fs import Entry, View
+
+NOISE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), why)
+    for p, why in (
+        (r"^/var/lib/apt/lists(/|$)", "apt package lists"),
+        (r"^/var/cache(/|$)", "cache"),
+        (r"^/var/log(/|$)", "log"),
+        (r"^/(var/)?tmp(/|$)", "temporary file"),
+        (r"^/run(/|$)", "runtime state"),
+        (r"(^|/)__pycache__(/|$)", "Python bytecode"),
+        (r"\.py[co]$", "Python bytecode"),
+        (r"^/(root|home/[^/]+)/\.cache(/|$)", "user cache"),
+        (r"^/(root|home/[^/]+)/\.(bash|python|sh|zsh|mysql|psql|node_repl)_?history$", "shell history"),
+        (r"^/(root|home/[^/]+)/\.(lesshst|viminfo|wget-hsts)$", "editor/tool state"),
+        (r"^/var/lib/dpkg(/|$)", "dpkg database (reflected in the apt list)"),
+        (r"^/var/lib/apt(/|$)", "apt state (reflected in the apt list)"),
+        (r"^/var/lib/ucf(/|$)", "ucf state"),
+        (r"^/var/lib/python(/|$)", "python3 maintainer state"),
+        (r"^/var/lib/systemd/deb-systemd-helper", "systemd helper state"),
+        (r"^/etc/ld\.so\.cache$", "dynamic linker cache"),
+        (r"^/etc/(hostname|hosts|resolv\.conf)$", "managed by Docker"),
+        (r"^/usr/share/info/dir(\.old)?$", "info index"),
+        (r"^/\.dockerenv$", "managed by Docker"),
+    )
+)
+
+# Files that packages' maintainer scripts write (absent from dpkg's file lists).
+GENERATED: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), pkg)
+    for p, pkg in (
+        (r"^/etc/ssl/certs(/|$)", "ca-certificates"),
+        (r"^/etc/ca-certificates\.conf$", "ca-certificates"),
+        (r"^/usr/local/share/ca-certificates$", "ca-certificates"),
+        (r"^/etc/shells$", "debianutils"),
+        (r"^/etc/python3\.\d+/sitecustomize\.py$", "python3-minimal"),
+        (r"^/etc/(passwd|group|shadow|gshadow)-?$", "base-passwd"),
+        (r"^/etc/mime\.types$", "media-types"),
+        (r"^/etc/perl/CPAN/Config\.pm$", "perl"),
+        (r"^/var/lib/sgml-base", "sgml-base"),
+        (r"^/etc/ssl/private$", "openssl"),
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Explainers:
+    """Everything that can explain a path, for the target (added/modified) and base (deleted)."""
+
+    owners: dict[str, str]
+    base_owners: dict[str, str]
+    records: dict[str, str]
+    base_records: dict[str, str]
+    alternatives: dict[str, str]
+    apt_changed: frozenset[str]  # apt package names installed, upgraded or removed
+    pip_changed: frozenset[str]  # pip keys (name@location) installed or removed
+    venvs_created: tuple[str, ...]
+    scripts: dict[str, str]  # maintainer scripts of the apt packages installed or upgraded
+
+
+def _differs(old: Entry, new: Entry, *, use_mtime: bool) -> bool:
+    if old.kind != new.kind or old.mode != new.mode or old.uid != new.uid or old.gid != new.gid:
+        return True
+    if new.kind == "dir":
+        return False
+    if old.size != new.size or old.linkname != new.linkname:
+        return True
+    return use_mtime and old.mtime != new.mtime
+
+
+def raw_changes(
+    base: View, top: View, touched: Iterable[str] | None, opaque: Iterable[str] = ()
+) -> list[tuple[str, str]]:
+    """(path, change) pairs. With `touched` (layers above a shared prefix) only those paths
+    are looked at and mtimes count; without, both trees are compared whole."""
+    use_mtime = touched is not None
+    candidates = set(touched) if touched is not None else set(base.entries) | set(top.entries)
+    for folder in opaque:
+        candidates.update(base.children.get(folder, ()))
+    out = []
+    for path in sorted(candidates):
+        new = top.entries.get(path)
+        old = base.entries.get(path)
+        if new is not None and old is None:
+            out.append((path, "added"))
+        elif new is not None and old is not None:
+            if _differs(old, new, use_mtime=use_mtime):
+                out.append((path, "modified"))
+        elif old is not None and new is None:
+            parent = posixpath.dirname(path)
+            if parent == "/" or parent in top.entries:  # report only the top of a deleted tree
+                out.append((path, "deleted"))
+    return out
+
+
+def _noise(path: str) -> str | None:
+    for pattern, why in NOISE:
+        if pattern.search(path):
+            return why
+    return None
+
+
+def _explain(path: str, change: str, view: View, ex: Explainers) -> tuple[str, str | None, str | None]:
+    """(class, owner, reason) of one change."""
+    if change == "deleted":
+        owner = ex.base_owners.get(path)
+        if owner and owner in ex.apt_changed:
+            return "package", f"apt:{owner}", "removed with its package"
+        record = ex.base_records.get(path)
+        if record and record in ex.pip_changed:
+            return "package", f"pip:{record.split('@', 1)[0]}", "removed with its distribution"
+    else:
+        real = view.resolve_parent(path)
+        owner = ex.owners.get(real) or ex.owners.get(path)
+        if owner and owner in ex.apt_changed:
+            return "package", f"apt:{owner}", None
+        record = ex.records.get(path)
+        if record and record in ex.pip_changed:
+            return "package", f"pip:{record.split('@', 1)[0]}", None
+        for root in ex.venvs_created:
+            if path == root or path.startswith(root + "/"):
+                return "package", f"venv:{root}", "created by python3 -m venv"
+        alt = ex.alternatives.get(path)
+        if alt:
+            return "package", f"alternatives:{alt}", "managed by update-alternatives"
+        for pattern, pkg in GENERATED:
+            if pattern.search(path) and pkg in ex.apt_changed:
+                return "package", f"apt:{pkg}", "written by the package's maintainer scripts"
+        for pkg, text in sorted(ex.scripts.items()):
+            if path in text:
+                return "package", f"apt:{pkg}", "named in the package's maintainer scripts"
+    why = _noise(path)
+    if why:
+        return "noise", None, why
+    return "unexplained", None, None
+
+
+def classify(
+    changes: list[tuple[str, str]], base: View, top: View, ex: Explainers
+) -> list[FileChange]:
+    classified: dict[str, tuple[str, str | None, str | None]] = {}
+    for path, change in changes:
+        classified[path] = _explain(path, change, top, ex)
+    # A folder nobody owns takes the class of what it holds: it exists for its content.
+    by_dir: dict[str, list[str]] = {}
+    for path, _ in changes:
+        by_dir.setdefault(posixpath.dirname(path), []).append(path)
+    for path, change in sorted(changes, key=lambda c: -c[0].count("/")):
+        entry = top.entries.get(path) if change != "deleted" else base.entries.get(path)
+        if entry is None or entry.kind != "dir" or classified[path][0] != "unexplained" or change == "deleted":
+            continue
+        kids = [classified[k] for k in _descendants(path, by_dir)]
+        if kids and all(k[0] != "unexplained" for k in kids):
+            packaged = [k for k in kids if k[0] == "package"]
+            classified[path] = packaged[0] if packaged else kids[0]
+    out = []
+    for path, change in changes:
+        entry = top.entries.get(path) if change != "deleted" else base.entries.get(path)
+        assert entry is not None
+        klass, owner, reason = classified[path]
+        out.append(
+            FileChange(
+                path=path,
+                change=change,  # type: ignore[arg-type]
+                kind="file" if entry.kind == "hardlink" else entry.kind,
+                size=entry.size,
+                mode=entry.mode,
+                uid=entry.uid,
+                gid=entry.gid,
+                klass=klass,  # type: ignore[arg-type]
+                owner=owner,
+                reason=reason,
+                link_target=entry.linkname or None,
+            )
+        )
+    return out
+
+
+def _descendants(path: str, by_dir: dict[str, list[str]]) -> list[str]:
+    out = []
+    stack = list(by_dir.get(path, ()))
+    while stack:
+        item = stack.pop()
+        out.append(item)
+        stack.extend(by_dir.get(item, ()))
+    return out

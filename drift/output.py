@@ -1,0 +1,58 @@
+"""Atomic writes: a file or a folder appears whole or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+from drift.errors import OutputError
+
+
+def write_text(path: str, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder and a rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".drift-", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot write in {folder}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str, *, force: bool) -> Iterator[str]:
+    """Yield a temporary folder beside `path`; on success it replaces `path` whole."""
+    target = os.path.abspath(path)
+    parent = os.path.dirname(target)
+    if os.path.exists(target) and not os.path.isdir(target):
+        raise OutputError(f"{path} exists and is not a folder")
+    if os.path.isdir(target) and os.listdir(target) and not force:
+        raise OutputError(f"{path} is not empty: choose another folder or pass --force to replace it")
+    try:
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.drift-", dir=parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write in {parent}: {exc.strerror}") from exc
+    try:
+        yield tmp
+        if os.path.isdir(target):
+            old = tmp + ".old"
+            os.rename(target, old)
+            os.rename(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,167 @@
+"""An inventory as titled tables, the delta against the base first. Table and markdown
+renderers format these; neither looks at the inventory itself."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from drift.model import Inventory, short_id
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    title: str
+    headers: tuple[str, ...] = ()
+    rows: tuple[tuple[Any, ...], ...] = ()
+    lines: tuple[str, ...] = field(default=())
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value) if value else "[]"
+    return str(value) if value != "" else '""'
+
+
+def header(inv: Inventory) -> Section:
+    t = inv.target
+    lines = [f"target:   {t.kind} {t.name}" + (f" ({short_id(t.id)})" if t.id else ""), f"resolved: {t.resolved_by}"]
+    if t.image:
+        lines.append(f"image:    {t.image}")
+    if inv.base:
+        lines.append(f"base:     {inv.base.name} ({short_id(inv.base.id)}), from {inv.base.reason}")
+    else:
+        lines.append("base:     none (file changes not computed)")
+    return Section("drift inspect", lines=tuple(lines))
+
+
+def summary(inv: Inventory) -> Section:
+    counts = Counter((c.manager, c.change) for c in inv.package_changes)
+    klass = Counter(f.klass for f in inv.files)
+    manual = sum(1 for p in inv.apt if p.manual)
+    requested = sum(1 for p in inv.pip if p.requested)
+    lines = [
+        f"apt: {len(inv.apt)} installed ({manual} manual)"
+        + (
+            f"; against the base: {counts['apt', 'added']} added, {counts['apt', 'removed']} removed, "
+            f"{counts['apt', 'upgraded'] + counts['apt', 'downgraded']} changed version"
+            if inv.base
+            else ""
+        ),
+        f"pip: {len(inv.pip)} installed ({requested} requested) in {len(inv.environments)} environment(s)"
+        + (
+            f"; against the base: {counts['pip', 'added']} added, {counts['pip', 'removed']} removed, "
+            f"{counts['pip', 'upgraded'] + counts['pip', 'downgraded'] + counts['pip', 'changed']} changed version"
+            if inv.base
+            else ""
+        ),
+    ]
+    if inv.base:
+        lines.append(
+            f"files: {len(inv.files)} changed: {klass['unexplained']} unexplained, "
+            f"{klass['package']} explained by packages, {klass['noise']} noise"
+        )
+        commits = sum(1 for h in inv.history if h.origin == "commit" and not h.in_base)
+        if commits:
+            lines.append(f"history: {commits} layer(s) made by 'docker commit': nothing documents them")
+    return Section("Summary", lines=tuple(lines))
+
+
+def delta(inv: Inventory) -> list[Section]:
+    if not inv.base:
+        return []
+    out = []
+    unexplained = [f for f in inv.files if f.klass == "unexplained"]
+    out.append(
+        Section(
+            "Unexplained file changes (made by hand: no package explains them)",
+            ("change", "kind", "mode", "owner", "size", "path"),
+            tuple(
+                (f.change, f.kind, f"{f.mode:04o}", f"{f.uid}:{f.gid}", f.size,
+                 f.path + (f" -> {f.link_target}" if f.link_target and f.kind == "symlink" else ""))
+                for f in unexplained
+            ),
+        )
+    )
+    manual = {p.name: p.manual for p in inv.apt}
+    requested = {(p.name, p.location): p.requested for p in inv.pip}
+    rows = []
+    for c in inv.package_changes:
+        if c.manager == "apt":
+            mark = "manual" if manual.get(c.name) else ("auto" if c.name in manual else "")
+        else:
+            mark = "requested" if requested.get((c.name, c.location)) else ("dependency" if c.version else "")
+        rows.append((c.manager, c.change, c.name, _fmt(c.base_version), _fmt(c.version), mark, c.location or ""))
+    rows.sort(key=lambda r: (r[0], r[5] not in ("manual", "requested"), r[2]))
+    out.append(Section("Package changes against the base", ("manager", "change", "name", "base", "now", "mark", "location"), tuple(rows)))
+    out.append(
+        Section(
+            "Config changes against the base",
+            ("key", "base", "now"),
+            tuple((c.key, _fmt(c.base), _fmt(c.actual)) for c in inv.config_changes),
+        )
+    )
+    return out
+
+
+def inventory_sections(inv: Inventory) -> list[Section]:
+    out = [header(inv), summary(inv)] + delta(inv)
+    if inv.history:
+        out.append(
+            Section(
+                "History (oldest first)",
+                ("#", "origin", "in base", "size", "created by", "comment"),
+                tuple(
+                    (i + 1, h.origin + (" (!)" if h.origin == "commit" else ""), "yes" if h.in_base else "no",
+                     _fmt(h.size), _short(h.created_by), _short(h.comment))
+                    for i, h in enumerate(inv.history)
+                ),
+            )
+        )
+    if inv.config:
+        c = inv.config
+        rows = [("Env", e) for e in c.env] + [
+            ("Cmd", _fmt(list(c.cmd) if c.cmd is not None else None)),
+            ("Entrypoint", _fmt(list(c.entrypoint) if c.entrypoint is not None else None)),
+            ("WorkingDir", _fmt(c.working_dir)),
+            ("User", _fmt(c.user)),
+            ("ExposedPorts", _fmt(list(c.exposed_ports))),
+            ("Volumes", _fmt(list(c.volumes))),
+        ] + [("Label", f"{k}={v}") for k, v in c.labels]
+        out.append(Section("Config", ("key", "value"), tuple(rows)))
+    out.append(
+        Section(
+            "Python environments",
+            ("path", "kind", "python", "externally managed", "site dirs"),
+            tuple((e.path, e.kind, _fmt(e.python), "yes" if e.externally_managed else "no", " ".join(e.site_dirs))
+                  for e in inv.environments),
+        )
+    )
+    out.append(
+        Section(
+            f"apt packages ({len(inv.apt)})",
+            ("name", "version", "arch", "manual", "changed conffiles"),
+            tuple((p.name, p.version, p.architecture, "yes" if p.manual else "no",
+                   " ".join(f"{c.path} ({c.state})" for c in p.conffiles_changed)) for p in inv.apt),
+        )
+    )
+    out.append(
+        Section(
+            f"pip packages ({len(inv.pip)})",
+            ("name", "version", "requested", "environment", "location", "installer", "apt owner"),
+            tuple((p.name, p.version, "yes" if p.requested else "no", p.environment, p.location,
+                   _fmt(p.installer), _fmt(p.apt_owner)) for p in inv.pip),
+        )
+    )
+    if inv.unknowns:
+        out.append(Section("Unknown (could not be decided)", ("where", "reason"),
+                           tuple((u.where, u.reason) for u in inv.unknowns)))
+    return out
+
+
+def _short(text: str, width: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -1,0 +1,93 @@
+"""Where a filesystem comes from: container, image, docker-save archive, OCI layout, folder.
+
+`resolve(name)` tries the sources in one explicit order (a prefix picks one) and returns a
+`Source`: a stack of layer handles plus what the source knows of its image (config,
+history, layer digests). Everything after this package sees only layers and views.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from drift.errors import EngineUnreachable, TargetNotFound
+from drift.model import ImageConfig, Target
+from drift.sources.fs import Layer
+
+PREFIXES = ("container", "image", "archive", "oci", "dir")
+
+
+@dataclass(slots=True)
+class RawHistory:
+    created: str
+    created_by: str
+    comment: str
+    size: int | None
+    empty_layer: bool
+
+
+@dataclass(slots=True)
+class Source:
+    target: Target
+    layers: list[Layer]
+    layer_ids: list[str]
+    config: ImageConfig | None
+    history: list[RawHistory] = field(default_factory=list)
+    # What the source itself says its base is (a container's image, an image's Parent).
+    parent: str | None = None
+    parent_reason: str | None = None
+    # Set for containers: the first `base_layers` layers are the container's image.
+    base_layers: int | None = None
+    base_name: str | None = None
+    base_id: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def split_prefix(name: str) -> tuple[str | None, str]:
+    head, sep, rest = name.partition(":")
+    if sep and head in PREFIXES and rest:
+        return head, rest
+    return None, name
+
+
+def resolve(name: str, stack: contextlib.ExitStack, *, engine: Any = None) -> Source:
+    """Resolve a target the user typed, in the documented order."""
+    from drift.sources import archive, docker, rootdir
+
+    engine = engine or docker.Engine()
+    prefix, rest = split_prefix(name)
+    if prefix == "container":
+        return docker.container_source(engine, rest, stack, resolved_by="prefix container:")
+    if prefix == "image":
+        return docker.image_source(engine, rest, stack, resolved_by="prefix image:")
+    if prefix == "archive":
+        return archive.archive_source(rest, stack, resolved_by="prefix archive:")
+    if prefix == "oci":
+        return archive.oci_source(rest, stack, resolved_by="prefix oci:")
+    if prefix == "dir":
+        return rootdir.dir_source(rest, resolved_by="prefix dir:")
+
+    if os.path.exists(name):
+        if os.path.isdir(name):
+            if os.path.isfile(os.path.join(name, "oci-layout")):
+                return archive.oci_source(name, stack, resolved_by="path (an OCI image layout)")
+            return rootdir.dir_source(name, resolved_by="path (a root filesystem folder)")
+        return archive.archive_source(name, stack, resolved_by="path (an image archive)")
+
+    try:
+        found = engine.find_container(name)
+        if found is not None:
+            return docker.container_source(engine, name, stack, resolved_by="container name or id", attrs=found)
+        found_image = engine.find_image(name)
+        if found_image is not None:
+            return docker.image_source(
+                engine, name, stack, resolved_by="image reference (no container by that name)", attrs=found_image
+            )
+    except EngineUnreachable as exc:
+        raise EngineUnreachable(f"{name!r} is not a path, and {exc}") from exc
+    raise TargetNotFound(
+        f"no container, image or path named {name!r}: see 'docker ps -a' and 'docker images', "
+        "or prefix it with container:, image:, archive:, oci: or dir:"
+    )

@@ -1,0 +1,144 @@
+"""Which image a target is compared against.
+
+In order: `--base REF`; a container's own image; an image's Parent chain up to the first
+tagged ancestor (a commit's parent is the image it was made on; a classic build's parents
+are untagged intermediates that lead to the FROM image); the longest local image whose
+layers are a prefix of the target's layers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from drift.errors import BaseNotFound, DriftError, EngineUnreachable
+from drift.model import BaseRef, ImageConfig, Unknown, short_id
+from drift.sources import Source, resolve
+
+
+@dataclass(slots=True)
+class BaseChoice:
+    ref: BaseRef
+    prefix: int | None  # layers shared with the target; None when the base is not a prefix
+    source: Source | None  # the base's own layers, needed when it is not a prefix
+    config: ImageConfig | None
+    history_len: int
+
+
+def _tagged(attrs: dict[str, Any]) -> bool:
+    return any(t != "<none>:<none>" for t in attrs.get("RepoTags") or ())
+
+
+def _name(attrs: dict[str, Any]) -> str:
+    tags = [t for t in attrs.get("RepoTags") or () if t != "<none>:<none>"]
+    return tags[0] if tags else short_id(attrs["Id"])
+
+
+def _layers(attrs: dict[str, Any]) -> list[str]:
+    return list((attrs.get("RootFS") or {}).get("Layers") or [])
+
+
+def _is_prefix(short: list[str], long: list[str]) -> bool:
+    return len(short) <= len(long) and long[: len(short)] == short
+
+
+def _choice_from_image(
+    engine: Any, source: Source, attrs: dict[str, Any], reason: str, stack: contextlib.ExitStack, name: str | None = None
+) -> BaseChoice:
+    from drift.sources import docker
+
+    layers = _layers(attrs)
+    history = len(engine.history(attrs["Id"]))
+    ref = BaseRef(name=name or _name(attrs), id=attrs["Id"], reason=reason, layers=len(layers))
+    config = ImageConfig.from_docker(attrs.get("Config"))
+    if _is_prefix(layers, source.layer_ids):
+        return BaseChoice(ref, len(layers), None, config, history)
+    base_source = docker.image_source(engine, ref.name, stack, resolved_by="base", attrs=attrs)
+    return BaseChoice(ref, None, base_source, config, history)
+
+
+def find_base(
+    source: Source, engine: Any, stack: contextlib.ExitStack, override: str | None, unknowns: list[Unknown]
+) -> BaseChoice | None:
+    if override:
+        return _override(source, engine, stack, override)
+    if source.base_layers is not None and source.base_id:
+        attrs = engine.find_image(source.base_id)
+        if attrs is not None:
+            return _choice_from_image(engine, source, attrs, "the container's image", stack, name=source.base_name)
+    if source.parent:
+        found = _from_parent(source, engine, stack)
+        if found:
+            return found
+    if source.target.kind == "dir":
+        unknowns.append(Unknown("files", "a root folder has no base: pass --base REF to compare files"))
+        return None
+    try:
+        found = _from_prefix(source, engine, stack)
+    except EngineUnreachable:
+        unknowns.append(Unknown("files", "no engine to look for a base image in: pass --base REF to compare files"))
+        return None
+    if found is None:
+        unknowns.append(
+            Unknown("files", "no local image is a base of this one (no Parent, no layer prefix): pass --base REF")
+        )
+    return found
+
+
+def _override(source: Source, engine: Any, stack: contextlib.ExitStack, override: str) -> BaseChoice:
+    try:
+        base_source = resolve(override, stack, engine=engine)
+    except DriftError as exc:
+        raise BaseNotFound(f"--base {override}: {exc}") from exc
+    ref = BaseRef(
+        name=override,
+        id=base_source.target.id,
+        reason="--base",
+        layers=len(base_source.layer_ids) or len(base_source.layers),
+    )
+    history = len(base_source.history)
+    if base_source.layer_ids and _is_prefix(base_source.layer_ids, source.layer_ids):
+        return BaseChoice(ref, len(base_source.layer_ids), None, base_source.config, history)
+    return BaseChoice(ref, None, base_source, base_source.config, history)
+
+
+def _from_parent(source: Source, engine: Any, stack: contextlib.ExitStack) -> BaseChoice | None:
+    first: dict[str, Any] | None = None
+    parent = source.parent
+    seen = set()
+    while parent and parent not in seen:
+        seen.add(parent)
+        attrs = engine.find_image(parent)
+        if attrs is None:
+            break
+        first = first or attrs
+        if _tagged(attrs):
+            return _choice_from_image(engine, source, attrs, "Parent chain (first tagged ancestor)", stack)
+        parent = attrs.get("Parent") or None
+    if first is not None:
+        return _choice_from_image(engine, source, first, "the image's Parent field", stack)
+    return None
+
+
+def _from_prefix(source: Source, engine: Any, stack: contextlib.ExitStack) -> BaseChoice | None:
+    own = source.layer_ids
+    if not own:
+        return None
+    best: dict[str, Any] | None = None
+    for attrs in engine.images():
+        if attrs["Id"] == source.target.id:
+            continue
+        layers = _layers(attrs)
+        if not layers or not _is_prefix(layers, own):
+            continue
+        if len(layers) == len(own) and (
+            source.target.kind != "image" or attrs.get("Created", "") >= source.raw.get("Created", "")
+        ):
+            continue  # the same image saved, or a later image with our layers: not a base
+        key = (len(layers), _tagged(attrs), attrs.get("Created", ""))
+        if best is None or key > (len(_layers(best)), _tagged(best), best.get("Created", "")):
+            best = attrs
+    if best is None:
+        return None
+    return _choice_from_image(engine, source, best, "longest local image whose layers are a prefix", stack)

@@ -1,0 +1,284 @@
+"""Containers and images from a Docker engine.
+
+On a local engine with the overlay2 driver (and root), layers are read straight from the
+engine's diff folders: nothing is copied, a running container is neither stopped nor
+paused. Elsewhere (remote engine, other drivers, no permission) the API is the fallback:
+`docker save` for images, `docker export` + `docker diff` for a container's own changes.
+`DRIFT_READ=api` forces the fallback, `DRIFT_READ=overlay` forbids it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from typing import Any
+
+from drift.errors import CorruptArchive, DriftError, EngineUnreachable, TargetNotFound
+from drift.model import ImageConfig, Target
+from drift.sources import RawHistory, Source
+from drift.sources.fs import Layer
+from drift.sources.layers import DirLayer, TarLayer
+
+
+def docker_host() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+class Engine:
+    """A thin, lazily connected wrapper over docker-py that speaks DriftError."""
+
+    def __init__(self) -> None:
+        self._client: Any = None
+
+    @property
+    def api(self) -> Any:
+        if self._client is None:
+            import docker
+
+            try:
+                client = docker.from_env(timeout=120)
+                client.ping()
+            except Exception as exc:  # docker-py raises DockerException, requests errors, OSError
+                raise EngineUnreachable(
+                    f"cannot reach the Docker engine at {docker_host()} (DOCKER_HOST): "
+                    f"{_reason(exc)}; start dockerd or point DOCKER_HOST at a running engine"
+                ) from exc
+            self._client = client
+        return self._client.api
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import docker.errors
+
+        api = self.api
+        try:
+            return fn(api)(*args, **kwargs)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as exc:
+            raise DriftError(f"the Docker engine refused to {what}: {exc.explanation or exc}") from exc
+        except Exception as exc:
+            if isinstance(exc, DriftError):
+                raise
+            raise EngineUnreachable(
+                f"lost the Docker engine at {docker_host()} while trying to {what}: {_reason(exc)}"
+            ) from exc
+
+    def find_container(self, name: str) -> dict[str, Any] | None:
+        return self._call(f"inspect container {name}", lambda a: a.inspect_container, name)
+
+    def find_image(self, ref: str) -> dict[str, Any] | None:
+        return self._call(f"inspect image {ref}", lambda a: a.inspect_image, ref)
+
+    def history(self, image_id: str) -> list[dict[str, Any]]:
+        return self._call(f"read the history of {image_id}", lambda a: a.history, image_id) or []
+
+    def images(self) -> list[dict[str, Any]]:
+        """Every local image, inspected (for finding a base by layer prefix)."""
+        listed = self._call("list images", lambda a: a.images, all=False) or []
+        out = []
+        for item in listed:
+            attrs = self.find_image(item["Id"])
+            if attrs is not None:
+                out.append(attrs)
+        return out
+
+    def save(self, image_id: str, dest: str) -> None:
+        stream = self._call(f"save image {image_id}", lambda a: a.get_image, image_id)
+        with open(dest, "wb") as fh:
+            for chunk in stream:
+                fh.write(chunk)
+
+    def export(self, container_id: str, dest: str) -> None:
+        stream = self._call(f"export container {container_id}", lambda a: a.export, container_id)
+        with open(dest, "wb") as fh:
+            for chunk in stream:
+                fh.write(chunk)
+
+    def diff(self, container_id: str) -> list[dict[str, Any]]:
+        return self._call(f"diff container {container_id}", lambda a: a.diff, container_id) or []
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1][:300] if text else type(exc).__name__
+
+
+def _read_mode() -> str:
+    mode = os.environ.get("DRIFT_READ", "auto")
+    if mode not in ("auto", "api", "overlay"):
+        raise DriftError(f"DRIFT_READ={mode!r} is not one of auto, api, overlay")
+    return mode
+
+
+def _overlay_dirs(attrs: dict[str, Any], count: int) -> list[str] | None:
+    """The diff folders of an image, bottom first, if this process can read them."""
+    driver = attrs.get("GraphDriver") or {}
+    if driver.get("Name") != "overlay2":
+        return None
+    data = driver.get("Data") or {}
+    lower = [d for d in (data.get("LowerDir") or "").split(":") if d]
+    upper = data.get("UpperDir")
+    dirs = list(reversed(lower)) + ([upper] if upper else [])
+    if len(dirs) != count:
+        return None
+    if not all(os.path.isdir(d) and os.access(d, os.R_OK | os.X_OK) for d in dirs):
+        return None
+    return dirs
+
+
+def _history(engine: Engine, image_id: str) -> list[RawHistory]:
+    rows = list(reversed(engine.history(image_id)))
+    out = []
+    for row in rows:
+        created_by = row.get("CreatedBy") or ""
+        out.append(
+            RawHistory(
+                created=str(row.get("Created", "")),
+                created_by=created_by,
+                comment=row.get("Comment") or "",
+                size=row.get("Size"),
+                empty_layer=_looks_empty(created_by, row.get("Size")),
+            )
+        )
+    return out
+
+
+def _looks_empty(created_by: str, size: int | None) -> bool:
+    if size:
+        return False
+    text = created_by.strip()
+    if "#(nop)" in text:
+        return not any(text.split("#(nop)", 1)[1].strip().startswith(k) for k in ("COPY", "ADD"))
+    head = text.split(" ", 1)[0]
+    return head in {"ENV", "CMD", "ENTRYPOINT", "LABEL", "EXPOSE", "WORKDIR", "USER", "VOLUME", "ARG",
+                    "STOPSIGNAL", "HEALTHCHECK", "SHELL", "ONBUILD", "MAINTAINER"}
+
+
+def _image_layers(
+    engine: Engine, attrs: dict[str, Any], stack: contextlib.ExitStack, label: str
+) -> list[Layer]:
+    layer_ids = list((attrs.get("RootFS") or {}).get("Layers") or [])
+    mode = _read_mode()
+    dirs = _overlay_dirs(attrs, len(layer_ids)) if mode != "api" else None
+    if dirs is not None:
+        return [
+            DirLayer(d, digest=layer_ids[i], overlay=True, description=f"{label} layer {i + 1}")
+            for i, d in enumerate(dirs)
+        ]
+    if mode == "overlay":
+        raise DriftError(f"{label}: the engine's overlay2 folders cannot be read here (DRIFT_READ=overlay)")
+    from drift.sources.archive import archive_source
+
+    tmpdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="drift-save-"))
+    dest = os.path.join(tmpdir, "image.tar")
+    engine.save(attrs["Id"], dest)
+    try:
+        saved = archive_source(dest, stack, resolved_by="docker save", name=label)
+    except CorruptArchive as exc:
+        raise DriftError(f"the engine's 'docker save' of {label} could not be read: {exc}") from exc
+    return saved.layers
+
+
+def image_source(
+    engine: Engine,
+    ref: str,
+    stack: contextlib.ExitStack,
+    *,
+    resolved_by: str,
+    attrs: dict[str, Any] | None = None,
+) -> Source:
+    attrs = attrs or engine.find_image(ref)
+    if attrs is None:
+        raise TargetNotFound(f"no image {ref!r} on the engine at {docker_host()}: see 'docker images'")
+    layers = _image_layers(engine, attrs, stack, f"image {ref}")
+    digests = tuple(attrs.get("RepoDigests") or ())
+    target = Target(
+        kind="image",
+        name=ref,
+        resolved_by=resolved_by,
+        id=attrs["Id"],
+        digest=digests[0] if digests else None,
+        tags=tuple(attrs.get("RepoTags") or ()),
+    )
+    return Source(
+        target=target,
+        layers=layers,
+        layer_ids=list((attrs.get("RootFS") or {}).get("Layers") or []),
+        config=ImageConfig.from_docker(attrs.get("Config")),
+        history=_history(engine, attrs["Id"]),
+        parent=attrs.get("Parent") or None,
+        parent_reason="the image's Parent field",
+        raw=attrs,
+    )
+
+
+def container_source(
+    engine: Engine,
+    name: str,
+    stack: contextlib.ExitStack,
+    *,
+    resolved_by: str,
+    attrs: dict[str, Any] | None = None,
+) -> Source:
+    attrs = attrs or engine.find_container(name)
+    if attrs is None:
+        raise TargetNotFound(f"no container {name!r} on the engine at {docker_host()}: see 'docker ps -a'")
+    image_attrs = engine.find_image(attrs["Image"])
+    if image_attrs is None:
+        raise TargetNotFound(f"container {name!r} runs image {attrs['Image']} which the engine no longer has")
+    image_name = (attrs.get("Config") or {}).get("Image") or attrs["Image"]
+    label = f"container {name}"
+    layers = _image_layers(engine, image_attrs, stack, f"image {image_name}")
+    layers.append(_container_upper(engine, attrs, stack, label))
+    target = Target(
+        kind="container",
+        name=name,
+        resolved_by=resolved_by,
+        id=attrs["Id"],
+        image=image_name,
+    )
+    image_layers = list((image_attrs.get("RootFS") or {}).get("Layers") or [])
+    return Source(
+        target=target,
+        layers=layers,
+        layer_ids=image_layers + [f"container:{attrs['Id']}"],
+        config=ImageConfig.from_docker(attrs.get("Config")),
+        history=_history(engine, image_attrs["Id"]),
+        parent=image_attrs["Id"],
+        parent_reason="the container's image",
+        base_layers=len(image_layers),
+        base_name=image_name,
+        base_id=image_attrs["Id"],
+        raw=attrs,
+    )
+
+
+def _container_upper(engine: Engine, attrs: dict[str, Any], stack: contextlib.ExitStack, label: str) -> Layer:
+    mode = _read_mode()
+    data = (attrs.get("GraphDriver") or {}).get("Data") or {}
+    upper = data.get("UpperDir")
+    if (
+        mode != "api"
+        and (attrs.get("GraphDriver") or {}).get("Name") == "overlay2"
+        and upper
+        and os.path.isdir(upper)
+        and os.access(upper, os.R_OK | os.X_OK)
+    ):
+        return DirLayer(upper, digest=None, overlay=True, description=f"{label} (its own changes)")
+    if mode == "overlay":
+        raise DriftError(f"{label}: the engine's overlay2 folders cannot be read here (DRIFT_READ=overlay)")
+    # API: the container's own changes are what `docker diff` lists, read from `docker export`.
+    changes = engine.diff(attrs["Id"])
+    tmpdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="drift-export-"))
+    dest = os.path.join(tmpdir, "container.tar")
+    engine.export(attrs["Id"], dest)
+    only = {c["Path"] for c in changes if c.get("Kind") in (0, 1)}
+    deleted = sorted(c["Path"] for c in changes if c.get("Kind") == 2)
+    return TarLayer(
+        lambda: open(dest, "rb"),
+        digest=None,
+        description=f"{label} (docker export)",
+        only=only,
+        extra_whiteouts=deleted,
+    )
