@@ -1,0 +1,310 @@
+"""Shared fixtures: a real Docker engine and the images the engine tests share.
+
+Engine tests are marked `engine`. Without an engine they skip on a laptop and fail under
+CI=true. Shared images are built once per run (session fixtures); containers are
+removed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE_IMAGE = os.environ.get("DRIFT_BASE_IMAGE", "drift-base:bookworm")
+RUN_ID = uuid.uuid4().hex[:8]
+
+# What a developer does by hand in the story drift exists for.
+HAND_STORY = r"""
+set -e
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends python3 python3-pip python3-venv >/dev/null
+pip install -q --break-system-packages requests==2.31.0
+python3 -m venv /opt/venv
+/opt/venv/bin/pip install -q six==1.16.0
+echo 'listen=8080' > /etc/myapp.conf
+echo '# tuned by hand' >> /etc/bash.bashrc
+rm -f /etc/issue.net
+"""
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def run_drift(*args: str, env: dict[str, str] | None = None, check: int | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "drift", *args], capture_output=True, text=True, env=full_env, timeout=900
+    )
+    if check is not None and proc.returncode != check:
+        raise AssertionError(
+            f"drift {' '.join(args)} exited {proc.returncode}, expected {check}\n"
+            f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+        )
+    return proc
+
+
+def drift_json(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    proc = run_drift(*args, "--format", "json", env=env, check=0)
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Any:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except Exception as exc:
+        if in_ci():
+            pytest.fail(f"CI=true and no Docker engine answers: {exc}")
+        pytest.skip(f"no Docker engine: {exc}")
+    return client
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_client: Any) -> str:
+    try:
+        docker_client.images.get(BASE_IMAGE)
+    except Exception:
+        subprocess.run(["bash", str(ROOT / "scripts" / "base-image.sh"), BASE_IMAGE], check=True)
+    return BASE_IMAGE
+
+
+def sh(container: Any, script: str, *, user: str | None = None) -> str:
+    result = container.exec_run(["bash", "-c", script], user=user or "")
+    out = result.output.decode("utf-8", "replace")
+    if result.exit_code != 0:
+        raise AssertionError(f"in container {container.name}: exit {result.exit_code}\n{out[-3000:]}")
+    return out
+
+
+def wait_exit(container: Any, timeout: int = 600) -> None:
+    result = container.wait(timeout=timeout)
+    if result.get("StatusCode") != 0:
+        logs = container.logs().decode("utf-8", "replace")
+        raise AssertionError(f"container {container.name} failed: {logs[-3000:]}")
+
+
+def build(docker_client: Any, context: Path, tag: str, **kwargs: Any) -> Any:
+    try:
+        image, _ = docker_client.images.build(
+            path=str(context), tag=tag, network_mode="host", rm=True, forcerm=True, **kwargs
+        )
+    except Exception as exc:
+        log = getattr(exc, "build_log", None) or []
+        text = "".join(item.get("stream", "") for item in log if isinstance(item, dict))
+        raise AssertionError(f"docker build {tag} failed: {exc}\n{text[-3000:]}") from exc
+    return image
+
+
+@pytest.fixture(scope="session")
+def cleanup(docker_client: Any) -> Iterator[list[tuple[str, str]]]:
+    items: list[tuple[str, str]] = []
+    yield items
+    for kind, name in reversed(items):
+        try:
+            if kind == "container":
+                docker_client.containers.get(name).remove(force=True)
+            else:
+                docker_client.images.remove(name, force=True)
+        except Exception:
+            pass
+
+
+@pytest.fixture(scope="session")
+def hand_container(docker_client: Any, base_image: str, cleanup: list[tuple[str, str]]) -> Any:
+    """A running container changed by hand: the story drift exists for."""
+    name = f"drift-test-hand-{RUN_ID}"
+    container = docker_client.containers.run(
+        base_image, ["sleep", "infinity"], name=name, detach=True, network_mode="host"
+    )
+    cleanup.append(("container", name))
+    sh(container, HAND_STORY)
+    return container
+
+
+@pytest.fixture(scope="session")
+def hand_image(docker_client: Any, hand_container: Any, cleanup: list[tuple[str, str]]) -> str:
+    """`docker commit` of the hand-made container."""
+    tag = f"drift-test/hand:{RUN_ID}"
+    hand_container.commit(repository="drift-test/hand", tag=RUN_ID, message="made by hand", pause=False)
+    cleanup.append(("image", tag))
+    return tag
+
+
+@pytest.fixture(scope="session")
+def stopped_container(docker_client: Any, hand_image: str, cleanup: list[tuple[str, str]]) -> Any:
+    """A stopped container with its own changes on top of the committed image."""
+    name = f"drift-test-stopped-{RUN_ID}"
+    container = docker_client.containers.run(
+        hand_image,
+        ["bash", "-c", "echo 'remember' > /root/notes.txt && rm /etc/debian_version && apt-mark auto python3-venv"],
+        name=name,
+        detach=True,
+        network_mode="host",
+    )
+    cleanup.append(("container", name))
+    wait_exit(container)
+    return container
+
+
+@pytest.fixture(scope="session")
+def built_image(docker_client: Any, hand_image: str, tmp_path_factory: pytest.TempPathFactory,
+                cleanup: list[tuple[str, str]]) -> str:
+    """An image built from a Dockerfile on top of the committed one."""
+    ctx = tmp_path_factory.mktemp("built")
+    (ctx / "app.py").write_text("print('hello')\n")
+    (ctx / "Dockerfile").write_text(
+        f"FROM {hand_image}\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends jq && rm -rf /var/lib/apt/lists/*\n"
+        "RUN pip install --break-system-packages --no-cache-dir six==1.16.0\n"
+        "COPY app.py /srv/app.py\n"
+        "ENV APP_MODE=prod\n"
+        "WORKDIR /srv\n"
+        'CMD ["python3", "/srv/app.py"]\n'
+    )
+    tag = f"drift-test/built:{RUN_ID}"
+    build(docker_client, ctx, tag)
+    cleanup.append(("image", tag))
+    return tag
+
+
+@pytest.fixture(scope="session")
+def distroless_image(docker_client: Any, hand_image: str, tmp_path_factory: pytest.TempPathFactory,
+                     cleanup: list[tuple[str, str]]) -> str:
+    """A distroless-style image: dpkg's status.d/ files, no dpkg, no shell."""
+    ctx = tmp_path_factory.mktemp("distroless")
+    (ctx / "Dockerfile").write_text(
+        f"FROM {hand_image} AS src\n"
+        "RUN mkdir -p /out/var/lib/dpkg/status.d /out/usr/lib/python3/dist-packages \\\n"
+        " && for p in base-files libc6 tzdata netbase libssl3 ca-certificates; do \\\n"
+        "      dpkg-query -s $p > /out/var/lib/dpkg/status.d/$p 2>/dev/null || true; \\\n"
+        "      dpkg-query -s $p >/dev/null 2>&1 && md5sum /etc/os-release > /out/var/lib/dpkg/status.d/$p.md5sums; \\\n"
+        "    done \\\n"
+        " && cp -a /usr/local/lib/python3.11/dist-packages/requests* /out/usr/lib/python3/dist-packages/ \\\n"
+        " && cp -a /etc/os-release /out/etc-os-release\n"
+        "FROM scratch\n"
+        "COPY --from=src /out/ /\n"
+    )
+    tag = f"drift-test/distroless:{RUN_ID}"
+    build(docker_client, ctx, tag)
+    cleanup.append(("image", tag))
+    return tag
+
+
+@pytest.fixture(scope="session")
+def scratch_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory,
+                  cleanup: list[tuple[str, str]]) -> str:
+    """An image with neither dpkg nor Python."""
+    ctx = tmp_path_factory.mktemp("scratch")
+    (ctx / "hello.txt").write_text("hello\n")
+    (ctx / "Dockerfile").write_text("FROM scratch\nCOPY hello.txt /hello.txt\n")
+    tag = f"drift-test/scratch:{RUN_ID}"
+    build(docker_client, ctx, tag)
+    cleanup.append(("image", tag))
+    return tag
+
+
+@pytest.fixture(scope="session")
+def saved_archive(docker_client: Any, hand_image: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("save") / "hand.tar"
+    subprocess.run(["docker", "save", "-o", str(out), hand_image], check=True)
+    return out
+
+
+# ---- ground truth, read inside the image by its own tools -------------------------------
+
+TRUTH_SCRIPT = r"""
+import importlib.metadata as m, json, os, subprocess, sys
+out = {}
+st = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}|${Package}|${Version}|${Architecture}\n"],
+                    capture_output=True, text=True, check=True).stdout
+out["apt"] = sorted(l.split("|")[1:] for l in st.splitlines() if l.startswith("ii"))
+out["manual"] = sorted(subprocess.run(["apt-mark", "showmanual"], capture_output=True, text=True,
+                       check=True).stdout.split())
+pip = set()
+for d in m.distributions():
+    pip.add((d.metadata["Name"], d.version, str(d._path.parent)))
+if os.path.exists("/opt/venv/bin/python"):
+    code = ("import importlib.metadata as m, json; print(json.dumps([[d.metadata['Name'], d.version,"
+            " str(d._path.parent)] for d in m.distributions()]))")
+    res = subprocess.run(["/opt/venv/bin/python", "-c", code], capture_output=True, text=True, check=True)
+    pip.update(tuple(x) for x in json.loads(res.stdout))
+out["pip"] = sorted(pip)
+req = []
+for top, dirs, files in os.walk("/"):
+    if top.startswith(("/proc", "/sys", "/dev")):
+        dirs[:] = []
+        continue
+    if "REQUESTED" in files and top.endswith(".dist-info"):
+        req.append(top)
+out["requested"] = sorted(req)
+print(json.dumps(out))
+"""
+
+
+def truth_in_container(container: Any) -> dict[str, Any]:
+    result = container.exec_run(["python3", "-c", TRUTH_SCRIPT])
+    assert result.exit_code == 0, result.output.decode()[-2000:]
+    return json.loads(result.output)
+
+
+def truth_in_image(docker_client: Any, image: str) -> dict[str, Any]:
+    out = docker_client.containers.run(image, ["python3", "-c", TRUTH_SCRIPT], remove=True, network_mode="none")
+    return json.loads(out)
+
+
+def drift_sets(doc: dict[str, Any]) -> dict[str, Any]:
+    apt = [p for p in doc["packages"] if p["manager"] == "apt"]
+    pip = [p for p in doc["packages"] if p["manager"] == "pip"]
+    return {
+        "apt": sorted([p["name"], p["version"], p["architecture"]] for p in apt),
+        "manual": sorted(p["name"] for p in apt if p["manual"]),
+        "pip": sorted((p["name"], p["version"], p["location"]) for p in pip),
+        "requested": sorted(p["metadata_path"] for p in pip if p["requested"]),
+    }
+
+
+def assert_matches_truth(doc: dict[str, Any], truth: dict[str, Any]) -> None:
+    got = drift_sets(doc)
+    assert got["apt"] == truth["apt"]
+    assert got["manual"] == truth["manual"]
+    assert got["pip"] == sorted(tuple(x) for x in truth["pip"])
+    assert got["requested"] == truth["requested"]
+
+
+def export_root(container: Any, dest: Path) -> Path:
+    """`docker export` of a container, unpacked into a folder (owners and modes kept)."""
+    archive = dest.with_suffix(".tar")
+    with open(archive, "wb") as fh:
+        for chunk in container.export():
+            fh.write(chunk)
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="fully_trusted")  # our own container: keep owners, modes, links
+    archive.unlink()
+    return dest
+
+
+def wait_for(predicate: Any, timeout: float = 30) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
