@@ -9,7 +9,7 @@ import contextlib
 import os
 import sys
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -57,7 +57,7 @@ def _version(value: bool) -> None:
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     version: Annotated[
-        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = None,
 ) -> None:
     _state["debug"] = debug or os.environ.get("DRIFT_DEBUG") == "1"
@@ -71,10 +71,14 @@ TargetArg = Annotated[
         show_default=False,
     ),
 ]
-BaseOpt = Annotated[Optional[str], typer.Option("--base", help="Compare against this image instead of the detected base.")]
+BaseOpt = Annotated[str | None, typer.Option("--base", help="Compare against this image instead of the detected base.")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Read every layer again; do not use or fill the layer cache.")]
+OutputOpt = Annotated[
+    str | None, typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")
+]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Read every layer again; do not use or fill the layer cache.")
+]
 
 
 @app.command()

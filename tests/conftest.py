@@ -43,7 +43,9 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def run_drift(*args: str, env: dict[str, str] | None = None, check: int | None = None) -> subprocess.CompletedProcess[str]:
+def run_drift(
+    *args: str, env: dict[str, str] | None = None, check: int | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = dict(os.environ)
     full_env.update(env or {})
     proc = subprocess.run(
@@ -164,8 +166,9 @@ def stopped_container(docker_client: Any, hand_image: str, cleanup: list[tuple[s
 
 
 @pytest.fixture(scope="session")
-def built_image(docker_client: Any, hand_image: str, tmp_path_factory: pytest.TempPathFactory,
-                cleanup: list[tuple[str, str]]) -> str:
+def built_image(
+    docker_client: Any, hand_image: str, tmp_path_factory: pytest.TempPathFactory, cleanup: list[tuple[str, str]]
+) -> str:
     """An image built from a Dockerfile on top of the committed one."""
     ctx = tmp_path_factory.mktemp("built")
     (ctx / "app.py").write_text("print('hello')\n")
@@ -185,8 +188,9 @@ def built_image(docker_client: Any, hand_image: str, tmp_path_factory: pytest.Te
 
 
 @pytest.fixture(scope="session")
-def distroless_image(docker_client: Any, hand_image: str, tmp_path_factory: pytest.TempPathFactory,
-                     cleanup: list[tuple[str, str]]) -> str:
+def distroless_image(
+    docker_client: Any, hand_image: str, tmp_path_factory: pytest.TempPathFactory, cleanup: list[tuple[str, str]]
+) -> str:
     """A distroless-style image: dpkg's status.d/ files, no dpkg, no shell."""
     ctx = tmp_path_factory.mktemp("distroless")
     (ctx / "Dockerfile").write_text(
@@ -208,8 +212,7 @@ def distroless_image(docker_client: Any, hand_image: str, tmp_path_factory: pyte
 
 
 @pytest.fixture(scope="session")
-def scratch_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory,
-                  cleanup: list[tuple[str, str]]) -> str:
+def scratch_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory, cleanup: list[tuple[str, str]]) -> str:
     """An image with neither dpkg nor Python."""
     ctx = tmp_path_factory.mktemp("scratch")
     (ctx / "hello.txt").write_text("hello\n")

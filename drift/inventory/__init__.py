@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from debian.debian_support import version_compare
 
@@ -146,11 +146,13 @@ def package_deltas(
         elif n is None and o is not None:
             out.append(PackageDelta("pip", o.name, "removed", o.version, None, o.location))
         elif o is not None and n is not None and o.version != n.version:
-            out.append(PackageDelta("pip", n.name, _pip_direction(o.version, n.version), o.version, n.version, n.location))
+            out.append(
+                PackageDelta("pip", n.name, _pip_direction(o.version, n.version), o.version, n.version, n.location)
+            )
     return out
 
 
-def _pip_direction(old: str, new: str) -> str:
+def _pip_direction(old: str, new: str) -> Literal["upgraded", "downgraded", "changed"]:
     from packaging.version import InvalidVersion, Version
 
     try:
@@ -171,8 +173,10 @@ def config_changes(base: ImageConfig | None, now: ImageConfig | None) -> list[Co
     return out
 
 
-_BUILD = re.compile(r"^(\|\d+ .*?)?/bin/sh -c |^(RUN|COPY|ADD|ENV|ARG|CMD|ENTRYPOINT|LABEL|EXPOSE|WORKDIR|USER|VOLUME|"
-                    r"SHELL|STOPSIGNAL|HEALTHCHECK|ONBUILD|MAINTAINER) ")
+_BUILD = re.compile(
+    r"^(\|\d+ .*?)?/bin/sh -c |^(RUN|COPY|ADD|ENV|ARG|CMD|ENTRYPOINT|LABEL|EXPOSE|WORKDIR|USER|VOLUME|"
+    r"SHELL|STOPSIGNAL|HEALTHCHECK|ONBUILD|MAINTAINER) "
+)
 
 
 def layer_origin(created_by: str, comment: str) -> str:

@@ -112,7 +112,12 @@ def parse_packages(
 ) -> tuple[list[AptPackage], list[Unknown]]:
     packages: dict[str, AptPackage] = {}
     unknowns: list[Unknown] = []
-    parsed = [(where, para) for where, data in status_files for para in paragraphs(data)]
+    parsed = []
+    for where, data in status_files:
+        found = paragraphs(data)
+        if data.strip() and not found:
+            unknowns.append(Unknown(where, "holds no readable deb822 paragraph: is the dpkg database corrupt?"))
+        parsed += [(where, para) for para in found]
     native = None
     for _, para in parsed:
         if para.get("Package") == "dpkg":

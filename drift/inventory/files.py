@@ -32,7 +32,7 @@ NOISE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^/var/lib/apt(/|$)", "apt state (reflected in the apt list)"),
         (r"^/var/lib/ucf(/|$)", "ucf state"),
         (r"^/var/lib/python(/|$)", "python3 maintainer state"),
-        (r"^/var/lib/systemd/deb-systemd-helper", "systemd helper state"),
+        (r"^/var/lib/systemd/deb-systemd-(user-)?helper", "systemd helper state"),
         (r"^/etc/ld\.so\.cache$", "dynamic linker cache"),
         (r"^/etc/(hostname|hosts|resolv\.conf)$", "managed by Docker"),
         (r"^/usr/share/info/dir(\.old)?$", "info index"),
@@ -141,18 +141,48 @@ def _explain(path: str, change: str, view: View, ex: Explainers) -> tuple[str, s
         for pattern, pkg in GENERATED:
             if pattern.search(path) and pkg in ex.apt_changed:
                 return "package", f"apt:{pkg}", "written by the package's maintainer scripts"
-        for pkg, text in sorted(ex.scripts.items()):
-            if path in text:
-                return "package", f"apt:{pkg}", "named in the package's maintainer scripts"
+        scripted = _named_in_scripts(path, view, ex)
+        if scripted:
+            return "package", f"apt:{scripted}", "made by the package's maintainer scripts"
     why = _noise(path)
     if why:
         return "noise", None, why
     return "unexplained", None, None
 
 
-def classify(
-    changes: list[tuple[str, str]], base: View, top: View, ex: Explainers
-) -> list[FileChange]:
+def _aliases(path: str, view: View) -> list[str]:
+    """The path as scripts may spell it: /usr/lib/x is also /lib/x when /lib -> usr/lib."""
+    out = [path]
+    for top in view.listdir("/"):
+        entry = view.entries[top]
+        if entry.kind == "symlink" and view.resolve(top) != top:
+            real = view.resolve(top)
+            if path.startswith(real + "/"):
+                out.append(top + path[len(real) :])
+    return out
+
+
+def _named_in_scripts(path: str, view: View, ex: Explainers) -> str | None:
+    """A changed package whose maintainer scripts made this path.
+
+    Either the scripts name the path itself, or the path is a link to one of the
+    package's files and the scripts name the link (systemd's *.wants, conf.d links).
+    """
+    aliases = _aliases(path, view)
+    for pkg, text in sorted(ex.scripts.items()):
+        if any(alias in text for alias in aliases):
+            return pkg
+    entry = view.entries.get(path)
+    if entry is not None and entry.kind == "symlink":
+        target = view.resolve(path)
+        owner = ex.owners.get(target)
+        name = posixpath.basename(path)
+        if owner and owner in ex.scripts and name in ex.scripts[owner]:
+            return owner
+    return None
+
+
+def classify(changes: list[tuple[str, str]], base: View, top: View, ex: Explainers) -> list[FileChange]:
     classified: dict[str, tuple[str, str | None, str | None]] = {}
     for path, change in changes:
         classified[path] = _explain(path, change, top, ex)

@@ -128,9 +128,10 @@ def collect(view: View, owners: dict[str, str]) -> PipResult:
         base = path.rsplit("/", 1)[-1]
         if base == "pyvenv.cfg" and entry.kind == "file":
             venvs.append(posixpath.dirname(path))
-        elif (base.endswith(".dist-info") and entry.kind == "dir") or base.endswith(".egg-info"):
-            if _SITE.search(posixpath.dirname(path)):
-                metas.append(path)
+        elif ((base.endswith(".dist-info") and entry.kind == "dir") or base.endswith(".egg-info")) and _SITE.search(
+            posixpath.dirname(path)
+        ):
+            metas.append(path)
     venvs.sort(key=len, reverse=True)
     system_python = _system_python(view)
 
@@ -144,19 +145,17 @@ def collect(view: View, owners: dict[str, str]) -> PipResult:
                 if view.exists(site) and view.entries[site].kind == "dir":
                     sites.setdefault(site, [])
 
-    envs: dict[str, dict[str, object]] = {}
+    envs: dict[str, tuple[str, list[str]]] = {}
     for site in sorted(sites):
         kind, env_path = _environment_of(site, venvs)
-        env = envs.setdefault(env_path, {"kind": kind, "sites": []})
-        env["sites"].append(site)  # type: ignore[attr-defined]
+        envs.setdefault(env_path, (kind, []))[1].append(site)
         for meta in sorted(sites[site]):
             pkg = _read_dist(view, meta, kind, env_path, owners, result)
             if pkg is not None:
                 result.packages.append(pkg)
 
-    for env_path, info in sorted(envs.items()):
-        kind = str(info["kind"])
-        site_dirs = tuple(info["sites"])  # type: ignore[call-overload]
+    for env_path, (kind, sites_of_env) in sorted(envs.items()):
+        site_dirs = tuple(sites_of_env)
         python = None
         for site in site_dirs:
             match = _PYVER.search(site + "/")

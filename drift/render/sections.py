@@ -80,23 +80,50 @@ def delta(inv: Inventory) -> list[Section]:
             "Unexplained file changes (made by hand: no package explains them)",
             ("change", "kind", "mode", "owner", "size", "path"),
             tuple(
-                (f.change, f.kind, f"{f.mode:04o}", f"{f.uid}:{f.gid}", f.size,
-                 f.path + (f" -> {f.link_target}" if f.link_target and f.kind == "symlink" else ""))
+                (
+                    f.change,
+                    f.kind,
+                    f"{f.mode:04o}",
+                    f"{f.uid}:{f.gid}",
+                    f.size,
+                    f.path + (f" -> {f.link_target}" if f.link_target and f.kind == "symlink" else ""),
+                )
                 for f in unexplained
             ),
         )
     )
     manual = {p.name: p.manual for p in inv.apt}
-    requested = {(p.name, p.location): p.requested for p in inv.pip}
+    pips = {(p.name, p.location): p for p in inv.pip}
     rows = []
+    hidden = 0
     for c in inv.package_changes:
         if c.manager == "apt":
             mark = "manual" if manual.get(c.name) else ("auto" if c.name in manual else "")
         else:
-            mark = "requested" if requested.get((c.name, c.location)) else ("dependency" if c.version else "")
+            pkg = pips.get((c.name, c.location or ""))
+            mark = (
+                ""
+                if pkg is None
+                else (f"apt:{pkg.apt_owner}" if pkg.apt_owner else ("requested" if pkg.requested else "dependency"))
+            )
+        if (c.change == "added" and mark in ("auto", "dependency")) or mark.startswith("apt:"):
+            hidden += 1
+            continue
         rows.append((c.manager, c.change, c.name, _fmt(c.base_version), _fmt(c.version), mark, c.location or ""))
-    rows.sort(key=lambda r: (r[0], r[5] not in ("manual", "requested"), r[2]))
-    out.append(Section("Package changes against the base", ("manager", "change", "name", "base", "now", "mark", "location"), tuple(rows)))
+    rows.sort(key=lambda r: (r[0], r[2], r[6]))
+    lines = (
+        (f"(+ {hidden} added as dependencies or by apt: listed in the JSON output and in the package lists below)",)
+        if hidden
+        else ()
+    )
+    out.append(
+        Section(
+            "Package changes against the base (what was asked for)",
+            ("manager", "change", "name", "base", "now", "mark", "location"),
+            tuple(rows),
+            lines,
+        )
+    )
     out.append(
         Section(
             "Config changes against the base",
@@ -108,57 +135,90 @@ def delta(inv: Inventory) -> list[Section]:
 
 
 def inventory_sections(inv: Inventory) -> list[Section]:
-    out = [header(inv), summary(inv)] + delta(inv)
+    out = [header(inv), summary(inv), *delta(inv)]
     if inv.history:
         out.append(
             Section(
                 "History (oldest first)",
                 ("#", "origin", "in base", "size", "created by", "comment"),
                 tuple(
-                    (i + 1, h.origin + (" (!)" if h.origin == "commit" else ""), "yes" if h.in_base else "no",
-                     _fmt(h.size), _short(h.created_by), _short(h.comment))
+                    (
+                        i + 1,
+                        h.origin + (" (!)" if h.origin == "commit" else ""),
+                        "yes" if h.in_base else "no",
+                        _fmt(h.size),
+                        _short(h.created_by),
+                        _short(h.comment),
+                    )
                     for i, h in enumerate(inv.history)
                 ),
             )
         )
     if inv.config:
         c = inv.config
-        rows = [("Env", e) for e in c.env] + [
-            ("Cmd", _fmt(list(c.cmd) if c.cmd is not None else None)),
-            ("Entrypoint", _fmt(list(c.entrypoint) if c.entrypoint is not None else None)),
-            ("WorkingDir", _fmt(c.working_dir)),
-            ("User", _fmt(c.user)),
-            ("ExposedPorts", _fmt(list(c.exposed_ports))),
-            ("Volumes", _fmt(list(c.volumes))),
-        ] + [("Label", f"{k}={v}") for k, v in c.labels]
+        rows = (
+            [("Env", e) for e in c.env]
+            + [
+                ("Cmd", _fmt(list(c.cmd) if c.cmd is not None else None)),
+                ("Entrypoint", _fmt(list(c.entrypoint) if c.entrypoint is not None else None)),
+                ("WorkingDir", _fmt(c.working_dir)),
+                ("User", _fmt(c.user)),
+                ("ExposedPorts", _fmt(list(c.exposed_ports))),
+                ("Volumes", _fmt(list(c.volumes))),
+            ]
+            + [("Label", f"{k}={v}") for k, v in c.labels]
+        )
         out.append(Section("Config", ("key", "value"), tuple(rows)))
     out.append(
         Section(
             "Python environments",
             ("path", "kind", "python", "externally managed", "site dirs"),
-            tuple((e.path, e.kind, _fmt(e.python), "yes" if e.externally_managed else "no", " ".join(e.site_dirs))
-                  for e in inv.environments),
+            tuple(
+                (e.path, e.kind, _fmt(e.python), "yes" if e.externally_managed else "no", " ".join(e.site_dirs))
+                for e in inv.environments
+            ),
         )
     )
     out.append(
         Section(
             f"apt packages ({len(inv.apt)})",
             ("name", "version", "arch", "manual", "changed conffiles"),
-            tuple((p.name, p.version, p.architecture, "yes" if p.manual else "no",
-                   " ".join(f"{c.path} ({c.state})" for c in p.conffiles_changed)) for p in inv.apt),
+            tuple(
+                (
+                    p.name,
+                    p.version,
+                    p.architecture,
+                    "yes" if p.manual else "no",
+                    " ".join(f"{c.path} ({c.state})" for c in p.conffiles_changed),
+                )
+                for p in inv.apt
+            ),
         )
     )
     out.append(
         Section(
             f"pip packages ({len(inv.pip)})",
             ("name", "version", "requested", "environment", "location", "installer", "apt owner"),
-            tuple((p.name, p.version, "yes" if p.requested else "no", p.environment, p.location,
-                   _fmt(p.installer), _fmt(p.apt_owner)) for p in inv.pip),
+            tuple(
+                (
+                    p.name,
+                    p.version,
+                    "yes" if p.requested else "no",
+                    p.environment,
+                    p.location,
+                    _fmt(p.installer),
+                    _fmt(p.apt_owner),
+                )
+                for p in inv.pip
+            ),
         )
     )
     if inv.unknowns:
-        out.append(Section("Unknown (could not be decided)", ("where", "reason"),
-                           tuple((u.where, u.reason) for u in inv.unknowns)))
+        out.append(
+            Section(
+                "Unknown (could not be decided)", ("where", "reason"), tuple((u.where, u.reason) for u in inv.unknowns)
+            )
+        )
     return out
 
 

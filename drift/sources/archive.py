@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import json
 import os
@@ -55,7 +56,9 @@ def archive_source(path: str, stack: contextlib.ExitStack, *, resolved_by: str, 
         ) from exc
     for member in members.values():
         if member.isfile() and member.offset_data + member.size > os.path.getsize(plain):
-            raise CorruptArchive(f"{path} is truncated (member {member.name} is cut short); recreate it with 'docker save'")
+            raise CorruptArchive(
+                f"{path} is truncated (member {member.name} is cut short); recreate it with 'docker save'"
+            )
 
     def opener(member_name: str):  # type: ignore[no-untyped-def]
         member = members.get(member_name)
@@ -141,7 +144,7 @@ def _oci(label: str, kind: str, resolved_by: str, open_rel: Any, where: str) -> 
             raise CorruptArchive(f"{where}: layer {i + 1} is zstd-compressed, which drift cannot read")
         rel = blob(desc["digest"])
         digest = diff_ids[i] if i < len(diff_ids) else desc["digest"]
-        layers.append(TarLayer(lambda r=rel: open_rel(r), digest=digest, description=f"{where} layer {i + 1}"))
+        layers.append(TarLayer(functools.partial(open_rel, rel), digest=digest, description=f"{where} layer {i + 1}"))
     image_id = manifest["config"]["digest"]
     return _source_from_config(label, kind, resolved_by, image_id, tags, config, layers, diff_ids)
 

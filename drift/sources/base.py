@@ -44,7 +44,12 @@ def _is_prefix(short: list[str], long: list[str]) -> bool:
 
 
 def _choice_from_image(
-    engine: Any, source: Source, attrs: dict[str, Any], reason: str, stack: contextlib.ExitStack, name: str | None = None
+    engine: Any,
+    source: Source,
+    attrs: dict[str, Any],
+    reason: str,
+    stack: contextlib.ExitStack,
+    name: str | None = None,
 ) -> BaseChoice:
     from drift.sources import docker
 

@@ -151,13 +151,25 @@ def _looks_empty(created_by: str, size: int | None) -> bool:
     if "#(nop)" in text:
         return not any(text.split("#(nop)", 1)[1].strip().startswith(k) for k in ("COPY", "ADD"))
     head = text.split(" ", 1)[0]
-    return head in {"ENV", "CMD", "ENTRYPOINT", "LABEL", "EXPOSE", "WORKDIR", "USER", "VOLUME", "ARG",
-                    "STOPSIGNAL", "HEALTHCHECK", "SHELL", "ONBUILD", "MAINTAINER"}
+    return head in {
+        "ENV",
+        "CMD",
+        "ENTRYPOINT",
+        "LABEL",
+        "EXPOSE",
+        "WORKDIR",
+        "USER",
+        "VOLUME",
+        "ARG",
+        "STOPSIGNAL",
+        "HEALTHCHECK",
+        "SHELL",
+        "ONBUILD",
+        "MAINTAINER",
+    }
 
 
-def _image_layers(
-    engine: Engine, attrs: dict[str, Any], stack: contextlib.ExitStack, label: str
-) -> list[Layer]:
+def _image_layers(engine: Engine, attrs: dict[str, Any], stack: contextlib.ExitStack, label: str) -> list[Layer]:
     layer_ids = list((attrs.get("RootFS") or {}).get("Layers") or [])
     mode = _read_mode()
     dirs = _overlay_dirs(attrs, len(layer_ids)) if mode != "api" else None
@@ -242,7 +254,7 @@ def container_source(
     return Source(
         target=target,
         layers=layers,
-        layer_ids=image_layers + [f"container:{attrs['Id']}"],
+        layer_ids=[*image_layers, f"container:{attrs['Id']}"],
         config=ImageConfig.from_docker(attrs.get("Config")),
         history=_history(engine, image_attrs["Id"]),
         parent=image_attrs["Id"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import stat
@@ -81,7 +82,7 @@ class DirLayer:
                         scan.opaque.append(path)
                     stack.append(path)
                 elif kind == "file":
-                    capture(path, size, lambda p=item.path: _read_file(p), scan)
+                    capture(path, size, functools.partial(_read_file, item.path), scan)
         return scan
 
     def open(self, path: str) -> BinaryIO:
@@ -217,13 +218,13 @@ class TarLayer:
         if kind == "hardlink":
             target = normalize(link)
             if target is None:
-                raise UnsafeArchive(
-                    f"{self.description}: hard link {member.name!r} points outside the root ({link!r})"
-                )
+                raise UnsafeArchive(f"{self.description}: hard link {member.name!r} points outside the root ({link!r})")
             link = target
             linked = scan.entries.get(target)
             size = linked.size if linked else 0
-            scan.entries[path] = Entry("hardlink", member.mode & 0o7777, member.uid, member.gid, size, int(member.mtime), link)
+            scan.entries[path] = Entry(
+                "hardlink", member.mode & 0o7777, member.uid, member.gid, size, int(member.mtime), link
+            )
             if target in scan.blobs:
                 scan.blobs[path] = scan.blobs[target]
             if target in scan.md5:

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The story drift exists for, on a real engine:
+#   a container patched by hand, committed and shipped; what does it hold that no file says?
+set -euo pipefail
+cd "$(dirname "$0")"
+BASE=${DRIFT_BASE_IMAGE:-drift-base:bookworm}
+NAME=drift-demo
+IMAGE=drift-demo/app:handmade
+OUT=${DRIFT_DEMO_OUT:-../../demo-out}
+
+say() { printf '\n\033[1m### %s\033[0m\n' "$*"; }
+
+say "1. A developer starts a container from $BASE and installs what the app needs by hand"
+docker rm -f "$NAME" >/dev/null 2>&1 || true
+docker run -d --name "$NAME" --network host "$BASE" sleep infinity >/dev/null
+echo "\$ docker exec $NAME bash -c '<handmade.sh>'"
+sed 's/^/    /' handmade.sh | grep -v '^    #'
+docker exec "$NAME" bash -c "$(cat handmade.sh)" >/dev/null 2>&1
+
+say "2. ... then commits it and ships the image"
+echo "\$ docker commit $NAME $IMAGE"
+docker commit -m "works on my machine" "$NAME" "$IMAGE" >/dev/null
+docker rm -f "$NAME" >/dev/null
+
+say "3. Months later: what is in it that no file documents?"
+echo "\$ drift inspect $IMAGE"
+drift inspect "$IMAGE" | awk '/^== Python environments/{exit} {print}'
+mkdir -p "$OUT"
+drift inspect "$IMAGE" --format json -o "$OUT/inventory.json"
+echo "(full inventory as JSON: $OUT/inventory.json)"
