@@ -55,9 +55,10 @@ class BaseRef:
     id: str | None
     reason: str
     layers: int
+    digest: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "id": self.id, "reason": self.reason, "layers": self.layers}
+        return {"name": self.name, "id": self.id, "reason": self.reason, "layers": self.layers, "digest": self.digest}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class AptPackage:
     provides: tuple[str, ...] = ()
     conffiles_changed: tuple[ConffileChange, ...] = ()
     database: str = "/var/lib/dpkg/status"
+    essential: bool = False
 
     manager: Literal["apt"] = "apt"
 
@@ -105,6 +107,7 @@ class AptPackage:
             "provides": list(self.provides),
             "conffiles_changed": [c.to_json() for c in self.conffiles_changed],
             "database": self.database,
+            "essential": self.essential,
         }
 
 
@@ -204,6 +207,7 @@ class FileChange:
     owner: str | None = None
     reason: str | None = None
     link_target: str | None = None
+    sha256: str | None = None  # content of unexplained regular files
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -218,6 +222,7 @@ class FileChange:
             "owner": self.owner,
             "reason": self.reason,
             "link_target": self.link_target,
+            "sha256": self.sha256,
         }
 
 
@@ -356,6 +361,61 @@ class PackageDelta:
             "base_version": self.base_version,
             "version": self.version,
             "location": self.location,
+        }
+
+
+FindingCategory = Literal["undocumented", "missing", "version", "mark", "config", "file", "dockerfile", "unknown"]
+FINDING_CATEGORIES: tuple[str, ...] = (
+    "undocumented",
+    "missing",
+    "version",
+    "mark",
+    "config",
+    "file",
+    "dockerfile",
+    "unknown",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One difference between what is expected and what is there.
+
+    The same shape serves `diff` (image vs Dockerfile or image), `snapshot --verify`
+    (original vs rebuilt) and, later, fleet reports (one subject per container).
+    """
+
+    category: FindingCategory
+    manager: Literal["apt", "pip"] | None
+    name: str
+    expected: Any = None
+    actual: Any = None
+    explained_by: str | None = None
+    line: int | None = None
+    fix: str | None = None
+    detail: str | None = None
+    location: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        import hashlib
+
+        raw = f"{self.category}|{self.manager}|{self.name}|{self.location}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "manager": self.manager,
+            "name": self.name,
+            "expected": self.expected,
+            "actual": self.actual,
+            "explained_by": self.explained_by,
+            "line": self.line,
+            "fix": self.fix,
+            "detail": self.detail,
+            "location": self.location,
+            "fingerprint": self.fingerprint,
         }
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from debian.debian_support import version_compare
 
-from drift.inventory import apt, files, pip
+from drift.inventory import apt, files, pip, users
 from drift.model import (
     AptPackage,
     ConfigChange,
@@ -36,6 +37,17 @@ def plain_scanner(layers: list[Layer]) -> list[LayerScan]:
     return [layer.scan() for layer in layers]
 
 
+@dataclass(slots=True)
+class Inspection:
+    """An inventory and the views it was read from (for commands that need file content)."""
+
+    inventory: Inventory
+    source: Source
+    top: View
+    base: View | None
+    scripts: dict[str, str] = field(default_factory=dict)  # maintainer scripts of changed apt packages
+
+
 def inspect_target(
     name: str,
     stack: contextlib.ExitStack,
@@ -43,7 +55,7 @@ def inspect_target(
     base: str | None = None,
     engine: Any = None,
     scanner: Scanner | None = None,
-) -> Inventory:
+) -> Inspection:
     from drift.sources.docker import Engine
 
     engine = engine or Engine()
@@ -53,7 +65,7 @@ def inspect_target(
     return build(source, choice, scanner or plain_scanner, unknowns)
 
 
-def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns: list[Unknown]) -> Inventory:
+def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns: list[Unknown]) -> Inspection:
     scans = scanner(source.layers)
     top = View(scans, source.layers)
     base_view: View | None = None
@@ -76,6 +88,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
     base_pip: list[PipPackage] = []
     file_changes: list[Any] = []
     package_changes: list[PackageDelta] = []
+    scripts: dict[str, str] = {}
     if base_view is not None:
         apt_base = apt.collect(base_view)
         pip_base = pip.collect(base_view, apt_base.owners)
@@ -83,6 +96,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         package_changes = package_deltas(base_apt, apt_top.packages, base_pip, pip_top.packages)
         base_venvs = {e.path for e in pip_base.environments if e.kind == "venv"}
         apt_changed = frozenset(c.name for c in package_changes if c.manager == "apt")
+        scripts = apt_top.maintainer_scripts(set(apt_changed))
         explainers = files.Explainers(
             owners=apt_top.owners,
             base_owners=apt_base.owners,
@@ -92,13 +106,14 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
             apt_changed=apt_changed,
             pip_changed=frozenset(f"{_canon(c.name)}@{c.location}" for c in package_changes if c.manager == "pip"),
             venvs_created=tuple(e.path for e in pip_top.environments if e.kind == "venv" and e.path not in base_venvs),
-            scripts=apt_top.maintainer_scripts(set(apt_changed)),
+            scripts=scripts,
+            accounts_by_packages=users.made_by_packages(users.delta(base_view, top), scripts),
         )
         changes = files.raw_changes(base_view, top, touched, opaque)
         file_changes = files.classify(changes, base_view, top, explainers)
 
     base_config = choice.config if choice else None
-    return Inventory(
+    inventory = Inventory(
         target=source.target,
         base=choice.ref if choice else None,
         apt=tuple(apt_top.packages),
@@ -114,6 +129,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         base_apt=tuple(base_apt),
         base_pip=tuple(base_pip),
     )
+    return Inspection(inventory, source, top, base_view, scripts)
 
 
 def _canon(name: str) -> str:

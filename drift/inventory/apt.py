@@ -149,6 +149,7 @@ def parse_packages(
             provides=relations(para.get("Provides")),
             conffiles_changed=_conffile_changes(view, para.get("Conffiles")),
             database=where,
+            essential=para.get("Essential", "no").strip() == "yes",
         )
         packages[pkg.key] = pkg
     return sorted(packages.values(), key=lambda p: (p.name, p.architecture)), unknowns

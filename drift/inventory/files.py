@@ -7,11 +7,13 @@ logs, apt lists, bytecode, shell history), or it is unexplained: what a person d
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from drift.inventory.users import ACCOUNT_PATHS
 from drift.model import FileChange
 from drift.sources.fs import Entry, View
 
@@ -34,6 +36,7 @@ NOISE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^/var/lib/python(/|$)", "python3 maintainer state"),
         (r"^/var/lib/systemd/deb-systemd-(user-)?helper", "systemd helper state"),
         (r"^/etc/ld\.so\.cache$", "dynamic linker cache"),
+        (r"^/etc/(passwd|group|shadow|gshadow|subuid|subgid)-$", "backup of an account file"),
         (r"^/etc/(hostname|hosts|resolv\.conf)$", "managed by Docker"),
         (r"^/usr/share/info/dir(\.old)?$", "info index"),
         (r"^/\.dockerenv$", "managed by Docker"),
@@ -49,7 +52,6 @@ GENERATED: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^/usr/local/share/ca-certificates$", "ca-certificates"),
         (r"^/etc/shells$", "debianutils"),
         (r"^/etc/python3\.\d+/sitecustomize\.py$", "python3-minimal"),
-        (r"^/etc/(passwd|group|shadow|gshadow)-?$", "base-passwd"),
         (r"^/etc/mime\.types$", "media-types"),
         (r"^/etc/perl/CPAN/Config\.pm$", "perl"),
         (r"^/var/lib/sgml-base", "sgml-base"),
@@ -71,6 +73,7 @@ class Explainers:
     pip_changed: frozenset[str]  # pip keys (name@location) installed or removed
     venvs_created: tuple[str, ...]
     scripts: dict[str, str]  # maintainer scripts of the apt packages installed or upgraded
+    accounts_by_packages: bool = False  # every user/group added was made by a package
 
 
 def _differs(old: Entry, new: Entry, *, use_mtime: bool) -> bool:
@@ -141,6 +144,8 @@ def _explain(path: str, change: str, view: View, ex: Explainers) -> tuple[str, s
         for pattern, pkg in GENERATED:
             if pattern.search(path) and pkg in ex.apt_changed:
                 return "package", f"apt:{pkg}", "written by the package's maintainer scripts"
+        if path in ACCOUNT_PATHS and ex.accounts_by_packages:
+            return "package", "apt:(maintainer scripts)", "users and groups made by packages"
         scripted = _named_in_scripts(path, view, ex)
         if scripted:
             return "package", f"apt:{scripted}", "made by the package's maintainer scripts"
@@ -203,6 +208,9 @@ def classify(changes: list[tuple[str, str]], base: View, top: View, ex: Explaine
         entry = top.entries.get(path) if change != "deleted" else base.entries.get(path)
         assert entry is not None
         klass, owner, reason = classified[path]
+        digest = None
+        if klass == "unexplained" and change != "deleted" and entry.kind in ("file", "hardlink"):
+            digest = content_sha256(top, path)
         out.append(
             FileChange(
                 path=path,
@@ -216,9 +224,21 @@ def classify(changes: list[tuple[str, str]], base: View, top: View, ex: Explaine
                 owner=owner,
                 reason=reason,
                 link_target=entry.linkname or None,
+                sha256=digest,
             )
         )
     return out
+
+
+def content_sha256(view: View, path: str) -> str | None:
+    try:
+        with view.open(path) as fh:
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+            return digest.hexdigest()
+    except (OSError, KeyError):
+        return None
 
 
 def _descendants(path: str, by_dir: dict[str, list[str]]) -> list[str]:

@@ -9,6 +9,7 @@ layers are a prefix of the target's layers.
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +56,16 @@ def _choice_from_image(
 
     layers = _layers(attrs)
     history = len(engine.history(attrs["Id"]))
-    ref = BaseRef(name=name or _name(attrs), id=attrs["Id"], reason=reason, layers=len(layers))
+    if name is None or re.fullmatch(r"(sha256:)?[0-9a-f]{12,64}", name):
+        name = _name(attrs)
+    digests = [d for d in attrs.get("RepoDigests") or () if "@" in d]
+    ref = BaseRef(
+        name=name,
+        id=attrs["Id"],
+        reason=reason,
+        layers=len(layers),
+        digest=digests[0].split("@", 1)[1] if digests else None,
+    )
     config = ImageConfig.from_docker(attrs.get("Config"))
     if _is_prefix(layers, source.layer_ids):
         return BaseChoice(ref, len(layers), None, config, history)

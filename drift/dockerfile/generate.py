@@ -1,0 +1,154 @@
+"""Write a Dockerfile from a snapshot plan: deterministic, commented, hadolint-clean."""
+
+from __future__ import annotations
+
+import shlex
+
+from drift import __version__
+from drift.snapshot import AptPlan, PipEnvPlan, Plan
+
+INDENT = "      "
+
+
+def _continued(head: str, items: list[str], tail: list[str] | None = None) -> list[str]:
+    """`head \\` then one item a line, then the tail commands joined by &&."""
+    lines = [head + " \\"] + [f"{INDENT}{item} \\" for item in items]
+    for cmd in tail or []:
+        lines.append(f" && {cmd} \\")
+    lines[-1] = lines[-1].removesuffix(" \\")
+    return lines
+
+
+def _words(cmd: str, words: list[str], per_line: int = 6) -> str:
+    """A command with many arguments, wrapped a few to a line."""
+    chunks = [" ".join(words[i : i + per_line]) for i in range(0, len(words), per_line)]
+    return f" \\\n{INDENT}".join([f"{cmd} {chunks[0]}", *chunks[1:]])
+
+
+def _apt(apt: AptPlan) -> list[str]:
+    out = [
+        "# apt: packages added or changed since the base, pinned to the versions found;",
+        "# dependencies are listed too (so Recommends make no difference) and marked auto as they were.",
+    ]
+    cmds: list[str] = []
+    if apt.install or apt.purge:
+        cmds.append("apt-get update")
+    if apt.purge:
+        flag = " --allow-remove-essential" if apt.allow_remove_essential else ""
+        cmds.append(f"apt-get purge -y{flag} {' '.join(apt.purge)}")
+    body: list[str] = []
+    if apt.install:
+        flags = "-y --no-install-recommends" + (" --allow-downgrades" if apt.allow_downgrades else "")
+        head = f"RUN {' && '.join(cmds)} \\\n && DEBIAN_FRONTEND=noninteractive apt-get install {flags}"
+        tail = []
+        if apt.auto:
+            tail.append(_words("apt-mark auto", apt.auto) + " >/dev/null")
+        if apt.manual:
+            tail.append(_words("apt-mark manual", apt.manual) + " >/dev/null")
+        tail.append("rm -rf /var/lib/apt/lists/*")
+        body = _continued(head, apt.install, tail)
+    else:
+        tail = list(cmds)
+        if apt.auto:
+            tail.append(_words("apt-mark auto", apt.auto) + " >/dev/null")
+        if apt.manual:
+            tail.append(_words("apt-mark manual", apt.manual) + " >/dev/null")
+        if apt.purge:
+            tail.append("rm -rf /var/lib/apt/lists/*")
+        body = ["RUN " + " \\\n && ".join(tail)]
+    return out + "\n".join(body).split("\n")
+
+
+def _pip(p: PipEnvPlan, index: int) -> list[str]:
+    env = p.env
+    where = f"virtual environment {env.path}" if env.kind == "venv" else f"{env.kind} environment {env.path}"
+    out = [f"# pip: {where}" + (" (externally managed: pip needs --break-system-packages)" if p.break_system else "")]
+    out += [f"# {c}" for c in p.comments]
+    pip = f"{p.python} -m pip"
+    flags = "--no-cache-dir" + (" --break-system-packages" if p.break_system else "") + (" --user" if p.user else "")
+    cmds: list[str] = []
+    if p.create:
+        cmds.append(p.create)
+    if p.uninstall:
+        brk = " --break-system-packages" if p.break_system else ""
+        cmds.append(f"{pip} uninstall -y{brk} {' '.join(p.uninstall)}")
+    if not (p.requested or p.constraints):
+        return [*out, "RUN " + " \\\n && ".join(cmds)] if cmds else []
+    constraints = f"/tmp/drift-constraints-{index}.txt"
+    lines: list[str] = []
+    if p.constraints:
+        out.append("# dependencies are pinned by a constraints file, so only what was asked for is 'requested'")
+        lines += _continued("RUN printf '%s\\n'", [shlex.quote(s) for s in p.constraints])
+        lines[-1] += f" > {constraints} \\"
+        flags += f" -c {constraints}"
+        cmds.insert(0, "")
+    specs = [shlex.quote(s) for s in p.requested] or ["--no-deps"]
+    tail = []
+    if p.unmark:
+        tail.append("rm -f " + " ".join(f"{m}/REQUESTED" for m in p.unmark))
+    if p.constraints:
+        tail.append(f"rm -f {constraints}")
+    install = " && ".join([c for c in cmds if c] + [f"{pip} install {flags}"])
+    head = f" && {install}" if lines else f"RUN {install}"
+    return out + lines + _continued(head, specs, tail)
+
+
+def _env(plan: Plan) -> list[str]:
+    out: list[str] = []
+    for name, value, secret in plan.env:
+        if secret:
+            out.append(f"# {name} is set in the original image; its value looks secret and is not written here.")
+            out.append(
+                f"# Pass it with 'docker build --build-arg {name}=...' (DL3064 is ignored: no value is written)."
+            )
+            out.append("# hadolint ignore=DL3064")
+            out.append(f"ARG {name}")
+            out.append("# hadolint ignore=DL3064")
+            out.append(f"ENV {name}=${{{name}}}")
+        else:
+            escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+            out.append(f'ENV {name}="{escaped}"')
+    return out
+
+
+def render(plan: Plan) -> str:
+    lines = [
+        f"# Generated by drift {__version__} from {plan.source}.",
+        f"# Base: {plan.base} ({plan.base_reason}).",
+        "# Rebuild: docker build -t NAME .   Check: drift snapshot --verify or drift diff NAME Dockerfile",
+    ]
+    lines += [f"# {c}" for c in plan.comments]
+    if plan.base.endswith(":latest"):
+        lines.append("# hadolint ignore=DL3007")
+    lines.append(f"FROM {plan.base}")
+    if any(f.early for f in plan.files):
+        lines += ["", "# apt and pip configuration changed by hand (needed before installing)", "COPY files-early/ /"]
+    if plan.apt:
+        lines += ["", *_apt(plan.apt)]
+    if plan.accounts:
+        lines += ["", "# users and groups added by hand", "RUN " + " \\\n && ".join(plan.accounts)]
+    for i, p in enumerate(plan.pip, start=1):
+        block = _pip(p, i)
+        if block:
+            lines += ["", *block]
+    if any(not f.early for f in plan.files):
+        lines += ["", "# files added or changed by hand (no package explains them), with their modes", "COPY files/ /"]
+    fixups = []
+    if plan.deletions:
+        fixups.append("rm -rf " + " ".join(shlex.quote(p) for p in plan.deletions))
+    for owner, paths in sorted(plan.chown.items()):
+        fixups.append(f"chown -h {owner} " + " ".join(shlex.quote(p) for p in sorted(paths)))
+    for mode, paths in sorted(plan.chmod.items()):
+        fixups.append(f"chmod {mode} " + " ".join(shlex.quote(p) for p in sorted(paths)))
+    if fixups:
+        what = (["files deleted by hand"] if plan.deletions else []) + (
+            ["owners and modes set by hand"] if plan.chown or plan.chmod else []
+        )
+        lines += ["", f"# {' ; '.join(what)}", "RUN " + " \\\n && ".join(fixups)]
+    env = _env(plan)
+    if env or plan.config:
+        lines += ["", "# config that differs from the base", *env, *plan.config]
+    if plan.left_out:
+        lines += ["", "# left out on purpose (see the end of 'drift snapshot' output):"]
+        lines += [f"#   {item.what}: {item.why}" for item in plan.left_out]
+    return "\n".join(lines) + "\n"
