@@ -165,7 +165,8 @@ def snapshot(
         if output is None:
             if plan.needs_context:
                 fail(
-                    f"the snapshot of {target} copies {len(plan.files)} file(s): pass -o DIR to write them beside the Dockerfile"
+                    f"the snapshot of {target} copies {len(plan.files)} file(s): "
+                    "pass -o DIR to write them beside the Dockerfile"
                 )
             if verify:
                 fail("--verify builds the snapshot: pass -o DIR")

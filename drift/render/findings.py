@@ -21,7 +21,7 @@ def _cell(value: Any) -> str:
 
 
 def counts(findings: list[Finding]) -> dict[str, int]:
-    c = Counter(f.category for f in findings)
+    c: Counter[str] = Counter(f.category for f in findings)
     return {cat: c.get(cat, 0) for cat in FINDING_CATEGORIES}
 
 

@@ -130,7 +130,8 @@ def secret_image(docker_client: Any, hand_image: str, cleanup: list[tuple[str, s
         "mkdir -p /root/.ssh && chmod 700 /root/.ssh"
         " && printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\\nAAAAfake\\n-----END OPENSSH PRIVATE KEY-----\\n'"
         " > /root/.ssh/id_ed25519 && chmod 600 /root/.ssh/id_ed25519"
-        " && printf -- '-----BEGIN RSA PRIVATE KEY-----\\nMIIfake\\n-----END RSA PRIVATE KEY-----\\n' > /srv/tls-material"
+        " && printf -- '-----BEGIN RSA PRIVATE KEY-----\\nMIIfake\\n-----END RSA PRIVATE KEY-----\\n'"
+        " > /srv/tls-material"
         " && echo 'public=1' > /srv/public.conf"
     )
     c = docker_client.containers.run(
