@@ -228,6 +228,131 @@ def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no
         raise SystemExit(1)
 
 
+class DiffFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    sarif = "sarif"
+    junit = "junit"
+
+
+def _build_args(values: list[str]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep:
+            value = os.environ.get(key, "")
+        out[key] = value
+    return out
+
+
+@app.command()
+@guard
+def diff(
+    actual: TargetArg,
+    expected: Annotated[
+        str,
+        typer.Argument(
+            help="A Dockerfile (what the image claims to be), or another target to compare with.",
+            show_default=False,
+        ),
+    ],
+    build: Annotated[
+        bool, typer.Option("--build", help="Build the Dockerfile and compare the two images exactly.")
+    ] = False,
+    network: Annotated[str | None, typer.Option("--network", help="Network for the --build build (e.g. host).")] = None,
+    build_arg: Annotated[
+        list[str], typer.Option("--build-arg", help="ARG value for the Dockerfile (KEY=VALUE), repeatable.")
+    ] = [],  # noqa: B006 - typer reads the default, never mutates it
+    base: BaseOpt = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on", help="Comma-separated categories that make the exit code 1 (default: all but unknown)."
+        ),
+    ] = None,
+    ignore: Annotated[
+        list[str], typer.Option("--ignore", help="Glob over findings to ignore (as in .driftignore), repeatable.")
+    ] = [],  # noqa: B006
+    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.table,
+    output: OutputOpt = None,
+    fix: Annotated[bool, typer.Option("--fix", help="Rewrite the Dockerfile reconciled with the image.")] = False,
+    patch: Annotated[bool, typer.Option("--patch", help="Print the reconciliation as a unified diff.")] = False,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Audit an image against the Dockerfile that claims to describe it (or against another target)."""
+    from drift import ignore as ignore_mod
+    from drift.diff import DEFAULT_FAIL_ON, run_diff
+    from drift.model import FINDING_CATEGORIES
+    from drift.render import json as json_render
+    from drift.render import junit, sarif
+    from drift.render.findings import render_markdown, render_table
+
+    categories = DEFAULT_FAIL_ON
+    if fail_on is not None:
+        categories = tuple(c.strip() for c in fail_on.split(",") if c.strip())
+        bad = [c for c in categories if c not in FINDING_CATEGORIES]
+        if bad:
+            fail(
+                f"--fail-on: unknown categor{'y' if len(bad) == 1 else 'ies'} {', '.join(bad)}; "
+                f"choose from {', '.join(FINDING_CATEGORIES)}"
+            )
+    with contextlib.ExitStack() as stack:
+        result = run_diff(
+            actual,
+            expected,
+            stack,
+            base=base,
+            build=build,
+            network=network,
+            build_args=_build_args(build_arg),
+            scanner=_scanner(no_cache),
+        )
+    result.fail_on = categories
+    folders = ["."]
+    if result.dockerfile is not None:
+        folders.append(os.path.dirname(os.path.abspath(result.dockerfile.path)))
+    result.findings, result.ignored = ignore_mod.split(result.findings, ignore_mod.load(folders, ignore))
+    if fix or patch:
+        _fix(result, actual, fix=fix, patch=patch)
+    if not patch or output:
+        renderer = {
+            DiffFormat.table: render_table,
+            DiffFormat.markdown: render_markdown,
+            DiffFormat.json: json_render.render,
+            DiffFormat.sarif: sarif.render,
+            DiffFormat.junit: junit.render,
+        }[fmt]
+        emit(renderer(result), output)
+    if result.failing:
+        raise SystemExit(1)
+
+
+def _fix(result, image: str, *, fix: bool, patch: bool) -> None:  # type: ignore[no-untyped-def]
+    import difflib
+
+    from drift.dockerfile.fix import reconcile
+    from drift.output import write_text
+
+    if result.dockerfile is None or result.dockerfile_text is None:
+        fail("--fix and --patch need a Dockerfile as EXPECTED")
+    new = reconcile(result, image)
+    path = result.dockerfile.path
+    shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path.lstrip("/")
+    if patch:
+        sys.stdout.writelines(
+            difflib.unified_diff(
+                result.dockerfile_text.splitlines(keepends=True),
+                new.splitlines(keepends=True),
+                fromfile=f"a/{shown}",
+                tofile=f"b/{shown}",
+            )
+        )
+    if fix:
+        write_text(path, new)
+        print(f"drift: rewrote {path} reconciled with {image}", file=sys.stderr)
+
+
 def _scanner(no_cache: bool):  # type: ignore[no-untyped-def]
     from drift.inventory import plain_scanner
 

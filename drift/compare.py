@@ -12,8 +12,17 @@ from typing import Any
 from drift.model import AptPackage, FileChange, Finding, Inventory, PipPackage, canonical_name
 
 
-def _apt_key(p: AptPackage) -> str:
-    return p.key
+def _native(*inventories: Inventory) -> str | None:
+    for inv in inventories:
+        for p in inv.apt:
+            if p.name == "dpkg":
+                return p.architecture
+    return None
+
+
+def apt_label(p: AptPackage, native: str | None) -> str:
+    """name, or name:arch for a foreign architecture (as apt spells it)."""
+    return p.name if p.architecture in ("all", "", native) else f"{p.name}:{p.architecture}"
 
 
 def _pip_key(p: PipPackage) -> tuple[str, str]:
@@ -22,8 +31,9 @@ def _pip_key(p: PipPackage) -> tuple[str, str]:
 
 def compare_packages(expected: Inventory, actual: Inventory) -> list[Finding]:
     out: list[Finding] = []
-    exp_apt = {_apt_key(p): p for p in expected.apt}
-    act_apt = {_apt_key(p): p for p in actual.apt}
+    native = _native(actual, expected)
+    exp_apt = {apt_label(p, native): p for p in expected.apt}
+    act_apt = {apt_label(p, native): p for p in actual.apt}
     for key in sorted(exp_apt.keys() | act_apt.keys()):
         e, a = exp_apt.get(key), act_apt.get(key)
         if e is None and a is not None:

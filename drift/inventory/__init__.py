@@ -55,13 +55,16 @@ def inspect_target(
     base: str | None = None,
     engine: Any = None,
     scanner: Scanner | None = None,
+    scratch: bool = False,
 ) -> Inspection:
+    """Inventory of a target; `scratch=True` compares it with an empty base (FROM scratch)."""
+    from drift.sources.base import scratch_base
     from drift.sources.docker import Engine
 
     engine = engine or Engine()
     source = resolve(name, stack, engine=engine)
     unknowns: list[Unknown] = []
-    choice = find_base(source, engine, stack, base, unknowns)
+    choice = scratch_base() if scratch else find_base(source, engine, stack, base, unknowns)
     return build(source, choice, scanner or plain_scanner, unknowns)
 
 

@@ -10,14 +10,16 @@ from drift.model import FINDING_CATEGORIES, Finding
 from drift.render.sections import Section
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, width: int = 60) -> str:
     if value is None:
         return "-"
     if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
-    if isinstance(value, list):
-        return json.dumps(value)
-    return str(value)
+        text = ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
+    elif isinstance(value, list):
+        text = json.dumps(value)
+    else:
+        text = str(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def counts(findings: list[Finding]) -> dict[str, int]:
@@ -49,3 +51,42 @@ def findings_sections(findings: list[Finding], *, title: str, lines: tuple[str, 
             )
         )
     return out
+
+
+def diff_sections(result) -> list[Section]:  # type: ignore[no-untyped-def]
+    from drift.model import short_id
+
+    exp = result.expected
+    if exp.get("kind") == "dockerfile":
+        expected = f"Dockerfile {exp['path']} (FROM {exp['base']}; {result.mode}" + (
+            f", built as {exp['built']})" if exp.get("built") else ")"
+        )
+    else:
+        expected = f"{exp['name']} ({short_id(exp.get('id'))})"
+    s = result.summary()
+    lines = (
+        f"actual:   {result.actual.kind} {result.actual.name} ({short_id(result.actual.id)})",
+        f"expected: {expected}",
+        f"undocumented packages a person installed: {s['undocumented_installed_by_hand']}"
+        + (
+            f" (+{s['undocumented_dependencies']} pulled in by them, {s['undocumented_orphans']} left behind)"
+            if s["by_category"]["undocumented"]
+            else ""
+        ),
+    ) + ((f"ignored: {s['ignored']} finding(s) matched .driftignore / --ignore",) if s["ignored"] else ())
+    out = findings_sections(result.findings, title="drift diff", lines=lines)
+    verdict = "DRIFT" if s["drift"] else "in sync"
+    out[0] = Section(out[0].title, lines=(*out[0].lines, f"result: {verdict} (fail on: {', '.join(result.fail_on)})"))
+    return out
+
+
+def render_table(result) -> str:  # type: ignore[no-untyped-def]
+    from drift.render.table import render_sections
+
+    return render_sections(diff_sections(result))
+
+
+def render_markdown(result) -> str:  # type: ignore[no-untyped-def]
+    from drift.render.markdown import render_sections
+
+    return render_sections(diff_sections(result))

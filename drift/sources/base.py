@@ -73,6 +73,11 @@ def _choice_from_image(
     return BaseChoice(ref, None, base_source, config, history)
 
 
+def scratch_base() -> BaseChoice:
+    """An empty base: everything in the target is its own."""
+    return BaseChoice(BaseRef(name="scratch", id=None, reason="FROM scratch", layers=0), 0, None, ImageConfig(), 0)
+
+
 def find_base(
     source: Source, engine: Any, stack: contextlib.ExitStack, override: str | None, unknowns: list[Unknown]
 ) -> BaseChoice | None:

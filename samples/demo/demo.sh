@@ -28,3 +28,13 @@ drift inspect "$IMAGE" | awk '/^== Python environments/{exit} {print}'
 mkdir -p "$OUT"
 drift inspect "$IMAGE" --format json -o "$OUT/inventory.json"
 echo "(full inventory as JSON: $OUT/inventory.json)"
+
+say "4. drift writes the Dockerfile that rebuilds it, then proves it by rebuilding"
+echo "\$ drift snapshot $IMAGE -o $OUT/snapshot --force --verify --network host"
+drift snapshot "$IMAGE" -o "$OUT/snapshot" --force --verify --network host
+echo
+echo "\$ cat $OUT/snapshot/Dockerfile   (long package lists shortened here)"
+awk '
+  /^      [^ ]+=[^ ]+ \\$/ { n++; if (n <= 4) print; else skipped++; next }
+  { if (skipped) { printf "      ... (%d more pinned packages)\n", skipped; skipped = 0 } n = 0; print }
+' "$OUT/snapshot/Dockerfile"

@@ -1,0 +1,297 @@
+"""`drift diff ACTUAL EXPECTED`: an image against the Dockerfile that claims to describe
+it (statically, or `--build` it and compare), or against another target."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from drift.compare import compare_inventories
+from drift.dockerfile import audit as audit_mod
+from drift.dockerfile.declared import declare, stages
+from drift.dockerfile.parse import Dockerfile, parse
+from drift.errors import BaseNotFound, DockerfileError, DriftError
+from drift.inventory import Inspection, Scanner, inspect_target
+from drift.model import FINDING_CATEGORIES, Finding, Inventory, Target
+
+DIFF_SCHEMA = "drift.diff/v1"
+DEFAULT_FAIL_ON = tuple(c for c in FINDING_CATEGORIES if c != "unknown")
+
+
+@dataclass(slots=True)
+class DiffResult:
+    actual: Target
+    expected: dict[str, Any]
+    mode: Literal["static", "build", "target"]
+    findings: list[Finding]
+    ignored: list[Finding] = field(default_factory=list)
+    fail_on: tuple[str, ...] = DEFAULT_FAIL_ON
+    inspection: Inspection | None = None
+    dockerfile: Dockerfile | None = None
+    dockerfile_text: str | None = None
+
+    @property
+    def failing(self) -> list[Finding]:
+        return [f for f in self.findings if f.category in self.fail_on]
+
+    def summary(self) -> dict[str, Any]:
+        counts = {c: sum(1 for f in self.findings if f.category == c) for c in FINDING_CATEGORIES}
+        undocumented = [f for f in self.findings if f.category == "undocumented"]
+        roots = sum(1 for f in undocumented if f.explained_by is None)
+        orphans = sum(1 for f in undocumented if f.explained_by and "(orphan" in f.explained_by)
+        return {
+            "total": len(self.findings),
+            "by_category": counts,
+            "undocumented_installed_by_hand": roots,
+            "undocumented_dependencies": len(undocumented) - roots - orphans,
+            "undocumented_orphans": orphans,
+            "failing": len(self.failing),
+            "ignored": len(self.ignored),
+            "drift": bool(self.failing),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": DIFF_SCHEMA,
+            "mode": self.mode,
+            "actual": self.actual.to_json(),
+            "expected": self.expected,
+            "fail_on": list(self.fail_on),
+            "summary": self.summary(),
+            "findings": [f.to_json() for f in self.findings],
+            "ignored": [f.to_json() for f in self.ignored],
+        }
+
+
+def is_dockerfile(path: str) -> bool:
+    if path.startswith("dockerfile:"):
+        return True
+    if not os.path.isfile(path):
+        return False
+    name = os.path.basename(path).lower()
+    if "dockerfile" in name or "containerfile" in name:
+        return True
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        return False
+    if head[:2] == b"\x1f\x8b" or b"\x00" in head:
+        return False
+    text = head.decode("utf-8", errors="replace").lstrip()
+    return text.upper().startswith(("FROM", "ARG", "#"))
+
+
+def read_dockerfile(path: str) -> tuple[Dockerfile, str]:
+    path = path.removeprefix("dockerfile:")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DockerfileError(f"cannot read Dockerfile {path}: {exc}") from exc
+    return parse(text, path), text
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    order = {c: i for i, c in enumerate(FINDING_CATEGORIES)}
+    return sorted(findings, key=lambda f: (order[f.category], f.manager or "", f.name, f.location or ""))
+
+
+def run_diff(
+    actual: str,
+    expected: str,
+    stack: contextlib.ExitStack,
+    *,
+    base: str | None = None,
+    build: bool = False,
+    network: str | None = None,
+    build_args: dict[str, str] | None = None,
+    scanner: Scanner | None = None,
+) -> DiffResult:
+    build_args = build_args or {}
+    if is_dockerfile(expected):
+        df, text = read_dockerfile(expected)
+        if build:
+            result = _build_mode(actual, df, stack, base=base, network=network, build_args=build_args, scanner=scanner)
+        else:
+            result = _static(actual, df, stack, base=base, build_args=build_args, scanner=scanner)
+        result.dockerfile, result.dockerfile_text = df, text
+        return result
+    if build:
+        raise DriftError("--build needs a Dockerfile as EXPECTED")
+    insp = inspect_target(actual, stack, base=expected, scanner=scanner)
+    findings = from_delta(insp.inventory)
+    exp = insp.inventory.base
+    return DiffResult(
+        actual=insp.inventory.target,
+        expected={"kind": "target", "name": expected, "id": exp.id if exp else None},
+        mode="target",
+        findings=sort_findings(findings),
+        inspection=insp,
+    )
+
+
+def _base_of(df: Dockerfile, base: str | None, build_args: dict[str, str]) -> str:
+    if base:
+        return base
+    from drift.dockerfile.declared import chain
+
+    all_stages, _ = stages(df, build_args)
+    root = chain(all_stages)[0]
+    if "$" in root.base:
+        raise DockerfileError(f"{df.path}:{root.line}: FROM {root.base} uses an ARG without a value: pass --build-arg")
+    return root.base
+
+
+def _static(
+    actual: str,
+    df: Dockerfile,
+    stack: contextlib.ExitStack,
+    *,
+    base: str | None,
+    build_args: dict[str, str],
+    scanner: Scanner | None,
+) -> DiffResult:
+    base_ref = _base_of(df, base, build_args)
+    try:
+        insp = inspect_target(
+            actual,
+            stack,
+            base=None if base_ref == "scratch" else base_ref,
+            scanner=scanner,
+            scratch=base_ref == "scratch",
+        )
+    except BaseNotFound as exc:
+        raise BaseNotFound(
+            f"the Dockerfile's base image {base_ref} is not on the engine: build or load it, "
+            f"or pass --base IMAGE ({exc})"
+        ) from exc
+    inv = insp.inventory
+    venvs = {e.path for e in inv.environments if e.kind == "venv"}
+    decl = declare(df, base_config=inv.base_config, build_args=build_args, known_venvs=venvs)
+    findings = audit_mod.audit(insp, decl, context=os.path.dirname(os.path.abspath(df.path)), dockerfile=df.path)
+    return DiffResult(
+        actual=inv.target,
+        expected={"kind": "dockerfile", "path": df.path, "base": base_ref, "stages": decl.stages},
+        mode="static",
+        findings=sort_findings(findings),
+        inspection=insp,
+    )
+
+
+def _build_mode(
+    actual: str,
+    df: Dockerfile,
+    stack: contextlib.ExitStack,
+    *,
+    base: str | None,
+    network: str | None,
+    build_args: dict[str, str],
+    scanner: Scanner | None,
+) -> DiffResult:
+    from drift.sources.docker import Engine
+    from drift.verify import build_image
+
+    base_ref = _base_of(df, base, build_args)
+    context = os.path.dirname(os.path.abspath(df.path))
+    digest = hashlib.sha256(os.path.abspath(df.path).encode()).hexdigest()[:12]
+    tag = f"drift-diff:{digest}"
+    engine = Engine()
+    build_image(engine, context, tag, network=network, buildargs=build_args, dockerfile=os.path.basename(df.path))
+    scratch = base_ref == "scratch"
+    ref = None if scratch else base_ref
+    built = inspect_target(f"image:{tag}", stack, base=ref, engine=engine, scanner=scanner, scratch=scratch)
+    insp = inspect_target(actual, stack, base=ref, engine=engine, scanner=scanner, scratch=scratch)
+    findings = attribute_findings(compare_inventories(built.inventory, insp.inventory), insp.inventory)
+    return DiffResult(
+        actual=insp.inventory.target,
+        expected={
+            "kind": "dockerfile",
+            "path": df.path,
+            "base": base_ref,
+            "built": tag,
+            "id": built.inventory.target.id,
+        },
+        mode="build",
+        findings=sort_findings(findings),
+        inspection=insp,
+    )
+
+
+def from_delta(inv: Inventory) -> list[Finding]:
+    """Findings of a target against another target (its base for this comparison)."""
+    out: list[Finding] = []
+    for c in inv.package_changes:
+        if c.change == "added":
+            fix = f"{c.name}={c.version}" if c.manager == "apt" else f"{c.name}=={c.version}"
+            out.append(Finding("undocumented", c.manager, c.name, None, c.version, location=c.location, fix=fix))
+        elif c.change == "removed":
+            out.append(Finding("missing", c.manager, c.name, c.base_version, None, location=c.location))
+        else:
+            out.append(Finding("version", c.manager, c.name, c.base_version, c.version, location=c.location))
+    base_manual = {p.key: p.manual for p in inv.base_apt}
+    for p in inv.apt:
+        if p.key in base_manual and base_manual[p.key] != p.manual:
+            out.append(
+                Finding(
+                    "mark", "apt", p.key, "manual" if base_manual[p.key] else "auto", "manual" if p.manual else "auto"
+                )
+            )
+    for f in inv.files:
+        if f.klass == "unexplained":
+            desc = {"change": f.change, "kind": f.kind, "mode": f"{f.mode:04o}", "size": f.size}
+            out.append(Finding("file", None, f.path, None, desc, detail=f.change))
+    for cc in inv.config_changes:
+        out.append(Finding("config", None, cc.key, cc.base, cc.actual))
+    return attribute_findings(out, inv)
+
+
+def attribute_findings(findings: list[Finding], actual: Inventory) -> list[Finding]:
+    """Name, for undocumented packages that are dependencies, the undocumented package that pulled them in."""
+    import dataclasses
+
+    from drift.model import canonical_name
+
+    index = audit_mod.AptIndex(actual.apt)
+    apt_names = {f.name.split(":", 1)[0] for f in findings if f.category == "undocumented" and f.manager == "apt"}
+    manual = {p.name: p.manual for p in actual.apt}
+    apt_owner = audit_mod.attribute(
+        apt_names, {n: manual.get(n, True) for n in apt_names}, {n: index.deps(n, recommends=True) for n in apt_names}
+    )
+    pips = {(canonical_name(p.name), p.location): p for p in actual.pip}
+    pip_keys = {
+        f"{canonical_name(f.name)}@{f.location}"
+        for f in findings
+        if f.category == "undocumented" and f.manager == "pip"
+    }
+    pip_owner = audit_mod.attribute(
+        pip_keys,
+        {
+            k: pips[(k.split("@", 1)[0], k.split("@", 1)[1])].requested
+            for k in pip_keys
+            if (k.split("@", 1)[0], k.split("@", 1)[1]) in pips
+        },
+        {
+            k: [
+                f"{canonical_name(r)}@{k.split('@', 1)[1]}"
+                for r in pips[(k.split("@", 1)[0], k.split("@", 1)[1])].requires
+            ]
+            for k in pip_keys
+            if (k.split("@", 1)[0], k.split("@", 1)[1]) in pips
+        },
+    )
+    out = []
+    for f in findings:
+        if f.category == "undocumented" and f.manager == "apt":
+            who = apt_owner.get(f.name.split(":", 1)[0])
+            f = dataclasses.replace(f, explained_by=audit_mod._by("apt", who), fix=None if who else f.fix)
+        elif f.category == "undocumented" and f.manager == "pip":
+            who = pip_owner.get(f"{canonical_name(f.name)}@{f.location}")
+            f = dataclasses.replace(
+                f, explained_by=f"pip:{who.split('@', 1)[0]}" if who else None, fix=None if who else f.fix
+            )
+        out.append(f)
+    return out

@@ -1,0 +1,1 @@
+"""Dockerfiles: parse (what one declares) and generate (write one)."""

@@ -1,0 +1,328 @@
+"""What a RUN line's shell commands declare: apt and pip installs, removals, virtual
+environments, accounts, paths written; and what cannot be decided statically."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from dataclasses import dataclass, field
+
+_OPERATORS = {"&&", "||", ";", "|", "&", ";;", "(", ")", "\n"}
+_REDIRECT = re.compile(r"^\d*(>|>>|>\||&>)$")
+_WRAPPERS = {"sudo", "env", "command", "exec", "nice", "time", "nohup", "stdbuf", "eatmydata"}
+_WRITERS = {
+    "mkdir", "touch", "cp", "mv", "ln", "rm", "rmdir", "chmod", "chown", "chgrp", "sed", "tee", "install",
+    "tar", "unzip", "git", "curl", "wget", "ldconfig", "update-alternatives", "locale-gen", "truncate", "dd",
+    "patch", "gunzip", "ssh-keygen", "openssl", "mkfifo", "setcap", "echo", "printf", "cat",
+}  # fmt: skip
+_APT_VALUE_OPTS = {"-o", "-c", "-t", "--target-release", "--default-release", "-a", "--host-architecture",
+                   "--option", "--config-file"}  # fmt: skip
+_PIP_VALUE_OPTS = {
+    "-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url", "-t", "--target",
+    "--prefix", "--root", "-e", "--editable", "--trusted-host", "-f", "--find-links", "--platform",
+    "--python-version", "--implementation", "--abi", "--progress-bar", "--log", "--src", "--upgrade-strategy",
+    "--cache-dir", "--global-option", "-C", "--config-settings", "--report", "--python", "--only-binary",
+    "--no-binary", "--exists-action", "--proxy", "--retries", "--timeout", "--cert", "--client-cert",
+}  # fmt: skip
+_SHELLS = {"sh", "bash", "dash", "zsh", "ash", "ksh"}
+
+
+@dataclass(frozen=True, slots=True)
+class AptInstall:
+    name: str
+    pin: str | None
+    no_recommends: bool
+    yes: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PipInstall:
+    spec: str  # a PEP 508 requirement, a path, or a URL
+    interpreter: str  # the pip or python command as written (resolves the environment)
+    user: bool = False
+    target: str | None = None  # --target / --prefix: somewhere else entirely
+    editable: bool = False
+    requirement_file: str | None = None  # the -r file this came from
+
+
+@dataclass(slots=True)
+class Declared:
+    """What one RUN instruction declares."""
+
+    apt_install: list[AptInstall] = field(default_factory=list)
+    apt_remove: list[str] = field(default_factory=list)
+    apt_upgrade: bool = False
+    pip_install: list[PipInstall] = field(default_factory=list)
+    pip_uninstall: list[tuple[str, str]] = field(default_factory=list)  # (name, interpreter)
+    requirement_files: list[tuple[str, str, dict[str, object]]] = field(default_factory=list)
+    venvs: list[str] = field(default_factory=list)
+    accounts: bool = False
+    paths: list[str] = field(default_factory=list)
+    unknowns: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    unknown_apt: bool = False
+    unknown_pip: bool = False
+    unknown_any: bool = False
+
+
+def split_commands(script: str) -> list[list[str]]:
+    """Simple commands of a shell script (operators, pipes and newlines split them)."""
+    commands: list[list[str]] = []
+    text = re.sub(r"\\\n", " ", script)
+    for line in text.split("\n"):
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        try:
+            tokens = list(lexer)
+        except ValueError:
+            commands.append(["<unparsable>", line])
+            continue
+        current: list[str] = []
+        for tok in tokens:
+            if tok in _OPERATORS or set(tok) <= set(";&|()"):
+                if current:
+                    commands.append(current)
+                current = [] if tok != "|" else ["|"]
+                continue
+            current.append(tok)
+        if current:
+            commands.append(current)
+    return commands
+
+
+def _strip_prefix(words: list[str]) -> tuple[list[str], bool]:
+    """Drop leading VAR=value assignments and wrappers; say whether it was piped into."""
+    piped = bool(words) and words[0] == "|"
+    if piped:
+        words = words[1:]
+    while words:
+        head = words[0]
+        if re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", head):
+            words = words[1:]
+        elif head in _WRAPPERS:
+            words = words[1:]
+            while words and words[0].startswith("-"):
+                words = words[1:]
+        else:
+            break
+    return words, piped
+
+
+def _resolve(path: str, workdir: str) -> str:
+    return posixpath.normpath(path if path.startswith("/") else posixpath.join(workdir or "/", path))
+
+
+def analyse(script: str, *, workdir: str = "/") -> Declared:
+    out = Declared()
+    commands = split_commands(script)
+    for index, raw in enumerate(commands):
+        words, piped = _strip_prefix(raw)
+        if not words:
+            continue
+        _redirections(words, workdir, out)
+        words = _without_redirections(words)
+        if not words:
+            continue
+        prog = posixpath.basename(words[0])
+        if words[0] == "<unparsable>":
+            out.unknowns.append(f"shell that drift cannot read: {words[1][:80]}")
+            out.unknown_any = True
+        elif any("$(" in w or "`" in w for w in words) and prog in ("apt-get", "apt", "pip", "pip3"):
+            out.unknowns.append(f"command substitution in {prog}: the package list is decided at build time")
+            out.unknown_apt |= prog.startswith("apt")
+            out.unknown_pip |= prog.startswith("pip")
+        elif prog in ("apt-get", "apt", "aptitude"):
+            _apt(words, out)
+        elif prog == "dpkg":
+            _dpkg(words, out)
+        elif _is_pip(words):
+            _pip(words, workdir, out)
+        elif (prog.startswith("python") and words[1:3] == ["-m", "venv"]) or prog in ("virtualenv",):
+            args = [w for w in words[3 if prog.startswith("python") else 1 :] if not w.startswith("-")]
+            out.venvs += [_resolve(a, workdir) for a in args]
+        elif prog in ("useradd", "adduser", "groupadd", "addgroup", "usermod", "userdel", "groupdel", "chpasswd"):
+            out.accounts = True
+        elif prog in _SHELLS and (piped or (len(words) > 1 and not words[1].startswith("-"))):
+            what = "a script piped into a shell" if piped else f"the script {words[1]}"
+            out.unknowns.append(f"runs {what}: what it installs cannot be decided statically")
+            out.unknown_any = True
+        elif prog in _SHELLS and "-c" in words:
+            inner = analyse(words[words.index("-c") + 1] if words.index("-c") + 1 < len(words) else "", workdir=workdir)
+            _merge(out, inner)
+        elif (words[0].startswith(("./", "/")) and prog.endswith((".sh", ".py", ".pl"))) or prog in (
+            "make",
+            "source",
+            ".",
+        ):
+            out.unknowns.append(f"runs {' '.join(words[:2])}: what it installs cannot be decided statically")
+            out.unknown_any = True
+        elif prog in _WRITERS:
+            for w in words[1:]:
+                if w.startswith("/") or (w.startswith(("./", "../")) and prog != "curl"):
+                    out.paths.append(_resolve(w, workdir))
+                elif "=" in w and w.split("=", 1)[1].startswith("/"):
+                    out.paths.append(_resolve(w.split("=", 1)[1], workdir))
+        del index
+    return out
+
+
+def _merge(out: Declared, inner: Declared) -> None:
+    for name in (
+        "apt_install",
+        "apt_remove",
+        "pip_install",
+        "pip_uninstall",
+        "requirement_files",
+        "venvs",
+        "paths",
+        "unknowns",
+        "problems",
+    ):
+        getattr(out, name).extend(getattr(inner, name))
+    out.apt_upgrade |= inner.apt_upgrade
+    out.accounts |= inner.accounts
+    out.unknown_apt |= inner.unknown_apt
+    out.unknown_pip |= inner.unknown_pip
+    out.unknown_any |= inner.unknown_any
+
+
+def _redirections(words: list[str], workdir: str, out: Declared) -> None:
+    for i, w in enumerate(words[:-1]):
+        if _REDIRECT.match(w) or w in (">", ">>"):
+            target = words[i + 1]
+            if target.startswith("/dev/") or target.startswith("&"):
+                continue
+            out.paths.append(_resolve(target, workdir))
+
+
+def _without_redirections(words: list[str]) -> list[str]:
+    out = []
+    skip = False
+    for w in words:
+        if skip:
+            skip = False
+            continue
+        if _REDIRECT.match(w) or w in (">", ">>", "<", "<<"):
+            skip = True
+            continue
+        if re.match(r"^\d*>", w) or w.startswith("<"):
+            continue
+        out.append(w)
+    return out
+
+
+def _apt(words: list[str], out: Declared) -> None:
+    yes = no_rec = False
+    sub = None
+    args: list[str] = []
+    i = 1
+    while i < len(words):
+        w = words[i]
+        if w in _APT_VALUE_OPTS:
+            value = words[i + 1] if i + 1 < len(words) else ""
+            low = value.lower()
+            if "install-recommends" in low and low.endswith(("=false", "=0", "=no")):
+                no_rec = True
+            if "assume-yes" in low and low.endswith(("=true", "=1", "=yes")):
+                yes = True
+            i += 2
+            continue
+        if w.startswith("-"):
+            if w in ("-y", "--yes", "--assume-yes", "-qq", "-q=2", "--quiet=2") or (
+                re.fullmatch(r"-[a-zA-Z]*y[a-zA-Z]*", w)
+            ):
+                yes = True
+            if w == "--no-install-recommends":
+                no_rec = True
+            if w.startswith("-o") and "Install-Recommends" in w and w.lower().endswith(("false", "0")):
+                no_rec = True
+        elif sub is None:
+            sub = w
+        else:
+            args.append(w)
+        i += 1
+    if sub in ("install", "reinstall"):
+        if not yes:
+            out.problems.append(f"'{words[0]} install' without -y waits for an answer and stops the build")
+        for arg in args:
+            if "$" in arg:
+                out.unknowns.append(f"apt package list uses {arg}: decided at build time")
+                out.unknown_apt = True
+            elif arg.startswith(("/", "./", "../")) or arg.endswith(".deb"):
+                out.unknowns.append(f"installs a local package file {arg}")
+                out.unknown_apt = True
+            elif arg.endswith("-") and "=" not in arg:
+                out.apt_remove.append(arg[:-1])
+            else:
+                name, _, pin = arg.partition("=")
+                name = name.split("/", 1)[0]
+                out.apt_install.append(AptInstall(name, pin or None, no_rec, yes))
+    elif sub in ("purge", "remove"):
+        out.apt_remove += [a.rstrip("+") for a in args if "$" not in a]
+    elif sub in ("upgrade", "dist-upgrade", "full-upgrade"):
+        out.apt_upgrade = True
+
+
+def _dpkg(words: list[str], out: Declared) -> None:
+    for i, w in enumerate(words[1:], start=1):
+        if w in ("-i", "--install"):
+            out.unknowns.append("dpkg -i installs package files: their names are decided at build time")
+            out.unknown_apt = True
+            return
+        if w in ("-P", "--purge", "-r", "--remove"):
+            out.apt_remove += [a for a in words[i + 1 :] if not a.startswith("-")]
+            return
+
+
+def _is_pip(words: list[str]) -> bool:
+    prog = posixpath.basename(words[0])
+    if re.fullmatch(r"pip(3(\.\d+)?)?", prog):
+        return True
+    return bool(re.fullmatch(r"python(3(\.\d+)?)?", prog)) and words[1:3] == ["-m", "pip"]
+
+
+def _pip(words: list[str], workdir: str, out: Declared) -> None:
+    interpreter = words[0]
+    rest = words[3:] if words[1:3] == ["-m", "pip"] else words[1:]
+    while rest and rest[0].startswith("-"):  # global options before the subcommand
+        rest = rest[1:]
+    if not rest:
+        return
+    sub, args = rest[0], rest[1:]
+    if sub == "uninstall":
+        out.pip_uninstall += [(a, interpreter) for a in args if not a.startswith("-")]
+        return
+    if sub != "install":
+        return
+    user = "--user" in args
+    target = None
+    i = 0
+    specs: list[tuple[str, bool]] = []
+    while i < len(args):
+        a = args[i]
+        opt, eq, val = a.partition("=")
+        if opt in _PIP_VALUE_OPTS:
+            value = val if eq else (args[i + 1] if i + 1 < len(args) else "")
+            i += 1 if eq else 2
+            if opt in ("-r", "--requirement"):
+                out.requirement_files.append(
+                    (_resolve(value, workdir) if not value.startswith("$") else value, interpreter, {"user": user})
+                )
+            elif opt in ("-e", "--editable"):
+                specs.append((value, True))
+            elif opt in ("-t", "--target", "--prefix", "--root"):
+                target = value
+            continue
+        if a.startswith("-"):
+            i += 1
+            continue
+        specs.append((a, False))
+        i += 1
+    for spec, editable in specs:
+        if "$" in spec:
+            out.unknowns.append(f"pip requirement {spec} is decided at build time")
+            out.unknown_pip = True
+            continue
+        out.pip_install.append(PipInstall(spec, interpreter, user=user, target=target, editable=editable))
