@@ -12,7 +12,7 @@ from typing import Any
 from drift.model import AptPackage, FileChange, Finding, Inventory, PipPackage, canonical_name
 
 
-def _native(*inventories: Inventory) -> str | None:
+def native_arch(*inventories: Inventory) -> str | None:
     for inv in inventories:
         for p in inv.apt:
             if p.name == "dpkg":
@@ -31,7 +31,7 @@ def _pip_key(p: PipPackage) -> tuple[str, str]:
 
 def compare_packages(expected: Inventory, actual: Inventory) -> list[Finding]:
     out: list[Finding] = []
-    native = _native(actual, expected)
+    native = native_arch(actual, expected)
     exp_apt = {apt_label(p, native): p for p in expected.apt}
     act_apt = {apt_label(p, native): p for p in actual.apt}
     for key in sorted(exp_apt.keys() | act_apt.keys()):

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from drift.compare import compare_inventories
+from drift.compare import apt_label, compare_inventories, native_arch
 from drift.dockerfile import audit as audit_mod
 from drift.dockerfile.declared import declare, stages
 from drift.dockerfile.parse import Dockerfile, parse
@@ -232,14 +232,13 @@ def from_delta(inv: Inventory) -> list[Finding]:
             out.append(Finding("missing", c.manager, c.name, c.base_version, None, location=c.location))
         else:
             out.append(Finding("version", c.manager, c.name, c.base_version, c.version, location=c.location))
-    base_manual = {p.key: p.manual for p in inv.base_apt}
+    native = native_arch(inv)
+    base_manual = {apt_label(p, native): p.manual for p in inv.base_apt}
     for p in inv.apt:
-        if p.key in base_manual and base_manual[p.key] != p.manual:
-            out.append(
-                Finding(
-                    "mark", "apt", p.key, "manual" if base_manual[p.key] else "auto", "manual" if p.manual else "auto"
-                )
-            )
+        label = apt_label(p, native)
+        if label in base_manual and base_manual[label] != p.manual:
+            was, now = ("manual" if base_manual[label] else "auto"), ("manual" if p.manual else "auto")
+            out.append(Finding("mark", "apt", label, was, now))
     for f in inv.files:
         if f.klass == "unexplained":
             desc = {"change": f.change, "kind": f.kind, "mode": f"{f.mode:04o}", "size": f.size}

@@ -137,11 +137,11 @@ def declare(
                     elif key in global_args:
                         args[key] = global_args[key]
             elif kw == "ENV":
-                for key, value in env_pairs(substitute_keep(inst.args, subst, df.escape), df.escape):
+                for key, value in env_pairs(substitute(inst.args, subst, escape=df.escape), df.escape):
                     env[key] = value
                     decl.config[f"Env.{key}"] = At(inst.line, value)
             elif kw == "LABEL":
-                for key, value in env_pairs(substitute_keep(inst.args, subst, df.escape), df.escape):
+                for key, value in env_pairs(substitute(inst.args, subst, escape=df.escape), df.escape):
                     decl.config[f"Labels.{key}"] = At(inst.line, value)
             elif kw == "WORKDIR":
                 path = substitute(inst.args, subst, escape=df.escape).strip()

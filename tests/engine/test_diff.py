@@ -1,0 +1,209 @@
+"""`drift diff` on a real engine: an image against its Dockerfile, static and --build."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RUN_ID, build, run_drift, wait_exit
+
+pytestmark = pytest.mark.engine
+
+DOCKERFILE = """\
+FROM {base}
+# the app's runtime
+RUN apt-get update \\
+ && apt-get install -y --no-install-recommends python3 python3-pip jq \\
+ && rm -rf /var/lib/apt/lists/*
+COPY requirements.txt /app/requirements.txt
+RUN pip install --no-cache-dir --break-system-packages -r /app/requirements.txt
+COPY app.py /app/
+ENV APP_MODE=prod
+WORKDIR /app
+CMD ["python3", "app.py"]
+"""
+
+
+def make_context(folder: Path, base: str, *, requirements: str = "requests==2.31.0\n", text: str = DOCKERFILE) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "requirements.txt").write_text(requirements)
+    (folder / "app.py").write_text("print('app')\n")
+    (folder / "Dockerfile").write_text(text.format(base=base))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def df_context(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> Path:
+    return make_context(tmp_path_factory.mktemp("df") / "ctx", base_image)
+
+
+@pytest.fixture(scope="session")
+def df_image(docker_client: Any, df_context: Path, cleanup: list[tuple[str, str]]) -> str:
+    tag = f"drift-test/df:{RUN_ID}"
+    build(docker_client, df_context, tag)
+    cleanup.append(("image", tag))
+    return tag
+
+
+@pytest.fixture(scope="session")
+def df_changed(docker_client: Any, df_image: str, cleanup: list[tuple[str, str]]) -> str:
+    """The built image changed by hand: packages installed and purged, an ENV changed, a file written."""
+    name = f"drift-test-dfchg-{RUN_ID}"
+    script = (
+        "apt-get update -qq && apt-get install -y -qq --no-install-recommends libmariadb3 curl >/dev/null"
+        " && apt-get purge -y -qq jq >/dev/null && rm -rf /var/lib/apt/lists/*"
+        " && pip install -q --no-cache-dir --break-system-packages six==1.16.0"
+        " && echo 'x=1' > /etc/app.conf"
+    )
+    c = docker_client.containers.run(df_image, ["bash", "-c", script], name=name, detach=True, network_mode="host")
+    cleanup.append(("container", name))
+    wait_exit(c)
+    tag = f"drift-test/dfchg:{RUN_ID}"
+    c.commit(repository="drift-test/dfchg", tag=RUN_ID, changes=["ENV APP_MODE=staging", 'CMD ["python3", "app.py"]'])
+    cleanup.append(("image", tag))
+    return tag
+
+
+def diff_json(*args: str, code: int) -> dict[str, Any]:
+    proc = run_drift("diff", *args, "--format", "json", check=code)
+    return json.loads(proc.stdout)
+
+
+def keys(doc: dict[str, Any]) -> set[tuple[str, str | None, str]]:
+    return {(f["category"], f["manager"], f["name"]) for f in doc["findings"]}
+
+
+def assert_planted(doc: dict[str, Any]) -> None:
+    findings = doc["findings"]
+    assert {f["category"] for f in findings} == {"undocumented", "missing", "config", "file"}
+    roots = {(f["manager"], f["name"]) for f in findings if f["category"] == "undocumented" and not f["explained_by"]}
+    assert roots == {("apt", "curl"), ("apt", "libmariadb3"), ("pip", "six")}
+    deps = {f["name"]: f["explained_by"] for f in findings if f["category"] == "undocumented" and f["explained_by"]}
+    assert deps and set(deps.values()) <= {"apt:curl", "apt:libmariadb3"}
+    assert deps.get("libcurl4") == "apt:curl" and deps.get("mysql-common") == "apt:libmariadb3"
+    rest = {(f["category"], f["name"]) for f in findings if f["category"] != "undocumented"}
+    assert rest == {("missing", "jq"), ("config", "Env.APP_MODE"), ("file", "/etc/app.conf")}
+    assert doc["summary"]["undocumented_installed_by_hand"] == 3
+
+
+def test_image_matches_its_dockerfile(df_image: str, df_context: Path) -> None:
+    doc = diff_json(df_image, str(df_context / "Dockerfile"), code=0)
+    assert doc["schema"] == "drift.diff/v1" and doc["mode"] == "static"
+    assert doc["findings"] == [] and doc["summary"]["drift"] is False
+
+
+def test_build_mode_agrees_on_the_clean_image(df_image: str, df_context: Path) -> None:
+    doc = diff_json(df_image, str(df_context / "Dockerfile"), "--build", "--network", "host", code=0)
+    assert doc["mode"] == "build" and doc["findings"] == []
+
+
+def test_hand_changes_give_exactly_the_planted_findings(df_changed: str, df_context: Path) -> None:
+    doc = diff_json(df_changed, str(df_context / "Dockerfile"), code=1)
+    assert_planted(doc)
+    env = next(f for f in doc["findings"] if f["name"] == "Env.APP_MODE")
+    assert (env["expected"], env["actual"], env["line"]) == ("prod", "staging", 9)
+    jq = next(f for f in doc["findings"] if f["name"] == "jq")
+    assert jq["line"] == 3
+    curl = next(f for f in doc["findings"] if f["name"] == "curl")
+    assert curl["fix"].startswith("curl=")
+
+
+def test_build_mode_agrees_with_static(df_changed: str, df_context: Path) -> None:
+    static = diff_json(df_changed, str(df_context / "Dockerfile"), code=1)
+    built = diff_json(df_changed, str(df_context / "Dockerfile"), "--build", "--network", "host", code=1)
+    assert_planted(built)
+    assert keys(static) == keys(built)
+    assert {f["name"]: f["explained_by"] for f in static["findings"]} == {
+        f["name"]: f["explained_by"] for f in built["findings"]
+    }
+
+
+def test_declared_pin_that_differs_is_a_version_finding(df_image: str, base_image: str, tmp_path: Path) -> None:
+    text = DOCKERFILE.replace("python3-pip jq", "python3-pip jq=0.0-not-this")
+    ctx = make_context(tmp_path / "pins", base_image, requirements="requests==2.30.0\n", text=text)
+    doc = diff_json(df_image, str(ctx / "Dockerfile"), code=1)
+    versions = {(f["manager"], f["name"]): f for f in doc["findings"] if f["category"] == "version"}
+    assert set(versions) == {("apt", "jq"), ("pip", "requests")}
+    assert versions[("pip", "requests")]["expected"] == "==2.30.0"
+    assert versions[("pip", "requests")]["actual"] == "2.31.0"
+    assert versions[("apt", "jq")]["expected"] == "0.0-not-this"
+    assert {f["category"] for f in doc["findings"]} == {"version"}
+
+
+def test_fail_on_and_ignore(df_changed: str, df_context: Path, tmp_path: Path) -> None:
+    dockerfile = str(df_context / "Dockerfile")
+    assert run_drift("diff", df_changed, dockerfile, "--fail-on", "version").returncode == 0
+    assert run_drift("diff", df_changed, dockerfile, "--fail-on", "missing").returncode == 1
+    bad = run_drift("diff", df_changed, dockerfile, "--fail-on", "nonsense")
+    assert bad.returncode == 2 and "nonsense" in bad.stderr
+    ctx = tmp_path / "ign"
+    shutil.copytree(df_context, ctx)
+    (ctx / ".driftignore").write_text("# libraries are fine\napt:lib*\n!apt:libmariadb3\n/etc/app.conf\n")
+    doc = diff_json(df_changed, str(ctx / "Dockerfile"), "--ignore", "config:Env.*", code=1)
+    names = {f["name"] for f in doc["findings"]}
+    assert "libmariadb3" in names and "libcurl4" not in names and "/etc/app.conf" not in names
+    assert "Env.APP_MODE" not in names
+    assert doc["summary"]["ignored"] == len(doc["ignored"]) > 3
+
+
+def test_fix_and_patch(df_changed: str, df_context: Path, tmp_path: Path) -> None:
+    ctx = tmp_path / "fix"
+    shutil.copytree(df_context, ctx)
+    patch = run_drift("diff", df_changed, str(ctx / "Dockerfile"), "--patch", check=1).stdout
+    assert patch.startswith("--- a/") and "+++ b/" in patch
+    assert any(line.startswith("+") and "curl=" in line and "libmariadb3=" in line for line in patch.splitlines())
+    assert (ctx / "Dockerfile").read_text() == (df_context / "Dockerfile").read_text()  # --patch writes nothing
+    run_drift("diff", df_changed, str(ctx / "Dockerfile"), "--fix", check=1)
+    fixed = (ctx / "Dockerfile").read_text()
+    assert "six==1.16.0" in fixed and "# drift: jq (declared below) is not installed" in fixed
+    after = diff_json(df_changed, str(ctx / "Dockerfile"), code=1)
+    assert {f["category"] for f in after["findings"]} == {"missing", "file"}
+
+
+def test_machine_formats(df_changed: str, df_context: Path) -> None:
+    dockerfile = str(df_context / "Dockerfile")
+    sarif = json.loads(run_drift("diff", df_changed, dockerfile, "-f", "sarif", check=1).stdout)
+    results = sarif["runs"][0]["results"]
+    assert sarif["version"] == "2.1.0" and results
+    jq = next(r for r in results if r["properties"]["name"] == "jq")
+    assert jq["locations"][0]["physicalLocation"]["region"]["startLine"] == 3
+    assert jq["level"] == "error" and jq["partialFingerprints"]["driftFinding/v1"]
+    again = json.loads(run_drift("diff", df_changed, dockerfile, "-f", "sarif", check=1).stdout)
+    assert [r["partialFingerprints"] for r in again["runs"][0]["results"]] == [
+        r["partialFingerprints"] for r in results
+    ]
+    junit = ET.fromstring(run_drift("diff", df_changed, dockerfile, "-f", "junit", check=1).stdout)
+    assert int(junit.get("failures", "0")) == len(results)
+    markdown = run_drift("diff", df_changed, dockerfile, "-f", "markdown", check=1).stdout
+    assert "| undocumented |" in markdown and "## drift diff" in markdown
+
+
+def test_target_against_target(docker_client: Any, df_image: str, cleanup: list[tuple[str, str]]) -> None:
+    assert diff_json(df_image, df_image, code=0)["findings"] == []
+    name = f"drift-test-dftarget-{RUN_ID}"
+    c = docker_client.containers.run(
+        df_image, ["bash", "-c", "echo hi > /app/notes.txt && apt-mark auto jq"], name=name, detach=True
+    )
+    cleanup.append(("container", name))
+    wait_exit(c)
+    doc = diff_json(name, df_image, code=1)
+    assert doc["mode"] == "target"
+    assert keys(doc) >= {("file", None, "/app/notes.txt"), ("mark", "apt", "jq")}
+
+
+def test_bad_dockerfiles(df_image: str, tmp_path: Path) -> None:
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM x\nRUN <<EOF\necho never closed\n")
+    proc = run_drift("diff", df_image, str(bad))
+    assert proc.returncode == 2 and "line" not in proc.stdout and "never closed" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    missing = tmp_path / "missing.Dockerfile"
+    missing.write_text("FROM drift-test/no-such-base:404\nRUN true\n")
+    proc = run_drift("diff", df_image, str(missing))
+    assert proc.returncode == 2 and "no-such-base" in proc.stderr and "--base" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
