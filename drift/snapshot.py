@@ -15,10 +15,11 @@ import shlex
 import stat
 from dataclasses import dataclass, field
 
+from drift.compare import apt_label, native_arch
 from drift.errors import BaseNotFound, OutputError
 from drift.inventory import Inspection, users
 from drift.inventory.users import ACCOUNT_PATHS
-from drift.model import AptPackage, FileChange, Inventory, PipPackage, PythonEnv, canonical_name
+from drift.model import FileChange, Inventory, PipPackage, PythonEnv, canonical_name
 
 SECRET_ENV = re.compile(r"PASSW(OR)?D|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|COOKIE|SESSION", re.IGNORECASE)
 SECRET_PATHS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -143,21 +144,8 @@ def plan(insp: Inspection, *, base: str | None, include_secrets: bool, from_ref:
 # -- apt ------------------------------------------------------------------------------------
 
 
-def _native(inv: Inventory) -> str | None:
-    for p in inv.apt:
-        if p.name == "dpkg":
-            return p.architecture
-    return None
-
-
-def _apt_name(p: AptPackage, native: str | None) -> str:
-    if p.architecture in ("all", native, ""):
-        return p.name
-    return f"{p.name}:{p.architecture}"
-
-
 def _apt(inv: Inventory) -> AptPlan | None:
-    native = _native(inv)
+    native = native_arch(inv)
     base = {p.key: p for p in inv.base_apt}
     now = {p.key: p for p in inv.apt}
     out = AptPlan()
@@ -165,18 +153,18 @@ def _apt(inv: Inventory) -> AptPlan | None:
         p = now[key]
         old = base.get(key)
         if old is None or old.version != p.version:
-            out.install.append(f"{_apt_name(p, native)}={p.version}")
+            out.install.append(f"{apt_label(p, native)}={p.version}")
             if old is not None:
                 from debian.debian_support import version_compare
 
                 out.allow_downgrades |= version_compare(p.version, old.version) < 0
             if not p.manual:
-                out.auto.append(_apt_name(p, native))
+                out.auto.append(apt_label(p, native))
         elif old.manual != p.manual:
-            (out.manual if p.manual else out.auto).append(_apt_name(p, native))
+            (out.manual if p.manual else out.auto).append(apt_label(p, native))
     for key in sorted(base.keys() - now.keys(), key=lambda k: (base[k].name, base[k].architecture)):
         old = base[key]
-        out.purge.append(_apt_name(old, native))
+        out.purge.append(apt_label(old, native))
         out.allow_remove_essential |= old.essential
     if not (out.install or out.purge or out.auto or out.manual):
         return None

@@ -48,7 +48,10 @@ def test_multistage_follows_the_final_stage() -> None:
 
 
 def test_arg_in_from_and_stage_chain() -> None:
-    text = "ARG BASE=debian:bookworm\nFROM ${BASE} AS one\nRUN apt-get install -y jq\nFROM one\nRUN apt-get install -y curl\n"
+    text = (
+        "ARG BASE=debian:bookworm\nFROM ${BASE} AS one\nRUN apt-get install -y jq\n"
+        "FROM one\nRUN apt-get install -y curl\n"
+    )
     decl = declare(parse(text), base_config=ImageConfig(), build_args={}, known_venvs=set())
     assert decl.base == "debian:bookworm" and decl.stages == ["one", "#1"]
     assert [a.value.name for a in decl.apt_install] == ["jq", "curl"]
