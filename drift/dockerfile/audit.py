@@ -463,8 +463,8 @@ def _covered(path: str, decl: Declaration) -> int | None:
     """The line of a COPY/ADD, WORKDIR, RUN or venv that accounts for a path."""
     for at in decl.copies:
         dest = at.value[0]
-        if path == dest or path.startswith(dest.rstrip("/") + "/"):
-            return at.line
+        if path == dest or path.startswith(dest.rstrip("/") + "/") or dest.startswith(path + "/"):
+            return at.line  # copied, or a folder made to hold what was copied
     for at in decl.workdirs + decl.venvs:
         if path == at.value or (at in decl.venvs and path.startswith(at.value + "/")):
             return at.line

@@ -38,3 +38,14 @@ awk '
   /^      [^ ]+=[^ ]+ \\$/ { n++; if (n <= 4) print; else skipped++; next }
   { if (skipped) { printf "      ... (%d more pinned packages)\n", skipped; skipped = 0 } n = 0; print }
 ' "$OUT/snapshot/Dockerfile"
+
+say "5. The team wrote a Dockerfile from memory. drift audits the image against it"
+echo "\$ drift diff $IMAGE Dockerfile"
+set +e
+drift diff "$IMAGE" Dockerfile
+code=$?
+set -e
+echo "(exit code $code: 1 means drift)"
+echo
+echo "\$ drift diff $IMAGE Dockerfile --patch   (what the Dockerfile is missing)"
+drift diff "$IMAGE" Dockerfile --patch || true
