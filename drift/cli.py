@@ -354,9 +354,41 @@ def _fix(result, image: str, *, fix: bool, patch: bool) -> None:  # type: ignore
 
 
 def _scanner(no_cache: bool):  # type: ignore[no-untyped-def]
-    from drift.inventory import plain_scanner
+    from drift.cache import LayerCache, scan_all
 
-    return plain_scanner
+    if no_cache or os.environ.get("DRIFT_NO_CACHE") == "1":
+        return lambda layers: scan_all(layers, None)
+    cache = LayerCache()
+    if os.environ.get("DRIFT_CACHE_STATS") == "1":
+        import atexit
+
+        atexit.register(lambda: print(f"drift: cache {cache.hits} hit(s), {cache.misses} miss(es)", file=sys.stderr))
+    return lambda layers: scan_all(layers, cache)
+
+
+cache_app = typer.Typer(help="The layer cache (what each image layer holds, scanned once).", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("info")
+@guard
+def cache_info() -> None:
+    """Where the cache is and how much it holds."""
+    from drift.cache import LayerCache
+
+    cache = LayerCache()
+    layers, size = cache.stats()
+    print(f"{cache.path}: {layers} layer(s), {size / 1e6:.1f} MB")
+
+
+@cache_app.command("clear")
+@guard
+def cache_clear() -> None:
+    """Empty the cache."""
+    from drift.cache import clear, db_path
+
+    size = clear()
+    print(f"cleared {db_path()} ({size / 1e6:.1f} MB)")
 
 
 def main() -> None:

@@ -21,6 +21,10 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Tests never touch the user's own layer cache.
+os.environ.setdefault(
+    "DRIFT_CACHE_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), f"drift-test-cache-{os.getpid()}")
+)
 BASE_IMAGE = os.environ.get("DRIFT_BASE_IMAGE", "drift-base:bookworm")
 RUN_ID = uuid.uuid4().hex[:8]
 

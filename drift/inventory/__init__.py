@@ -82,7 +82,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         base_view = View(scanner(choice.source.layers), choice.source.layers)
 
     apt_top = apt.collect(top)
-    pip_top = pip.collect(top, apt_top.owners)
+    pip_top = pip.collect(top, apt_top.owners_for)
     unknowns += apt_top.unknowns + pip_top.unknowns
     if not apt_top.has_dpkg:
         unknowns.append(Unknown("apt", "no dpkg database (/var/lib/dpkg/status or status.d): no apt packages"))
@@ -94,15 +94,18 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
     scripts: dict[str, str] = {}
     if base_view is not None:
         apt_base = apt.collect(base_view)
-        pip_base = pip.collect(base_view, apt_base.owners)
+        pip_base = pip.collect(base_view, apt_base.owners_for)
         base_apt, base_pip = apt_base.packages, pip_base.packages
         package_changes = package_deltas(base_apt, apt_top.packages, base_pip, pip_top.packages)
         base_venvs = {e.path for e in pip_base.environments if e.kind == "venv"}
         apt_changed = frozenset(c.name for c in package_changes if c.manager == "apt")
         scripts = apt_top.maintainer_scripts(set(apt_changed))
+        changes = files.raw_changes(base_view, top, touched, opaque)
+        present = [p for p, change in changes if change != "deleted"]
+        links = [top.resolve(p) for p in present if top.entries[p].kind == "symlink"]
         explainers = files.Explainers(
-            owners=apt_top.owners,
-            base_owners=apt_base.owners,
+            owners=apt_top.owners_for(present + links),
+            base_owners=apt_base.owners_for(p for p, change in changes if change == "deleted"),
             records=pip_top.records,
             base_records=pip_base.records,
             alternatives=apt_top.alternatives,
@@ -112,7 +115,6 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
             scripts=scripts,
             accounts_by_packages=users.made_by_packages(users.delta(base_view, top), scripts),
         )
-        changes = files.raw_changes(base_view, top, touched, opaque)
         file_changes = files.classify(changes, base_view, top, explainers)
 
     base_config = choice.config if choice else None

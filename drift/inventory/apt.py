@@ -4,6 +4,7 @@ conffiles changed since installation, and which package owns which path."""
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from debian.deb822 import Deb822
@@ -21,11 +22,13 @@ ALTERNATIVES = "/var/lib/dpkg/alternatives"
 @dataclass(slots=True)
 class AptResult:
     packages: list[AptPackage] = field(default_factory=list)
-    owners: dict[str, str] = field(default_factory=dict)  # path -> package name
     alternatives: dict[str, str] = field(default_factory=dict)  # link path -> alternative name
     unknowns: list[Unknown] = field(default_factory=list)
     has_dpkg: bool = False
     view: View | None = None
+
+    def owners_for(self, paths: Iterable[str]) -> dict[str, str]:
+        return owners_for(self.view, paths) if self.view is not None else {}
 
     def maintainer_scripts(self, packages: set[str]) -> dict[str, str]:
         """The text of these packages' preinst, postinst and config scripts."""
@@ -172,26 +175,45 @@ def collect(view: View) -> AptResult:
     result.has_dpkg = True
     states = parse_extended_states(view.read(EXTENDED_STATES))
     result.packages, result.unknowns = parse_packages(view, status_files, states)
-    result.owners = owners(view)
     result.alternatives = alternatives(view)
     return result
 
 
-def owners(view: View) -> dict[str, str]:
-    """Path (symlinked folders resolved, e.g. /lib -> /usr/lib) -> owning package."""
+def aliases(view: View) -> list[tuple[str, str]]:
+    """(real folder, how dpkg may spell it): /usr/lib is /lib when /lib -> usr/lib (usrmerge)."""
+    cached: list[tuple[str, str]] | None = getattr(view, "_aliases", None)
+    if cached is not None:
+        return cached
+    out = []
+    for top in view.listdir("/"):
+        if view.entries[top].kind == "symlink":
+            real = view.resolve(top)
+            if real != top and view.entries.get(real, None) is not None:
+                out.append((real, top))
+    view._aliases = out  # type: ignore[attr-defined]
+    return out
+
+
+def owners_for(view: View, paths: Iterable[str]) -> dict[str, str]:
+    """Which package's file list names each path (through usrmerge aliases)."""
+    spelled: dict[bytes, str] = {}
+    links = aliases(view)
+    for path in paths:
+        spelled[path.encode()] = path
+        for real, alias in links:
+            if path.startswith(real + "/"):
+                spelled[(alias + path[len(real) :]).encode()] = path
     out: dict[str, str] = {}
-    for path in view.listdir(INFO):
-        if not path.endswith(".list"):
+    if not spelled:
+        return out
+    for listfile in view.listdir(INFO):
+        if not listfile.endswith(".list"):
             continue
-        name = posixpath.basename(path)[: -len(".list")].split(":", 1)[0]
-        data = view.read(path)
-        if not data:
-            continue
-        for line in data.decode("utf-8", errors="replace").splitlines():
-            line = line.strip()
-            if not line or line == "/.":
-                continue
-            out.setdefault(view.resolve_parent(line), name)
+        name = posixpath.basename(listfile)[: -len(".list")].split(":", 1)[0]
+        for line in (view.read(listfile) or b"").split(b"\n"):
+            path = spelled.get(line)
+            if path is not None:
+                out.setdefault(path, name)
     return out
 
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from drift.inventory.apt import aliases
 from drift.inventory.users import ACCOUNT_PATHS
 from drift.model import FileChange
 from drift.sources.fs import Entry, View
@@ -128,8 +129,7 @@ def _explain(path: str, change: str, view: View, ex: Explainers) -> tuple[str, s
         if record and record in ex.pip_changed:
             return "package", f"pip:{record.split('@', 1)[0]}", "removed with its distribution"
     else:
-        real = view.resolve_parent(path)
-        owner = ex.owners.get(real) or ex.owners.get(path)
+        owner = ex.owners.get(path)
         if owner and owner in ex.apt_changed:
             return "package", f"apt:{owner}", None
         record = ex.records.get(path)
@@ -146,25 +146,19 @@ def _explain(path: str, change: str, view: View, ex: Explainers) -> tuple[str, s
                 return "package", f"apt:{pkg}", "written by the package's maintainer scripts"
         if path in ACCOUNT_PATHS and ex.accounts_by_packages:
             return "package", "apt:(maintainer scripts)", "users and groups made by packages"
-        scripted = _named_in_scripts(path, view, ex)
-        if scripted:
-            return "package", f"apt:{scripted}", "made by the package's maintainer scripts"
     why = _noise(path)
     if why:
         return "noise", None, why
+    if change != "deleted":
+        scripted = _named_in_scripts(path, view, ex)
+        if scripted:
+            return "package", f"apt:{scripted}", "made by the package's maintainer scripts"
     return "unexplained", None, None
 
 
 def _aliases(path: str, view: View) -> list[str]:
     """The path as scripts may spell it: /usr/lib/x is also /lib/x when /lib -> usr/lib."""
-    out = [path]
-    for top in view.listdir("/"):
-        entry = view.entries[top]
-        if entry.kind == "symlink" and view.resolve(top) != top:
-            real = view.resolve(top)
-            if path.startswith(real + "/"):
-                out.append(top + path[len(real) :])
-    return out
+    return [path] + [alias + path[len(real) :] for real, alias in aliases(view) if path.startswith(real + "/")]
 
 
 def _named_in_scripts(path: str, view: View, ex: Explainers) -> str | None:
@@ -223,7 +217,7 @@ def classify(changes: list[tuple[str, str]], base: View, top: View, ex: Explaine
                 klass=klass,  # type: ignore[arg-type]
                 owner=owner,
                 reason=reason,
-                link_target=entry.linkname or None,
+                link_target=entry.linkname if entry.kind == "symlink" else None,
                 sha256=digest,
             )
         )

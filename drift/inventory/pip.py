@@ -12,6 +12,7 @@ import email.parser
 import json
 import posixpath
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from drift.model import DirectUrl, PipPackage, PythonEnv, Unknown, canonical_name
@@ -120,7 +121,8 @@ def _system_python(view: View) -> str | None:
     return max(versions, key=lambda v: tuple(int(x) for x in v.split("."))) if versions else None
 
 
-def collect(view: View, owners: dict[str, str]) -> PipResult:
+def collect(view: View, owners_for: Callable[[Iterable[str]], dict[str, str]]) -> PipResult:
+    """Distributions and environments; `owners_for(paths)` tells which apt package owns a path."""
     result = PipResult()
     venvs: list[str] = []
     metas: list[str] = []
@@ -134,6 +136,7 @@ def collect(view: View, owners: dict[str, str]) -> PipResult:
             metas.append(path)
     venvs.sort(key=len, reverse=True)
     system_python = _system_python(view)
+    owners = owners_for(metas)
 
     sites: dict[str, list[str]] = {}
     for meta in metas:
@@ -214,7 +217,7 @@ def _read_dist(
         installer=installer or None,
         requires=requires or requires_extra,
         venv=env_path if kind == "venv" else None,
-        apt_owner=owners.get(view.resolve_parent(meta)),
+        apt_owner=owners.get(meta),
         direct_url=parse_direct_url(view.read(f"{meta}/direct_url.json")) if is_dir else None,
     )
     _record_paths(view, meta, site, pkg.key, result)

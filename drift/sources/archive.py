@@ -87,7 +87,10 @@ def archive_source(path: str, stack: contextlib.ExitStack, *, resolved_by: str, 
         diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
         for i, layer_name in enumerate(layer_names):
             digest = diff_ids[i] if i < len(diff_ids) else None
-            layers.append(TarLayer(opener(layer_name), digest=digest, description=f"{path} layer {i + 1}"))
+            size = members[layer_name].size if layer_name in members else 0
+            layers.append(
+                TarLayer(opener(layer_name), digest=digest, description=f"{path} layer {i + 1}", cache_salt=str(size))
+            )
         return _source_from_config(label, "archive", resolved_by, image_id, tags, config, layers, diff_ids)
     if "index.json" in members:
         return _oci(label, "archive", resolved_by, lambda rel: opener(rel)(), path)
@@ -144,7 +147,14 @@ def _oci(label: str, kind: str, resolved_by: str, open_rel: Any, where: str) -> 
             raise CorruptArchive(f"{where}: layer {i + 1} is zstd-compressed, which drift cannot read")
         rel = blob(desc["digest"])
         digest = diff_ids[i] if i < len(diff_ids) else desc["digest"]
-        layers.append(TarLayer(functools.partial(open_rel, rel), digest=digest, description=f"{where} layer {i + 1}"))
+        layers.append(
+            TarLayer(
+                functools.partial(open_rel, rel),
+                digest=digest,
+                description=f"{where} layer {i + 1}",
+                cache_salt=f"{desc['digest']}:{desc.get('size', '')}",
+            )
+        )
     image_id = manifest["config"]["digest"]
     return _source_from_config(label, kind, resolved_by, image_id, tags, config, layers, diff_ids)
 

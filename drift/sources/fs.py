@@ -14,7 +14,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, NamedTuple, Protocol
 
 # Files whose content is captured while a layer is scanned. Everything else is read on
 # demand from the layer (random access) and only when a command needs it (snapshot).
@@ -57,8 +57,9 @@ def wants_md5(path: str) -> bool:
     return path.startswith(_MD5_PREFIX)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """One path of a layer. A tuple: tens of thousands per image, pickled into the cache."""
+
     kind: str  # file, dir, symlink, hardlink, char, block, fifo, socket
     mode: int
     uid: int

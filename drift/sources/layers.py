@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gzip
 import io
 import os
 import stat
-import tarfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from drift.errors import CorruptArchive, UnsafeArchive
 from drift.sources.fs import Entry, LayerScan, capture, normalize
-
-_TAR_KINDS = {
-    tarfile.REGTYPE: "file",
-    tarfile.AREGTYPE: "file",
-    tarfile.CONTTYPE: "file",
-    tarfile.DIRTYPE: "dir",
-    tarfile.SYMTYPE: "symlink",
-    tarfile.LNKTYPE: "hardlink",
-    tarfile.CHRTYPE: "char",
-    tarfile.BLKTYPE: "block",
-    tarfile.FIFOTYPE: "fifo",
-}
+from drift.sources.tarread import Member, Reader, TarError
 
 
 def _stat_kind(mode: int) -> str:
@@ -55,6 +45,7 @@ class DirLayer:
         self.digest = digest
         self.overlay = overlay
         self.description = description
+        self.cache_salt = "overlay" if overlay else "dir"
 
     def scan(self) -> LayerScan:
         scan = LayerScan(digest=self.digest)
@@ -148,7 +139,7 @@ def window(path: str, offset: int, size: int) -> BinaryIO:
     return io.BufferedReader(Window(path, offset, size), buffer_size=1 << 20)  # type: ignore[return-value]
 
 
-_TAR_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError, ValueError)
+_TAR_ERRORS = (TarError, EOFError, zlib.error, OSError, ValueError)
 
 
 class TarLayer:
@@ -166,15 +157,31 @@ class TarLayer:
         description: str,
         only: set[str] | None = None,
         extra_whiteouts: list[str] | None = None,
+        cache_salt: str = "",
     ) -> None:
         self.opener = opener
+        self.cache_salt = f"tar:{cache_salt}"
         self.digest = digest
         self.description = description
         self.only = only
         self.extra_whiteouts = extra_whiteouts or []
 
-    def _members(self, tar: tarfile.TarFile):  # type: ignore[no-untyped-def]
-        for member in tar:
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[Reader]:
+        with self.opener() as raw:
+            head = raw.read(4) if raw.seekable() else b""
+            if raw.seekable():
+                raw.seek(0)
+            if head.startswith(b"\x1f\x8b"):
+                with gzip.GzipFile(fileobj=raw) as unzipped:
+                    yield Reader(unzipped, seekable=False)  # type: ignore[arg-type]
+            elif head.startswith(b"\x28\xb5\x2f\xfd"):
+                raise CorruptArchive(f"{self.description} is zstd-compressed, which drift cannot read")
+            else:
+                yield Reader(raw)
+
+    def _members(self, reader: Reader) -> Iterator[tuple[str, Member]]:
+        for member in reader.members():
             path = normalize(member.name)
             if path is None:
                 raise UnsafeArchive(
@@ -187,10 +194,10 @@ class TarLayer:
         scan = LayerScan(digest=self.digest)
         scan.whiteouts.extend(self.extra_whiteouts)
         try:
-            with self.opener() as raw, tarfile.open(fileobj=raw, mode="r|*") as tar:
-                for path, member in self._members(tar):
-                    self._add(scan, tar, path, member)
-        except UnsafeArchive:
+            with self._reader() as reader:
+                for path, member in self._members(reader):
+                    self._add(scan, reader, path, member)
+        except (UnsafeArchive, CorruptArchive):
             raise
         except _TAR_ERRORS as exc:
             raise CorruptArchive(
@@ -199,7 +206,7 @@ class TarLayer:
             ) from exc
         return scan
 
-    def _add(self, scan: LayerScan, tar: tarfile.TarFile, path: str, member: tarfile.TarInfo) -> None:
+    def _add(self, scan: LayerScan, reader: Reader, path: str, member: Member) -> None:
         if path == "/":
             return
         folder, _, base = path.rpartition("/")
@@ -213,41 +220,33 @@ class TarLayer:
             return
         if self.only is not None and path not in self.only:
             return
-        kind = _TAR_KINDS.get(member.type, "file")
-        link = member.linkname
+        kind = member.kind
         if kind == "hardlink":
-            target = normalize(link)
+            target = normalize(member.linkname)
             if target is None:
-                raise UnsafeArchive(f"{self.description}: hard link {member.name!r} points outside the root ({link!r})")
-            link = target
+                raise UnsafeArchive(
+                    f"{self.description}: hard link {member.name!r} points outside the root ({member.linkname!r})"
+                )
             linked = scan.entries.get(target)
             size = linked.size if linked else 0
-            scan.entries[path] = Entry(
-                "hardlink", member.mode & 0o7777, member.uid, member.gid, size, int(member.mtime), link
-            )
+            scan.entries[path] = Entry("hardlink", member.mode, member.uid, member.gid, size, member.mtime, target)
             if target in scan.blobs:
                 scan.blobs[path] = scan.blobs[target]
             if target in scan.md5:
                 scan.md5[path] = scan.md5[target]
             return
         size = member.size if kind == "file" else 0
-        scan.entries[path] = Entry(kind, member.mode & 0o7777, member.uid, member.gid, size, int(member.mtime), link)
+        scan.entries[path] = Entry(kind, member.mode, member.uid, member.gid, size, member.mtime, member.linkname)
         if kind == "file":
-
-            def read(m: tarfile.TarInfo = member) -> bytes:
-                fh = tar.extractfile(m)
-                return fh.read() if fh is not None else b""
-
-            capture(path, size, read, scan)
+            capture(path, size, functools.partial(reader.read_data, member), scan)
 
     def open(self, path: str) -> BinaryIO:
-        """Stream the layer to one member (used rarely: files a snapshot copies)."""
+        """Read one member's content (used rarely: files a snapshot copies)."""
         try:
-            with self.opener() as raw, tarfile.open(fileobj=raw, mode="r|*") as tar:
-                for member_path, member in self._members(tar):
-                    if member_path == path and member.isfile():
-                        fh = tar.extractfile(member)
-                        return io.BytesIO(fh.read() if fh else b"")  # type: ignore[return-value]
+            with self._reader() as reader:
+                for member_path, member in self._members(reader):
+                    if member_path == path and member.kind == "file":
+                        return io.BytesIO(reader.read_data(member))  # type: ignore[return-value]
         except _TAR_ERRORS as exc:
             raise CorruptArchive(f"{self.description} is corrupt or truncated ({exc})") from exc
         raise FileNotFoundError(path)

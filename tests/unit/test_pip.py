@@ -56,7 +56,8 @@ def _root(tmp_path: Path) -> Path:
 
 def test_environments_and_distributions(tmp_path: Path) -> None:
     view = root_view(_root(tmp_path))
-    result = pip.collect(view, owners={f"{SYS}/pip-23.0.1.dist-info": "python3-pip"})
+    owned = {f"{SYS}/pip-23.0.1.dist-info": "python3-pip"}
+    result = pip.collect(view, lambda paths: {p: owned[p] for p in paths if p in owned})
     got = {(p.name, p.version, p.location, p.requested, p.environment) for p in result.packages}
     assert got == {
         ("requests", "2.31.0", LOCAL, True, "/usr/local"),
@@ -80,5 +81,5 @@ def test_environments_and_distributions(tmp_path: Path) -> None:
 
 
 def test_no_python_is_empty(tmp_path: Path) -> None:
-    result = pip.collect(root_view(make_root(tmp_path, {"/etc/hostname": "x"})), owners={})
+    result = pip.collect(root_view(make_root(tmp_path, {"/etc/hostname": "x"})), lambda paths: {})
     assert result.packages == [] and result.environments == []

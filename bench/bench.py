@@ -1,0 +1,227 @@
+"""drift side by side with syft, in one run, on images this script builds itself.
+
+    make bench            (BENCH_RUNS=5 make bench for more runs)
+
+Cases (each run alternates drift and syft on the same input; medians are reported):
+  cold        drift inspect IMAGE --no-cache -f json   vs  syft -q docker:IMAGE -o json
+  incremental a new image = IMAGE + one small layer, IMAGE already inspected (cache warm)
+  archive     drift inspect FILE.tar --no-cache        vs  syft -q docker-archive:FILE.tar -o json
+  growth      the cold case on a small and a large image: how time and memory grow
+
+Peak memory is each child process's own maximum resident set (os.wait4). Targets (issue 5):
+cold >= 5x, incremental >= 20x, archive >= 5x faster than syft; peak memory <= half of syft's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DRIFT = [str(BIN / "drift")]
+SYFT = [str(BIN / "syft")] if (BIN / "syft").exists() else ["syft"]
+BASE = os.environ.get("DRIFT_BASE_IMAGE", "drift-base:bookworm")
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SMALL = "drift-bench/small:1"
+LARGE = "drift-bench/large:1"
+
+SMALL_STORY = (
+    "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
+    "python3 python3-pip && pip install -q --break-system-packages requests==2.31.0 && rm -rf /var/lib/apt/lists/*"
+)
+LARGE_STORY = (
+    "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 python3-pip "
+    "&& pip install -q --break-system-packages requests==2.31.0 && rm -rf /var/lib/apt/lists/*"
+)
+
+
+def sh(*cmd: str, **kw: object) -> str:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout  # type: ignore[call-overload]
+
+
+def ensure_image(tag: str, story: str) -> None:
+    if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0:
+        return
+    print(f"building {tag} (once) ...", file=sys.stderr)
+    name = f"drift-bench-{uuid.uuid4().hex[:8]}"
+    sh("docker", "run", "--name", name, "--network", "host", BASE, "bash", "-c", story)
+    sh("docker", "commit", name, tag)
+    sh("docker", "rm", name)
+
+
+def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """Wall time (s), peak RSS (MB) of this child alone, and its stdout."""
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err[-500:]}")
+        out.seek(0)
+        return elapsed, usage.ru_maxrss // 1024, out.read().decode()
+
+
+def packages_drift(text: str) -> set[tuple[str, str, str]]:
+    doc = json.loads(text)
+    return {(p["manager"], p["name"].lower(), p["version"]) for p in doc["packages"]}
+
+
+def packages_syft(text: str) -> set[tuple[str, str, str]]:
+    doc = json.loads(text)
+    kinds = {"deb": "apt", "python": "pip"}
+    return {(kinds[a["type"]], a["name"].lower(), a["version"]) for a in doc["artifacts"] if a["type"] in kinds}
+
+
+def compare(
+    label: str, drift_cmd: list[str], syft_cmd: list[str], env: dict[str, str], before_drift: list[str] | None = None
+) -> dict[str, object]:
+    d_times, d_mem, s_times, s_mem = [], [], [], []
+    same = True
+    for _ in range(RUNS):
+        if before_drift:
+            subprocess.run(before_drift, check=True, capture_output=True, env={**os.environ, **env})
+        t, m, d_out = measure(drift_cmd, env)
+        d_times.append(t)
+        d_mem.append(m)
+        t, m, s_out = measure(syft_cmd)
+        s_times.append(t)
+        s_mem.append(m)
+        same = same and packages_drift(d_out) == packages_syft(s_out)
+    row = {
+        "case": label,
+        "drift_s": statistics.median(d_times),
+        "syft_s": statistics.median(s_times),
+        "drift_mb": max(d_mem),
+        "syft_mb": max(s_mem),
+        "same_packages": same,
+        "packages": len(packages_drift(d_out)),
+    }
+    row["speedup"] = row["syft_s"] / row["drift_s"]  # type: ignore[operator]
+    row["memory_ratio"] = row["drift_mb"] / row["syft_mb"]  # type: ignore[operator]
+    return row
+
+
+def image_size(tag: str) -> str:
+    return f"{int(sh('docker', 'image', 'inspect', '-f', '{{.Size}}', tag)) / 1e6:.0f} MB"
+
+
+def main() -> None:
+    ensure_image(SMALL, SMALL_STORY)
+    ensure_image(LARGE, LARGE_STORY)
+    cache = tempfile.mkdtemp(prefix="drift-bench-cache-")
+    env = {"DRIFT_CACHE_DIR": cache}
+    rows = []
+    rows.append(
+        compare(
+            f"cold, small image {SMALL} ({image_size(SMALL)})",
+            [*DRIFT, "inspect", SMALL, "--no-cache", "-f", "json"],
+            [*SYFT, "-q", f"docker:{SMALL}", "-o", "json"],
+            env,
+        )
+    )
+    rows.append(
+        compare(
+            f"cold, large image {LARGE} ({image_size(LARGE)})",
+            [*DRIFT, "inspect", LARGE, "--no-cache", "-f", "json"],
+            [*SYFT, "-q", f"docker:{LARGE}", "-o", "json"],
+            env,
+        )
+    )
+    # incremental: a fresh image (one small new layer) on top of the large one, which drift has seen
+    plus = f"drift-bench/plus:{uuid.uuid4().hex[:8]}"
+    ctx = tempfile.mkdtemp(prefix="drift-bench-ctx-")
+    Path(ctx, "Dockerfile").write_text(f"FROM {LARGE}\nRUN echo {uuid.uuid4().hex} > /etc/build-id\n")
+    sh("docker", "build", "-q", "-t", plus, ctx, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    try:
+        rows.append(
+            compare(
+                f"incremental: {plus} = large + 1 small layer (cache warm)",
+                [*DRIFT, "inspect", plus, "-f", "json"],
+                [*SYFT, "-q", f"docker:{plus}", "-o", "json"],
+                env,
+                before_drift=[*DRIFT, "inspect", LARGE, "-f", "json"],
+            )
+        )
+    finally:
+        subprocess.run(["docker", "rmi", "-f", plus], capture_output=True)
+    archive = os.path.join(tempfile.mkdtemp(prefix="drift-bench-"), "large.tar")
+    sh("docker", "save", "-o", archive, LARGE)
+    try:
+        rows.append(
+            compare(
+                f"archive: docker save of the large image ({os.path.getsize(archive) / 1e6:.0f} MB)",
+                [*DRIFT, "inspect", archive, "--no-cache", "-f", "json"],
+                [*SYFT, "-q", f"docker-archive:{archive}", "-o", "json"],
+                env,
+            )
+        )
+    finally:
+        os.unlink(archive)
+    report(rows)
+
+
+def report(rows: list[dict[str, object]]) -> None:
+    from tabulate import tabulate
+
+    targets = {"cold, large": 5.0, "incremental": 20.0, "archive": 5.0, "cold, small": 5.0}
+    table = []
+    ok = True
+    for r in rows:
+        target = next(v for k, v in targets.items() if str(r["case"]).startswith(k))
+        passed = r["speedup"] >= target and r["memory_ratio"] <= 0.5 and r["same_packages"]  # type: ignore[operator]
+        ok = ok and bool(passed)
+        table.append(
+            [
+                r["case"],
+                f"{r['drift_s']:.2f}",
+                f"{r['syft_s']:.2f}",
+                f"{r['speedup']:.1f}x (>= {target:.0f}x)",
+                r["drift_mb"],
+                r["syft_mb"],
+                f"{r['memory_ratio']:.2f} (<= 0.50)",
+                f"{'yes' if r['same_packages'] else 'NO'} ({r['packages']})",
+                "PASS" if passed else "FAIL",
+            ]
+        )
+    print(f"drift vs syft, median of {RUNS} alternating runs each, on {os.cpu_count()} cores")
+    print(
+        tabulate(
+            table,
+            headers=[
+                "case",
+                "drift s",
+                "syft s",
+                "syft/drift",
+                "drift MB",
+                "syft MB",
+                "memory drift/syft",
+                "same packages",
+                "target",
+            ],
+        )
+    )
+    small, large = rows[0], rows[1]
+    print()
+    print("growth from the small to the large image:")
+    print(
+        f"  drift: time x{large['drift_s'] / small['drift_s']:.2f}, peak memory x{large['drift_mb'] / small['drift_mb']:.2f}"  # type: ignore[operator]
+        f"   syft: time x{large['syft_s'] / small['syft_s']:.2f}, peak memory x{large['syft_mb'] / small['syft_mb']:.2f}"
+    )  # type: ignore[operator]
+    print("all targets met" if ok else "SOME TARGETS MISSED")
+    if not ok:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
