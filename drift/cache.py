@@ -148,7 +148,7 @@ def scan_all(layers: list[Layer], cache: LayerCache | None) -> list[LayerScan]:
     for i, layer in enumerate(layers):
         key = cache.key(layer) if cache else None
         hit = cache.get(key) if cache and key else None
-        if hit is not None:
+        if cache is not None and hit is not None:
             cache.hits += 1
             out[i] = hit
         else:

@@ -211,9 +211,9 @@ def owners_for(view: View, paths: Iterable[str]) -> dict[str, str]:
             continue
         name = posixpath.basename(listfile)[: -len(".list")].split(":", 1)[0]
         for line in (view.read(listfile) or b"").split(b"\n"):
-            path = spelled.get(line)
-            if path is not None:
-                out.setdefault(path, name)
+            found = spelled.get(line)
+            if found is not None:
+                out.setdefault(found, name)
     return out
 
 
