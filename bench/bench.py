@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -57,19 +56,33 @@ def ensure_image(tag: str, story: str) -> None:
     sh("docker", "rm", name)
 
 
+_RUNNER: subprocess.Popen[str] | None = None
+
+
+def runner() -> subprocess.Popen[str]:
+    """A small helper process started first, while this one is still small (see runner.py)."""
+    global _RUNNER
+    if _RUNNER is None:
+        _RUNNER = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("runner.py"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+    return _RUNNER
+
+
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    """Wall time (s), peak RSS (MB) of this child alone, and its stdout."""
-    with tempfile.TemporaryFile() as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err[-500:]}")
-        out.seek(0)
-        return elapsed, usage.ru_maxrss // 1024, out.read().decode()
+    """Wall time (s), peak RSS (MB) of this command alone, and its stdout."""
+    helper = runner()
+    assert helper.stdin is not None and helper.stdout is not None
+    with tempfile.NamedTemporaryFile() as out:
+        helper.stdin.write(json.dumps({"cmd": cmd, "env": env or {}, "stdout": out.name}) + "\n")
+        helper.stdin.flush()
+        answer = json.loads(helper.stdout.readline())
+        if answer["code"] != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed ({answer['code']}): {answer['stderr'][-500:]}")
+        return answer["seconds"], answer["peak_kb"] // 1024, Path(out.name).read_text()
 
 
 def packages_drift(text: str) -> set[tuple[str, str, str]]:
@@ -117,6 +130,7 @@ def image_size(tag: str) -> str:
 
 
 def main() -> None:
+    runner()  # start it before this process grows
     ensure_image(SMALL, SMALL_STORY)
     ensure_image(LARGE, LARGE_STORY)
     cache = tempfile.mkdtemp(prefix="drift-bench-cache-")
