@@ -133,20 +133,35 @@ class View:
         self.handles = handles
         self.entries: dict[str, Entry] = {}
         self.layer_of: dict[str, int] = {}
-        self.children: dict[str, set[str]] = {}
+        self._children: dict[str, set[str]] | None = None
         for index, scan in enumerate(scans):
             self._apply(index, scan)
         self._resolved: dict[str, str] = {}
 
+    @property
+    def children(self) -> dict[str, set[str]]:
+        """Folder -> the paths directly in it; built on first use, then kept up to date."""
+        if self._children is None:
+            kids: dict[str, set[str]] = {}
+            for path in self.entries:
+                if path != "/":
+                    kids.setdefault(path.rpartition("/")[0] or "/", set()).add(path)
+            self._children = kids
+        return self._children
+
     # -- merging -------------------------------------------------------------------------
     def _remove_tree(self, path: str) -> None:
-        for child in list(self.children.get(path, ())):
-            self._remove_tree(child)
-        self.children.pop(path, None)
-        if self.entries.pop(path, None) is not None:
-            self.layer_of.pop(path, None)
-            parent = posixpath.dirname(path)
-            siblings = self.children.get(parent)
+        entry = self.entries.get(path)
+        if entry is None:
+            return
+        if entry.kind == "dir":
+            for child in list(self.children.get(path, ())):
+                self._remove_tree(child)
+            self.children.pop(path, None)
+        del self.entries[path]
+        self.layer_of.pop(path, None)
+        if self._children is not None:
+            siblings = self._children.get(path.rpartition("/")[0] or "/")
             if siblings is not None:
                 siblings.discard(path)
 
@@ -156,14 +171,16 @@ class View:
                 self._remove_tree(child)
         for path in scan.whiteouts:
             self._remove_tree(path)
-        for path, entry in scan.entries.items():
-            old = self.entries.get(path)
-            if old is not None and old.kind == "dir" and entry.kind != "dir":
-                self._remove_tree(path)
-            self.entries[path] = entry
-            self.layer_of[path] = index
-            if path != "/":
-                self.children.setdefault(posixpath.dirname(path), set()).add(path)
+        if self.entries:
+            for path in scan.entries.keys() & self.entries.keys():
+                if self.entries[path].kind == "dir" and scan.entries[path].kind != "dir":
+                    self._remove_tree(path)  # a folder replaced by a file or link
+        self.entries.update(scan.entries)
+        self.layer_of.update(dict.fromkeys(scan.entries, index))
+        if self._children is not None:
+            for path in scan.entries:
+                if path != "/":
+                    self._children.setdefault(path.rpartition("/")[0] or "/", set()).add(path)
 
     # -- reading -------------------------------------------------------------------------
     def exists(self, path: str) -> bool:
