@@ -170,3 +170,27 @@ def test_include_secrets_writes_them(secret_image: str, tmp_path: Path) -> None:
     run_drift("snapshot", secret_image, "-o", str(out), "--include-secrets", check=0)
     assert (out / "files/root/.ssh/id_ed25519").exists()
     assert "s3cr3t-value" in (out / "Dockerfile").read_text()
+
+
+def test_recommends_symlinks_and_empty_folders(
+    docker_client: Any, base_image: str, tmp_path: Path, cleanup: list[tuple[str, str]]
+) -> None:
+    """An install that pulled in Recommends, a hand-made symlink and an empty folder rebuild the same."""
+    name = f"drift-test-recommends-{RUN_ID}"
+    script = (
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null"
+        " && echo 'x' > /etc/app.conf && ln -s /etc/app.conf /usr/local/etc/app.conf"
+        " && mkdir -p /var/spool/app-queue && chmod 1777 /var/spool/app-queue"
+    )
+    c = docker_client.containers.run(base_image, ["bash", "-c", script], name=name, detach=True, network_mode="host")
+    cleanup.append(("container", name))
+    wait_exit(c)
+    out = tmp_path / "snap"
+    proc = snapshot_verify(name, out)
+    assert_zero_drift(proc)
+    dockerfile = (out / "Dockerfile").read_text()
+    assert "--no-install-recommends" in dockerfile
+    assert "ca-certificates=" in dockerfile  # a Recommends of libcurl4, listed explicitly
+    assert (out / "files/usr/local/etc/app.conf").is_symlink()
+    assert (out / "files/var/spool/app-queue").is_dir()
+    hadolint(out / "Dockerfile")
