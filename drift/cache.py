@@ -16,7 +16,6 @@ import os
 import pickle
 import sqlite3
 import zlib
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from drift.sources.fs import Layer, LayerScan
@@ -162,13 +161,3 @@ def scan_all(layers: list[Layer], cache: LayerCache | None) -> list[LayerScan]:
                     cache.misses += 1
                     cache.put(key, scan)
     return [s for s in out if s is not None]
-
-
-@contextlib.contextmanager
-def scanner(enabled: bool) -> Iterator[object]:
-    cache = LayerCache() if enabled else None
-    try:
-        yield lambda layers: scan_all(layers, cache)
-    finally:
-        if cache:
-            cache.close()

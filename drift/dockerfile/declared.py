@@ -7,14 +7,13 @@ and ENV values are substituted as the builder does; RUN lines go through
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from drift.dockerfile.parse import Dockerfile, Instruction, env_pairs, substitute
-from drift.dockerfile.shell import AptInstall, Declared, PipInstall, analyse
+from drift.dockerfile.shell import Declared, PipInstall, analyse
 from drift.errors import DockerfileError
 from drift.model import ImageConfig
 
@@ -297,11 +296,3 @@ def _copy(decl: Declaration, inst: Instruction, subst: dict[str, str], workdir: 
     dest = words[-1]
     dest_path = posixpath.normpath(dest if dest.startswith("/") else posixpath.join(workdir, dest))
     decl.copies.append(At(inst.line, (dest_path, words[:-1], inst.flags.get("from"))))
-
-
-def describe_apt(item: AptInstall) -> str:
-    return f"{item.name}={item.pin}" if item.pin else item.name
-
-
-def to_json(decl: Declaration) -> dict[str, Any]:
-    return json.loads(json.dumps(decl, default=lambda o: getattr(o, "__dict__", None) or str(o)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import BinaryIO, NamedTuple, Protocol
 
@@ -229,9 +229,6 @@ class View:
 
     def listdir(self, path: str) -> list[str]:
         return sorted(self.children.get(path, ()))
-
-    def walk_files(self) -> Iterator[str]:
-        return iter(self.entries)
 
     def resolve(self, path: str, *, depth: int = 0) -> str:
         """Resolve symlinks in every component, inside the root (chroot semantics).
