@@ -207,3 +207,37 @@ def test_bad_dockerfiles(df_image: str, tmp_path: Path) -> None:
     proc = run_drift("diff", df_image, str(missing))
     assert proc.returncode == 2 and "no-such-base" in proc.stderr and "--base" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+MULTISTAGE = """\
+ARG BASE={base}
+FROM ${{BASE}} AS build
+RUN mkdir -p /out && echo hi > /out/hello
+FROM ${{BASE}}
+COPY --from=build /out/hello /usr/local/share/hello
+RUN apt-get update \\
+    # the only tool this image needs
+    && apt-get install -y --no-install-recommends jq \\
+    && rm -rf /var/lib/apt/lists/*
+LABEL org.example.team="ops"
+EXPOSE 8080
+USER nobody
+ENTRYPOINT ["jq"]
+"""
+
+
+def test_multistage_image_matches_static_and_built(
+    docker_client: Any, base_image: str, tmp_path: Path, cleanup: list[tuple[str, str]]
+) -> None:
+    ctx = tmp_path / "ms"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(MULTISTAGE.format(base=base_image))
+    tag = f"drift-test/multistage:{RUN_ID}"
+    build(docker_client, ctx, tag)
+    cleanup.append(("image", tag))
+    assert diff_json(tag, str(ctx / "Dockerfile"), code=0)["findings"] == []
+    assert diff_json(tag, str(ctx / "Dockerfile"), "--build", "--network", "host", code=0)["findings"] == []
+    # the same image against a Dockerfile without the COPY --from: the file is drift
+    (ctx / "Other.Dockerfile").write_text(MULTISTAGE.format(base=base_image).replace("COPY --from", "# COPY --from"))
+    doc = diff_json(tag, str(ctx / "Other.Dockerfile"), code=1)
+    assert keys(doc) == {("file", None, "/usr/local/share/hello")}
