@@ -254,43 +254,16 @@ def attribute_findings(findings: list[Finding], actual: Inventory) -> list[Findi
 
     from drift.model import canonical_name
 
-    index = audit_mod.AptIndex(actual.apt)
-    apt_names = {f.name.split(":", 1)[0] for f in findings if f.category == "undocumented" and f.manager == "apt"}
-    manual = {p.name: p.manual for p in actual.apt}
-    apt_owner = audit_mod.attribute(
-        apt_names, {n: manual.get(n, True) for n in apt_names}, {n: index.deps(n, recommends=True) for n in apt_names}
-    )
-    pips = {(canonical_name(p.name), p.location): p for p in actual.pip}
-    pip_keys = {
-        f"{canonical_name(f.name)}@{f.location}"
-        for f in findings
-        if f.category == "undocumented" and f.manager == "pip"
-    }
-    pip_owner = audit_mod.attribute(
-        pip_keys,
-        {
-            k: pips[(k.split("@", 1)[0], k.split("@", 1)[1])].requested
-            for k in pip_keys
-            if (k.split("@", 1)[0], k.split("@", 1)[1]) in pips
-        },
-        {
-            k: [
-                f"{canonical_name(r)}@{k.split('@', 1)[1]}"
-                for r in pips[(k.split("@", 1)[0], k.split("@", 1)[1])].requires
-            ]
-            for k in pip_keys
-            if (k.split("@", 1)[0], k.split("@", 1)[1]) in pips
-        },
-    )
+    undocumented = [f for f in findings if f.category == "undocumented"]
+    apt_names = {f.name.split(":", 1)[0] for f in undocumented if f.manager == "apt"}
+    apt_owner = audit_mod.attribute_apt(apt_names, audit_mod.AptIndex(actual.apt))
+    wanted = {f"{canonical_name(f.name)}@{f.location}" for f in undocumented if f.manager == "pip"}
+    pip_owner = audit_mod.attribute_pip([p for p in actual.pip if audit_mod.pip_key(p) in wanted])
     out = []
     for f in findings:
-        if f.category == "undocumented" and f.manager == "apt":
-            who = apt_owner.get(f.name.split(":", 1)[0])
-            f = dataclasses.replace(f, explained_by=audit_mod._by("apt", who), fix=None if who else f.fix)
-        elif f.category == "undocumented" and f.manager == "pip":
-            who = pip_owner.get(f"{canonical_name(f.name)}@{f.location}")
-            f = dataclasses.replace(
-                f, explained_by=f"pip:{who.split('@', 1)[0]}" if who else None, fix=None if who else f.fix
-            )
+        if f.category == "undocumented" and f.manager in ("apt", "pip"):
+            key = f.name.split(":", 1)[0] if f.manager == "apt" else f"{canonical_name(f.name)}@{f.location}"
+            who = (apt_owner if f.manager == "apt" else pip_owner).get(key)
+            f = dataclasses.replace(f, explained_by=audit_mod.by_label(f.manager, who), fix=None if who else f.fix)
         out.append(f)
     return out

@@ -100,6 +100,26 @@ def attribute(names: set[str], is_root: dict[str, bool], deps_of: dict[str, list
 ORPHAN = "(orphan)"
 
 
+def attribute_apt(names: set[str], index: AptIndex) -> dict[str, str | None]:
+    """attribute() for apt packages: roots are the manual ones, edges are dependencies."""
+    manual = {n: index.by_name[n].manual if n in index.by_name else True for n in names}
+    return attribute(names, manual, {n: index.deps(n, recommends=True) for n in names})
+
+
+def pip_key(p: PipPackage) -> str:
+    return f"{canonical_name(p.name)}@{p.location}"
+
+
+def attribute_pip(packages: list[PipPackage]) -> dict[str, str | None]:
+    """attribute() for pip distributions (keyed by pip_key): roots are the requested ones."""
+    keys = {pip_key(p) for p in packages}
+    return attribute(
+        keys,
+        {pip_key(p): p.requested for p in packages},
+        {pip_key(p): [f"{canonical_name(r)}@{p.location}" for r in p.requires] for p in packages},
+    )
+
+
 # -- the audit ----------------------------------------------------------------------------------
 
 
@@ -123,7 +143,7 @@ def _needed(name: str, index: AptIndex, installed: dict[str, AptPackage], orphan
     return any(name in index.deps(other, recommends=False) for other in installed if other not in orphans)
 
 
-def _by(manager: str, who: str | None) -> str | None:
+def by_label(manager: str, who: str | None) -> str | None:
     if who is None:
         return None
     if who == ORPHAN:
@@ -223,8 +243,7 @@ def _apt_findings(insp: Inspection, decl: Declaration) -> list[Finding]:
                 )
             )
     undocumented = {n for n in installed if n not in explained}
-    deps_of = {n: index.deps(n, recommends=True) for n in undocumented}
-    owner = attribute(undocumented, {n: installed[n].manual for n in undocumented}, deps_of)
+    owner = attribute_apt(undocumented, index)
     if any(name not in installed for name in wanted):
         # Dependencies of a declared package that is gone are left behind as orphans: the missing
         # finding speaks for them (the image no longer says what they belonged to).
@@ -241,7 +260,7 @@ def _apt_findings(insp: Inspection, decl: Declaration) -> list[Finding]:
                 name,
                 None,
                 p.version,
-                explained_by=_by("apt", owner[name]),
+                explained_by=by_label("apt", owner[name]),
                 line=maybe,
                 fix=None if owner[name] else f"{name}={p.version}",
                 detail=f"may come from line {maybe}, which drift cannot read" if maybe else None,
@@ -410,14 +429,11 @@ def _pip_findings(insp: Inspection, decl: Declaration, context: str | None) -> l
                     )
                 )
     undocumented = {k: v for k, v in undocumented.items() if k not in explained}
-    names = {f"{k[0]}@{k[1]}" for k in undocumented}
-    deps_of = {f"{k[0]}@{k[1]}": [f"{canonical_name(r)}@{k[1]}" for r in p.requires] for k, p in undocumented.items()}
-    roots = {f"{k[0]}@{k[1]}": p.requested for k, p in undocumented.items()}
-    owner = attribute(names, roots, deps_of)
+    owner = attribute_pip(list(undocumented.values()))
     category: FindingCategory = "unknown" if decl.unknown_pip or decl.unknown_any else "undocumented"
     maybe = _first(decl.unknown_pip + decl.unknown_any)
-    for key, p in sorted(undocumented.items()):
-        who = owner[f"{key[0]}@{key[1]}"]
+    for _, p in sorted(undocumented.items()):
+        who = owner[pip_key(p)]
         out.append(
             Finding(
                 category,
@@ -426,7 +442,7 @@ def _pip_findings(insp: Inspection, decl: Declaration, context: str | None) -> l
                 None,
                 p.version,
                 location=p.location,
-                explained_by=_by("pip", who),
+                explained_by=by_label("pip", who),
                 line=maybe,
                 fix=None if who else f"{p.name}=={p.version}",
                 detail=f"may come from line {maybe}, which drift cannot read" if maybe else None,
