@@ -43,6 +43,15 @@ rm -f /etc/issue.net
 """
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_dir() -> Iterator[None]:
+    """The layer cache the tests fill is removed at the end of the run."""
+    yield
+    import shutil
+
+    shutil.rmtree(os.environ["DRIFT_CACHE_DIR"], ignore_errors=True)
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
