@@ -21,10 +21,9 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Tests never touch the user's own layer cache.
-os.environ.setdefault(
-    "DRIFT_CACHE_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), f"drift-test-cache-{os.getpid()}")
-)
+# Tests never touch the user's own layer cache: they get one of their own, removed at the end.
+TEST_CACHE = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"drift-test-cache-{os.getpid()}")
+os.environ["DRIFT_CACHE_DIR"] = TEST_CACHE
 BASE_IMAGE = os.environ.get("DRIFT_BASE_IMAGE", "drift-base:bookworm")
 RUN_ID = uuid.uuid4().hex[:8]
 
@@ -49,7 +48,7 @@ def _own_cache_dir() -> Iterator[None]:
     yield
     import shutil
 
-    shutil.rmtree(os.environ["DRIFT_CACHE_DIR"], ignore_errors=True)
+    shutil.rmtree(TEST_CACHE, ignore_errors=True)
 
 
 def in_ci() -> bool:
