@@ -135,23 +135,15 @@ def main() -> None:
     ensure_image(LARGE, LARGE_STORY)
     cache = tempfile.mkdtemp(prefix="drift-bench-cache-")
     env = {"DRIFT_CACHE_DIR": cache}
-    rows = []
-    rows.append(
+    rows = [
         compare(
-            f"cold, small image {SMALL} ({image_size(SMALL)})",
-            [*DRIFT, "inspect", SMALL, "--no-cache", "-f", "json"],
-            [*SYFT, "-q", f"docker:{SMALL}", "-o", "json"],
+            f"cold, {size} image {tag} ({image_size(tag)})",
+            [*DRIFT, "inspect", tag, "--no-cache", "-f", "json"],
+            [*SYFT, "-q", f"docker:{tag}", "-o", "json"],
             env,
         )
-    )
-    rows.append(
-        compare(
-            f"cold, large image {LARGE} ({image_size(LARGE)})",
-            [*DRIFT, "inspect", LARGE, "--no-cache", "-f", "json"],
-            [*SYFT, "-q", f"docker:{LARGE}", "-o", "json"],
-            env,
-        )
-    )
+        for size, tag in (("small", SMALL), ("large", LARGE))
+    ]
     # incremental: a fresh image (one small new layer) on top of the large one, which drift has seen
     plus = f"drift-bench/plus:{uuid.uuid4().hex[:8]}"
     ctx = tempfile.mkdtemp(prefix="drift-bench-ctx-")

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from drift.compare import apt_label, native_arch
 from drift.errors import BaseNotFound, OutputError
 from drift.inventory import Inspection, users
+from drift.inventory.files import pattern_table
 from drift.inventory.users import ACCOUNT_PATHS
 from drift.model import FileChange, Inventory, PipPackage, PythonEnv, canonical_name
 
 SECRET_ENV = re.compile(r"PASSW(OR)?D|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|COOKIE|SESSION", re.IGNORECASE)
-SECRET_PATHS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p), why)
-    for p, why in (
+SECRET_PATHS = pattern_table(
+    (
         (r"(^|/)\.ssh(/|$)", "SSH keys and config"),
         (r"(^|/)\.netrc$", "netrc credentials"),
         (r"(^|/)\.git-credentials$", "git credentials"),
@@ -95,7 +95,6 @@ class Plan:
     env: list[tuple[str, str, bool]]  # name, value, secret
     config: list[str]  # ready instructions: LABEL, EXPOSE, VOLUME, WORKDIR, USER, ENTRYPOINT, CMD
     left_out: list[LeftOut]
-    comments: list[str]
     secret_args: dict[str, str]  # build args --verify passes (values never written)
 
     @property
@@ -116,7 +115,6 @@ def base_reference(inv: Inventory, override: str | None) -> str:
 def plan(insp: Inspection, *, base: str | None, include_secrets: bool, from_ref: str | None = None) -> Plan:
     inv = insp.inventory
     left: list[LeftOut] = []
-    comments: list[str] = []
     ref = from_ref or base_reference(inv, base)
     accounts = _accounts(insp, left)
     files, deletions, chown, chmod = _files(insp, include_secrets, left)
@@ -136,7 +134,6 @@ def plan(insp: Inspection, *, base: str | None, include_secrets: bool, from_ref:
         env=env,
         config=_config(inv, left, () if include_secrets else secret_values, include_secrets),
         left_out=left,
-        comments=comments,
         secret_args=secret_args,
     )
 

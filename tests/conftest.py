@@ -114,7 +114,10 @@ def wait_exit(container: Any, timeout: int = 600) -> None:
         raise AssertionError(f"container {container.name} failed: {logs[-3000:]}")
 
 
-def build(docker_client: Any, context: Path, tag: str, **kwargs: Any) -> Any:
+def build(
+    docker_client: Any, context: Path, tag: str, cleanup: list[tuple[str, str]] | None = None, **kwargs: Any
+) -> Any:
+    """docker build (classic builder, host network); the image is removed at the end when `cleanup` is given."""
     try:
         image, _ = docker_client.images.build(
             path=str(context), tag=tag, network_mode="host", rm=True, forcerm=True, **kwargs
@@ -123,7 +126,28 @@ def build(docker_client: Any, context: Path, tag: str, **kwargs: Any) -> Any:
         log = getattr(exc, "build_log", None) or []
         text = "".join(item.get("stream", "") for item in log if isinstance(item, dict))
         raise AssertionError(f"docker build {tag} failed: {exc}\n{text[-3000:]}") from exc
+    if cleanup is not None:
+        cleanup.append(("image", tag))
     return image
+
+
+def run_script(
+    docker_client: Any, image: str, script: str, name: str, cleanup: list[tuple[str, str]], **kwargs: Any
+) -> Any:
+    """Run `bash -c SCRIPT` in a new container and wait for it to exit (it is removed at the end)."""
+    kwargs.setdefault("network_mode", "host")
+    container = docker_client.containers.run(image, ["bash", "-c", script], name=name, detach=True, **kwargs)
+    cleanup.append(("container", name))
+    wait_exit(container)
+    return container
+
+
+def commit(container: Any, repository: str, cleanup: list[tuple[str, str]], **kwargs: Any) -> str:
+    """docker commit as REPOSITORY:RUN_ID (removed at the end); returns the tag."""
+    container.commit(repository=repository, tag=RUN_ID, **kwargs)
+    tag = f"{repository}:{RUN_ID}"
+    cleanup.append(("image", tag))
+    return tag
 
 
 @pytest.fixture(scope="session")
@@ -165,16 +189,8 @@ def hand_image(docker_client: Any, hand_container: Any, cleanup: list[tuple[str,
 def stopped_container(docker_client: Any, hand_image: str, cleanup: list[tuple[str, str]]) -> Any:
     """A stopped container with its own changes on top of the committed image."""
     name = f"drift-test-stopped-{RUN_ID}"
-    container = docker_client.containers.run(
-        hand_image,
-        ["bash", "-c", "echo 'remember' > /root/notes.txt && rm /etc/debian_version && apt-mark auto python3-venv"],
-        name=name,
-        detach=True,
-        network_mode="host",
-    )
-    cleanup.append(("container", name))
-    wait_exit(container)
-    return container
+    script = "echo 'remember' > /root/notes.txt && rm /etc/debian_version && apt-mark auto python3-venv"
+    return run_script(docker_client, hand_image, script, name, cleanup)
 
 
 @pytest.fixture(scope="session")
@@ -194,8 +210,7 @@ def built_image(
         'CMD ["python3", "/srv/app.py"]\n'
     )
     tag = f"drift-test/built:{RUN_ID}"
-    build(docker_client, ctx, tag)
-    cleanup.append(("image", tag))
+    build(docker_client, ctx, tag, cleanup)
     return tag
 
 
@@ -218,8 +233,7 @@ def distroless_image(
         "COPY --from=src /out/ /\n"
     )
     tag = f"drift-test/distroless:{RUN_ID}"
-    build(docker_client, ctx, tag)
-    cleanup.append(("image", tag))
+    build(docker_client, ctx, tag, cleanup)
     return tag
 
 
@@ -230,8 +244,7 @@ def scratch_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory, 
     (ctx / "hello.txt").write_text("hello\n")
     (ctx / "Dockerfile").write_text("FROM scratch\nCOPY hello.txt /hello.txt\n")
     tag = f"drift-test/scratch:{RUN_ID}"
-    build(docker_client, ctx, tag)
-    cleanup.append(("image", tag))
+    build(docker_client, ctx, tag, cleanup)
     return tag
 
 

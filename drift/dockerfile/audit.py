@@ -292,7 +292,7 @@ def _requirements(context: str | None, decl: Declaration, path: str) -> list[str
             if src.startswith(("<<", "http://", "https://")):
                 continue
             candidates = []
-            if path == dest or (len(sources) == 1 and path == dest and not dest.endswith("/")):
+            if path == dest:
                 candidates.append(os.path.join(context, src))
             if path.startswith(dest.rstrip("/") + "/"):
                 rel = path[len(dest.rstrip("/")) + 1 :]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,8 +179,6 @@ def declare(
                 _run(decl, inst, subst, workdir, shell, venvs, env, df.escape)
             elif kw in ("COPY", "ADD"):
                 _copy(decl, inst, subst, workdir, df.escape)
-            elif kw == "MAINTAINER":
-                decl.config["Labels.maintainer"] = decl.config.get("Labels.maintainer", At(0, None))
     decl.env = env
     return decl
 
@@ -219,7 +218,7 @@ def _script(inst: Instruction, shell: list[str]) -> str | None:
         words = inst.json
         if len(words) >= 3 and posixpath.basename(words[0]) in ("sh", "bash", "dash") and words[1] == "-c":
             return words[2]
-        return " ".join(_quote(w) for w in words)
+        return " ".join(shlex.quote(w) for w in words)
     text = inst.args
     if inst.heredocs:
         head = re.sub(r"<<-?([\"']?)[A-Za-z_][A-Za-z0-9_]*\1", "", text).strip()
@@ -228,12 +227,6 @@ def _script(inst: Instruction, shell: list[str]) -> str | None:
             return "\n".join(h.content for h in inst.heredocs)
         return head
     return text
-
-
-def _quote(word: str) -> str:
-    import shlex
-
-    return shlex.quote(word)
 
 
 def _run(

@@ -117,7 +117,6 @@ def render(plan: Plan) -> str:
         f"# Base: {plan.base} ({plan.base_reason}).",
         "# Rebuild: docker build -t NAME .   Check: drift snapshot --verify or drift diff NAME Dockerfile",
     ]
-    lines += [f"# {c}" for c in plan.comments]
     if plan.base.endswith(":latest"):
         lines.append("# hadolint ignore=DL3007")
     lines.append(f"FROM {plan.base}")

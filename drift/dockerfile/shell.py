@@ -117,7 +117,7 @@ def _resolve(path: str, workdir: str) -> str:
 def analyse(script: str, *, workdir: str = "/") -> Declared:
     out = Declared()
     commands = split_commands(script)
-    for index, raw in enumerate(commands):
+    for raw in commands:
         words, piped = _strip_prefix(raw)
         if not words:
             continue
@@ -164,7 +164,6 @@ def analyse(script: str, *, workdir: str = "/") -> Declared:
                     out.paths.append(_resolve(w, workdir))
                 elif "=" in w and w.split("=", 1)[1].startswith("/"):
                     out.paths.append(_resolve(w.split("=", 1)[1], workdir))
-        del index
     return out
 
 

@@ -25,6 +25,7 @@ from drift.model import (
     PackageDelta,
     PipPackage,
     Unknown,
+    canonical_name,
 )
 from drift.sources import RawHistory, Source, resolve
 from drift.sources.base import BaseChoice, find_base
@@ -110,7 +111,9 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
             base_records=pip_base.records,
             alternatives=apt_top.alternatives,
             apt_changed=apt_changed,
-            pip_changed=frozenset(f"{_canon(c.name)}@{c.location}" for c in package_changes if c.manager == "pip"),
+            pip_changed=frozenset(
+                f"{canonical_name(c.name)}@{c.location}" for c in package_changes if c.manager == "pip"
+            ),
             venvs_created=tuple(e.path for e in pip_top.environments if e.kind == "venv" and e.path not in base_venvs),
             scripts=scripts,
             accounts_by_packages=users.made_by_packages(users.delta(base_view, top), scripts),
@@ -135,12 +138,6 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         base_pip=tuple(base_pip),
     )
     return Inspection(inventory, source, top, base_view, scripts)
-
-
-def _canon(name: str) -> str:
-    from drift.model import canonical_name
-
-    return canonical_name(name)
 
 
 def package_deltas(

@@ -18,9 +18,14 @@ from drift.inventory.users import ACCOUNT_PATHS
 from drift.model import FileChange
 from drift.sources.fs import Entry, View
 
-NOISE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p), why)
-    for p, why in (
+
+def pattern_table(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """(regex, meaning) pairs, compiled once."""
+    return tuple((re.compile(pattern), meaning) for pattern, meaning in pairs)
+
+
+NOISE = pattern_table(
+    (
         (r"^/var/lib/apt/lists(/|$)", "apt package lists"),
         (r"^/var/cache(/|$)", "cache"),
         (r"^/var/log(/|$)", "log"),
@@ -45,9 +50,8 @@ NOISE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 
 # Files that packages' maintainer scripts write (absent from dpkg's file lists).
-GENERATED: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p), pkg)
-    for p, pkg in (
+GENERATED = pattern_table(
+    (
         (r"^/etc/ssl/certs(/|$)", "ca-certificates"),
         (r"^/etc/ca-certificates\.conf$", "ca-certificates"),
         (r"^/usr/local/share/ca-certificates$", "ca-certificates"),

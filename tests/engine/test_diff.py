@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RUN_ID, build, run_drift, wait_exit
+from tests.conftest import RUN_ID, build, commit, run_drift, run_script
 
 pytestmark = pytest.mark.engine
 
@@ -45,8 +45,7 @@ def df_context(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> Pat
 @pytest.fixture(scope="session")
 def df_image(docker_client: Any, df_context: Path, cleanup: list[tuple[str, str]]) -> str:
     tag = f"drift-test/df:{RUN_ID}"
-    build(docker_client, df_context, tag)
-    cleanup.append(("image", tag))
+    build(docker_client, df_context, tag, cleanup)
     return tag
 
 
@@ -60,13 +59,8 @@ def df_changed(docker_client: Any, df_image: str, cleanup: list[tuple[str, str]]
         " && pip install -q --no-cache-dir --break-system-packages six==1.16.0"
         " && echo 'x=1' > /etc/app.conf"
     )
-    c = docker_client.containers.run(df_image, ["bash", "-c", script], name=name, detach=True, network_mode="host")
-    cleanup.append(("container", name))
-    wait_exit(c)
-    tag = f"drift-test/dfchg:{RUN_ID}"
-    c.commit(repository="drift-test/dfchg", tag=RUN_ID, changes=["ENV APP_MODE=staging", 'CMD ["python3", "app.py"]'])
-    cleanup.append(("image", tag))
-    return tag
+    c = run_script(docker_client, df_image, script, name, cleanup)
+    return commit(c, "drift-test/dfchg", cleanup, changes=["ENV APP_MODE=staging", 'CMD ["python3", "app.py"]'])
 
 
 def diff_json(*args: str, code: int) -> dict[str, Any]:
@@ -186,11 +180,7 @@ def test_machine_formats(df_changed: str, df_context: Path) -> None:
 def test_target_against_target(docker_client: Any, df_image: str, cleanup: list[tuple[str, str]]) -> None:
     assert diff_json(df_image, df_image, code=0)["findings"] == []
     name = f"drift-test-dftarget-{RUN_ID}"
-    c = docker_client.containers.run(
-        df_image, ["bash", "-c", "echo hi > /app/notes.txt && apt-mark auto jq"], name=name, detach=True
-    )
-    cleanup.append(("container", name))
-    wait_exit(c)
+    run_script(docker_client, df_image, "echo hi > /app/notes.txt && apt-mark auto jq", name, cleanup)
     doc = diff_json(name, df_image, code=1)
     assert doc["mode"] == "target"
     assert keys(doc) >= {("file", None, "/app/notes.txt"), ("mark", "apt", "jq")}
@@ -233,8 +223,7 @@ def test_multistage_image_matches_static_and_built(
     ctx.mkdir()
     (ctx / "Dockerfile").write_text(MULTISTAGE.format(base=base_image))
     tag = f"drift-test/multistage:{RUN_ID}"
-    build(docker_client, ctx, tag)
-    cleanup.append(("image", tag))
+    build(docker_client, ctx, tag, cleanup)
     assert diff_json(tag, str(ctx / "Dockerfile"), code=0)["findings"] == []
     assert diff_json(tag, str(ctx / "Dockerfile"), "--build", "--network", "host", code=0)["findings"] == []
     # the same image against a Dockerfile without the COPY --from: the file is drift

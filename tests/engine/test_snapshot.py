@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, RUN_ID, run_drift, sh, wait_exit
+from tests.conftest import ROOT, RUN_ID, commit, run_drift, run_script, sh
 
 pytestmark = pytest.mark.engine
 
@@ -88,24 +88,12 @@ def test_unknown_base(base_image: str) -> None:
 def purged_image(docker_client: Any, built_image: str, cleanup: list[tuple[str, str]]) -> str:
     """A commit on top of a built image: a package purged, an ENV changed, a folder chmod-ed."""
     name = f"drift-test-purge-{RUN_ID}"
-    c = docker_client.containers.run(
-        built_image,
-        [
-            "bash",
-            "-c",
-            "apt-get purge -y -q jq >/dev/null && chmod 0750 /srv && useradd -u 1234 app "
-            "&& install -o app -m 0640 /dev/null /srv/owned.txt && echo hi > /srv/owned.txt",
-        ],
-        name=name,
-        detach=True,
-        network_mode="host",
+    script = (
+        "apt-get purge -y -q jq >/dev/null && chmod 0750 /srv && useradd -u 1234 app "
+        "&& install -o app -m 0640 /dev/null /srv/owned.txt && echo hi > /srv/owned.txt"
     )
-    cleanup.append(("container", name))
-    wait_exit(c)
-    tag = f"drift-test/purged:{RUN_ID}"
-    c.commit(repository="drift-test/purged", tag=RUN_ID, changes=["ENV APP_MODE=staging"])
-    cleanup.append(("image", tag))
-    return tag
+    c = run_script(docker_client, built_image, script, name, cleanup)
+    return commit(c, "drift-test/purged", cleanup, changes=["ENV APP_MODE=staging"])
 
 
 def test_commit_on_built_image_with_purge_and_env(purged_image: str, built_image: str, tmp_path: Path) -> None:
@@ -134,19 +122,9 @@ def secret_image(docker_client: Any, hand_image: str, cleanup: list[tuple[str, s
         " > /srv/tls-material"
         " && echo 'public=1' > /srv/public.conf"
     )
-    c = docker_client.containers.run(
-        hand_image,
-        ["bash", "-c", script],
-        name=name,
-        detach=True,
-        environment={"API_TOKEN": "s3cr3t-value", "APP_COLOR": "blue"},
-    )
-    cleanup.append(("container", name))
-    wait_exit(c)
-    tag = f"drift-test/secret:{RUN_ID}"
-    c.commit(repository="drift-test/secret", tag=RUN_ID)
-    cleanup.append(("image", tag))
-    return tag
+    environment = {"API_TOKEN": "s3cr3t-value", "APP_COLOR": "blue"}
+    c = run_script(docker_client, hand_image, script, name, cleanup, environment=environment)
+    return commit(c, "drift-test/secret", cleanup)
 
 
 def test_secrets_are_left_out_and_reported(secret_image: str, tmp_path: Path) -> None:
@@ -182,9 +160,7 @@ def test_recommends_symlinks_and_empty_folders(
         " && echo 'x' > /etc/app.conf && ln -s /etc/app.conf /usr/local/etc/app.conf"
         " && mkdir -p /var/spool/app-queue && chmod 1777 /var/spool/app-queue"
     )
-    c = docker_client.containers.run(base_image, ["bash", "-c", script], name=name, detach=True, network_mode="host")
-    cleanup.append(("container", name))
-    wait_exit(c)
+    run_script(docker_client, base_image, script, name, cleanup)
     out = tmp_path / "snap"
     proc = snapshot_verify(name, out)
     assert_zero_drift(proc)
