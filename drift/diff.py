@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from drift import secrets
 from drift.compare import apt_label, compare_inventories, native_arch
 from drift.dockerfile import audit as audit_mod
 from drift.dockerfile.declared import declare, stages
@@ -101,6 +102,22 @@ def sort_findings(findings: list[Finding]) -> list[Finding]:
 
 
 def run_diff(
+    actual: str,
+    expected: str,
+    stack: contextlib.ExitStack,
+    *,
+    show_secrets: bool = False,
+    **options: Any,
+) -> DiffResult:
+    """The findings, with secret values redacted (and no fix that copies a secret file)
+    unless SHOW_SECRETS: every renderer and `--fix` get them so."""
+    result = _run(actual, expected, stack, **options)
+    if not show_secrets and result.inspection is not None:
+        result.findings = secrets.redact_findings(result.findings, result.inspection.inventory)
+    return result
+
+
+def _run(
     actual: str,
     expected: str,
     stack: contextlib.ExitStack,
