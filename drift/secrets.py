@@ -54,15 +54,14 @@ _TOKEN = re.compile("|".join(_TOKENS))
 _TOKEN_BYTES = re.compile("|".join(_TOKENS).encode())
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----.*?(?:-----END \1-----|$)", re.DOTALL)
 _URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)(@)")
-# --password=VALUE, --api-token VALUE (in one string)
+# --password=VALUE, --api-token VALUE in one string, also in a JSON or history form
+# ("--token", "VALUE" and --token" "VALUE)
 _FLAG = re.compile(
-    rf"(--?[A-Za-z0-9_-]*(?:{_SECRET_WORD})[A-Za-z0-9_-]*)(=|[ \t]+)(\"[^\"]*\"|'[^']*'|[^\s\"']+)", re.I
+    rf"(--?[A-Za-z0-9_-]*(?:{_SECRET_WORD})[A-Za-z0-9_-]*)(=|\"?,?[ \t]+\"?)(\"[^\"]*\"|'[^']*'|[^\s\"']+)", re.I
 )
 _FLAG_ALONE = re.compile(rf"--?[A-Za-z0-9_-]*(?:{_SECRET_WORD})[A-Za-z0-9_-]*", re.IGNORECASE)
 # NAME=VALUE in shell text (build args in history, `export TOKEN=...`)
-_ASSIGN = re.compile(
-    rf"\b([A-Za-z_][A-Za-z0-9_]*(?:{_SECRET_WORD})[A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s\"';&|]+)", re.I
-)
+_ASSIGN = re.compile(rf"\b([A-Za-z0-9_]*(?:{_SECRET_WORD})[A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s\"';&|]+)", re.I)
 
 _PATHS = tuple(
     (re.compile(pattern), why)

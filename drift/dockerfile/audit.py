@@ -550,24 +550,13 @@ def _norm(value: object) -> object:
 
 
 def _config_fix(key: str, value: object) -> str | None:
-    import json
+    """The instruction that sets KEY to VALUE, escaped (drift.dockerfile.escape); None when
+    no Dockerfile text reproduces the value."""
+    from drift.dockerfile import escape
 
     if value is None:
         return None
-    if key.startswith("Env."):
-        return f'ENV {key[4:]}="{value}"'
-    if key.startswith("Labels."):
-        return f'LABEL {key[7:]}="{value}"'
-    if key in ("Cmd", "Entrypoint", "Shell"):
-        return f"{key.upper() if key != 'Entrypoint' else 'ENTRYPOINT'} {json.dumps(value)}"
-    if key == "WorkingDir":
-        return f"WORKDIR {value}"
-    if key == "User":
-        return f"USER {value}"
-    if key == "ExposedPorts" and isinstance(value, list):
-        return "EXPOSE " + " ".join(value)
-    if key == "Volumes" and isinstance(value, list):
-        return f"VOLUME {json.dumps(value)}"
-    if key == "StopSignal":
-        return f"STOPSIGNAL {value}"
-    return None
+    try:
+        return escape.config_instruction(key, value)
+    except escape.Unsafe:
+        return None
