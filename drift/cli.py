@@ -199,16 +199,16 @@ def snapshot(
                 fh.write(json_render.render(inv if include_secrets else redact_inventory(inv)))
             with open(os.path.join(tmp, ".dockerignore"), "w", encoding="utf-8") as fh:
                 fh.write("drift-inventory.json\n")
-    n_apt = len(plan.apt.install) if plan.apt else 0
-    n_pip = sum(len(p.requested) + len(p.constraints) for p in plan.pip)
-    print(
-        f"drift: wrote {output}/Dockerfile: FROM {plan.base}, {n_apt} apt and {n_pip} pip packages pinned, "
-        f"{len(plan.files)} file(s) copied, {len(plan.deletions)} deleted",
-        file=sys.stderr,
-    )
-    _report_left_out(plan)
-    if verify:
-        _verify(insp, plan, output, network=network, tag=tag, no_cache=no_cache)
+        n_apt = len(plan.apt.install) if plan.apt else 0
+        n_pip = sum(len(p.requested) + len(p.constraints) for p in plan.pip)
+        print(
+            f"drift: wrote {output}/Dockerfile: FROM {plan.base}, {n_apt} apt and {n_pip} pip packages pinned, "
+            f"{len(plan.files)} file(s) copied, {len(plan.deletions)} deleted",
+            file=sys.stderr,
+        )
+        _report_left_out(plan)
+        if verify:  # the original's layers stay open: a file finding shows the lines that differ
+            _verify(insp, plan, output, network=network, tag=tag, no_cache=no_cache)
 
 
 def _report_left_out(plan) -> None:  # type: ignore[no-untyped-def]
@@ -225,6 +225,7 @@ def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no
     from drift.model import short_id
     from drift.render.findings import findings_sections
     from drift.render.table import render_sections
+    from drift.secrets import redact_findings
     from drift.verify import verify_rebuild
 
     inv = insp.inventory
@@ -237,7 +238,7 @@ def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no
     on_purpose = {item.key for item in plan.left_out if item.key}
     kept = [f for f in findings if not (f.category in ("file", "config") and f.name in on_purpose)]
     skipped = len(findings) - len(kept)
-    findings = kept
+    findings = redact_findings(kept, inv)
     lines = (
         f"original: {inv.target.kind} {inv.target.name}",
         f"rebuilt:  image {tag} ({short_id(rebuilt.inventory.target.id)})",
