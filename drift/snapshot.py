@@ -516,6 +516,8 @@ def _settings(inv: Inventory, left: list[LeftOut], secret_values: tuple[str, ...
         ("ENTRYPOINT", "Entrypoint", now.entrypoint, base.entrypoint),
         ("CMD", "Cmd", now.cmd, base.cmd),
     ):
+        if name == "CMD" and argv is None and now.entrypoint != base.entrypoint:
+            continue  # a new ENTRYPOINT resets CMD, as the image has it
         if argv != old or (name == "CMD" and now.entrypoint != base.entrypoint):
             why = secrets.argv_reason(argv or ()) or known(" ".join(argv or ()))
             out.append(_Setting(name, key, list(argv or ()), why))
