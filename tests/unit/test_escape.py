@@ -117,3 +117,14 @@ def test_cmd_and_entrypoint_overrides(tmp_path: Path) -> None:
     assert 'ENTRYPOINT ["/bin/sh", "-c", "exec ./start"]' in text
     assert {"Cmd", "Entrypoint"} <= {item.key for item in plan.left_out}
     assert hadolint(text, tmp_path).returncode == 0
+
+
+def test_verify_file_detail_says_which_lines_differ() -> None:
+    from drift.filediff import describe
+
+    before = ["root:x:0:", "zeta:x:3002:bob", "alpha:x:3000:bob"]
+    after = ["root:x:0:", "alpha:x:3000:bob", "zeta:x:3002:bob"]
+    text = describe(before, after)
+    assert text.startswith("same lines in another order: line 2 is 'zeta:x:3002:bob' in the original")
+    text = describe(["a=1", "b=2"], ["a=1", "b=3", "c\n"])
+    assert text == "only in the original: 'b=2'; only here: 'b=3', 'c\\\\x0a'"
