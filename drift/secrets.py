@@ -59,6 +59,8 @@ _URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)(
 _FLAG = re.compile(
     rf"(--?[A-Za-z0-9_-]*(?:{_SECRET_WORD})[A-Za-z0-9_-]*)(=|\"?,?[ \t]+\"?)(\"[^\"]*\"|'[^']*'|[^\s\"']+)", re.I
 )
+# echo 'user:password' | chpasswd
+_CHPASSWD = re.compile(r"(\b[A-Za-z0-9_.-]+:)([^\s'\":]+)(['\"]?\s*\|\s*chpasswd\b)")
 _FLAG_ALONE = re.compile(rf"--?[A-Za-z0-9_-]*(?:{_SECRET_WORD})[A-Za-z0-9_-]*", re.IGNORECASE)
 # NAME=VALUE in shell text (build args in history, `export TOKEN=...`)
 _ASSIGN = re.compile(rf"\b([A-Za-z0-9_]*(?:{_SECRET_WORD})[A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s\"';&|]+)", re.I)
@@ -100,8 +102,8 @@ def text_reason(text: str) -> str | None:
         return "holds a private key or an access token"
     if _URL_PASSWORD.search(text):
         return "holds a password in a URL"
-    if _FLAG.search(text) or _ASSIGN.search(text):
-        return "passes a secret-looking option or variable"
+    if _FLAG.search(text) or _ASSIGN.search(text) or _CHPASSWD.search(text):
+        return "passes a secret-looking option, variable or password"
     return None
 
 
@@ -204,6 +206,7 @@ def redact_text(text: str, known: tuple[str, ...] = ()) -> str:
     text = _PEM_BLOCK.sub(REDACTED, text)
     text = _TOKEN.sub(REDACTED, text)
     text = _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + m.group(3), text)
+    text = _CHPASSWD.sub(lambda m: m.group(1) + REDACTED + m.group(3), text)
     text = _FLAG.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
     return _ASSIGN.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
 

@@ -35,6 +35,7 @@ SECRETS = (
     "build-arg-tok-000",
     "PRIVATE KEY",
     "db-password-in-dotenv",
+    "Passw0rd-xyz",
 )
 COPIES = ("COPY etc/shadow", "COPY root/backup/id_rsa.gz", "COPY app/.env", "COPY srv/big.log", "COPY srv/blob.bin")
 

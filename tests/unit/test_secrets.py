@@ -65,6 +65,7 @@ def test_ordinary_values_are_not_secret(value: str) -> None:
         ("|1 DEPLOY_TOKEN=build-arg-tok /bin/sh -c make", "build-arg-tok"),
         ("export API_KEY=abc-secret-key; ./run", "abc-secret-key"),
         ("pip install --index-url https://user:pw-in-url@pypi.example/simple x", "pw-in-url"),
+        ("useradd app && echo 'app:Passw0rd-xyz' | chpasswd", "Passw0rd-xyz"),
     ],
 )
 def test_options_assignments_and_urls_are_redacted(text: str, gone: str) -> None:
