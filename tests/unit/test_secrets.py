@@ -177,3 +177,14 @@ def test_findings_lose_secret_values_and_copy_fixes() -> None:
     assert "s3cr3t-value" not in text and "COPY srv/k" not in text and "COPY etc/shadow" not in text
     assert out[1].fix == 'ENV COLOR="blue"' and out[4].fix == "COPY etc/motd /etc/motd"
     assert out[0].actual == secrets.REDACTED and "secret" in (out[0].detail or "")
+
+
+@pytest.mark.parametrize("unit", [b"eyJ-", b"ghp_a-", b"a-", b"-----BEGIN PRIVATE KEY"])
+def test_content_scan_is_linear(unit: bytes) -> None:
+    """Inputs built to make a regex backtrack: 16 MB, where quadratic work would take hours."""
+    import time
+
+    data = unit * ((16 << 20) // len(unit))
+    start = time.monotonic()
+    secrets.content_reason(io.BytesIO(data))
+    assert time.monotonic() - start < 60
