@@ -243,7 +243,7 @@ def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no
         f"original: {inv.target.kind} {inv.target.name}",
         f"rebuilt:  image {tag} ({short_id(rebuilt.inventory.target.id)})",
         f"compared: {len(inv.apt)} apt packages, {len(inv.pip)} pip packages, {hand} hand-made file changes, config",
-    ) + ((f"not counted: {skipped} difference(s) left out on purpose (secrets)",) if skipped else ())
+    ) + ((f"not counted: {skipped} difference(s) left out on purpose (see 'left out' above)",) if skipped else ())
     sys.stdout.write(render_sections(findings_sections(findings, title="drift snapshot --verify", lines=lines)))
     if findings:
         raise SystemExit(1)

@@ -510,7 +510,7 @@ def _file_findings(insp: Inspection, decl: Declaration) -> list[Finding]:
     for f in insp.inventory.files:
         if f.klass != "unexplained" or _covered(f.path, decl) is not None:
             continue
-        fix = f"RUN rm -rf {f.path}" if f.change == "deleted" else f"COPY {f.path.lstrip('/')} {f.path}"
+        fix = _file_fix(f.path, f.change == "deleted")
         desc = {"change": f.change, "kind": f.kind, "mode": f"{f.mode:04o}", "size": f.size}
         out.append(
             Finding(
@@ -525,6 +525,16 @@ def _file_findings(insp: Inspection, decl: Declaration) -> list[Finding]:
             )
         )
     return out
+
+
+def _file_fix(path: str, deleted: bool) -> str | None:
+    """The instruction that reproduces a file change, escaped; None when none can be written."""
+    from drift.dockerfile import escape
+
+    try:
+        return f"RUN rm -rf {escape.sh(path)}" if deleted else escape.copy(path.lstrip("/"), path)
+    except escape.Unsafe:
+        return None
 
 
 def _config_findings(insp: Inspection, decl: Declaration) -> list[Finding]:

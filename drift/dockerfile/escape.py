@@ -118,6 +118,17 @@ def json_list(items: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join(_json_string(i) for i in items) + "]"
 
 
+def copy(source: str, dest: str) -> str:
+    """COPY SOURCE DEST; the JSON form when a path has spaces. COPY reads quotes, `$` and `\`
+    in both forms (and hadolint misreads escapes there), so paths with those are not written."""
+    for path in (source, dest):
+        if _CONTROL_OR_TAB.search(path) or re.search(r"[\"'$\\]", path):
+            raise Unsafe(f"{comment(path)!r} has characters drift does not write in COPY")
+    if _PLAIN_KEY.fullmatch(source) and _PLAIN_KEY.fullmatch(dest):
+        return f"COPY {source} {dest}"
+    return f"COPY {json.dumps([source, dest], ensure_ascii=False)}"
+
+
 def volume(paths: list[str]) -> str:
     """VOLUME expands variables in its JSON form too, so only plain paths are written."""
     for p in paths:

@@ -128,3 +128,11 @@ def test_verify_file_detail_says_which_lines_differ() -> None:
     assert text.startswith("same lines in another order: line 2 is 'zeta:x:3002:bob' in the original")
     text = describe(["a=1", "b=2"], ["a=1", "b=3", "c\n"])
     assert text == "only in the original: 'b=2'; only here: 'b=3', 'c\\\\x0a'"
+
+
+def test_copy_fix_uses_the_json_form_for_spaces_and_refuses_the_rest() -> None:
+    assert escape.copy("etc/a.conf", "/etc/a.conf") == "COPY etc/a.conf /etc/a.conf"
+    assert escape.copy("etc/my app/x y", "/etc/my app/x y") == 'COPY ["etc/my app/x y", "/etc/my app/x y"]'
+    for bad in ("a$b", 'q"b', "a\nRUN touch /pwned", "back\\slash"):
+        with pytest.raises(escape.Unsafe):
+            escape.copy(bad, "/" + bad)
