@@ -119,7 +119,7 @@ def json_list(items: tuple[str, ...] | list[str]) -> str:
 
 
 def copy(source: str, dest: str) -> str:
-    """COPY SOURCE DEST; the JSON form when a path has spaces. COPY reads quotes, `$` and `\`
+    r"""COPY SOURCE DEST; the JSON form when a path has spaces. COPY reads quotes, `$` and `\`
     in both forms (and hadolint misreads escapes there), so paths with those are not written."""
     for path in (source, dest):
         if _CONTROL_OR_TAB.search(path) or re.search(r"[\"'$\\]", path):
