@@ -15,6 +15,7 @@ from drift.dockerfile import audit as audit_mod
 from drift.dockerfile.declared import declare, stages
 from drift.dockerfile.parse import Dockerfile, parse
 from drift.errors import BaseNotFound, DockerfileError, DriftError
+from drift.filediff import content_differences
 from drift.inventory import Inspection, Scanner, inspect_target
 from drift.model import FINDING_CATEGORIES, Finding, Inventory, Target
 
@@ -222,7 +223,9 @@ def _build_mode(
     ref = None if scratch else base_ref
     built = inspect_target(f"image:{tag}", stack, base=ref, engine=engine, scanner=scanner, scratch=scratch)
     insp = inspect_target(actual, stack, base=ref, engine=engine, scanner=scanner, scratch=scratch)
-    findings = attribute_findings(compare_inventories(built.inventory, insp.inventory), insp.inventory)
+    findings = compare_inventories(built.inventory, insp.inventory)
+    findings = content_differences(findings, built, insp, ("Dockerfile's build", "image"))
+    findings = attribute_findings(findings, insp.inventory)
     return DiffResult(
         actual=insp.inventory.target,
         expected={

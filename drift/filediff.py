@@ -19,9 +19,12 @@ _MAX_LINES = 5
 _WIDTH = 100
 
 
-def content_differences(findings: list[Finding], original: Inspection, other: Inspection) -> list[Finding]:
-    """FINDINGS with the differing lines of text files added to their detail."""
-    return [_explain(f, original, other) if _content_finding(f) else f for f in findings]
+def content_differences(
+    findings: list[Finding], original: Inspection, other: Inspection, names: tuple[str, str] = ("original", "rebuilt")
+) -> list[Finding]:
+    """FINDINGS with the differing lines of text files added to their detail (NAMES say
+    which side is which: the expected one, then the actual one)."""
+    return [_explain(f, original, other, names) if _content_finding(f) else f for f in findings]
 
 
 def _content_finding(f: Finding) -> bool:
@@ -30,7 +33,7 @@ def _content_finding(f: Finding) -> bool:
     return f.expected.get("kind") == f.actual.get("kind") == "file" and "sha256" in (f.detail or "")
 
 
-def _explain(f: Finding, original: Inspection, other: Inspection) -> Finding:
+def _explain(f: Finding, original: Inspection, other: Inspection, names: tuple[str, str]) -> Finding:
     if secrets.path_reason(f.name):
         return f
     a, b = _text(original, f.name), _text(other, f.name)
@@ -38,22 +41,22 @@ def _explain(f: Finding, original: Inspection, other: Inspection) -> Finding:
         return f
     if secrets.text_reason(a) or secrets.text_reason(b):
         return _with(f, "content differs (it looks secret: not shown)")
-    return _with(f, describe(a.splitlines(), b.splitlines()))
+    return _with(f, describe(a.splitlines(), b.splitlines(), names))
 
 
-def describe(before: list[str], after: list[str]) -> str:
+def describe(before: list[str], after: list[str], names: tuple[str, str] = ("original", "rebuilt")) -> str:
     """One line saying how the lines of AFTER differ from those of BEFORE."""
     if sorted(before) == sorted(after):
         at = next(i for i, (x, y) in enumerate(zip(before, after, strict=True)) if x != y)
         first, then = _show(before[at]), _show(after[at])
-        return f"same lines in another order: line {at + 1} is {first} in the original, {then} here"
+        return f"same lines in another order: line {at + 1} is {first} in the {names[0]}, {then} in the {names[1]}"
     gone = _only(before, after)
     new = _only(after, before)
     parts = []
     if gone:
-        parts.append("only in the original: " + _lines(gone))
+        parts.append(f"only in the {names[0]}: " + _lines(gone))
     if new:
-        parts.append("only here: " + _lines(new))
+        parts.append(f"only in the {names[1]}: " + _lines(new))
     if not parts:
         return "the same lines, repeated a different number of times"
     return "; ".join(parts)

@@ -125,9 +125,11 @@ def test_verify_file_detail_says_which_lines_differ() -> None:
     before = ["root:x:0:", "zeta:x:3002:bob", "alpha:x:3000:bob"]
     after = ["root:x:0:", "alpha:x:3000:bob", "zeta:x:3002:bob"]
     text = describe(before, after)
-    assert text.startswith("same lines in another order: line 2 is 'zeta:x:3002:bob' in the original")
-    text = describe(["a=1", "b=2"], ["a=1", "b=3", "c\n"])
-    assert text == "only in the original: 'b=2'; only here: 'b=3', 'c\\\\x0a'"
+    assert text == (
+        "same lines in another order: line 2 is 'zeta:x:3002:bob' in the original, 'alpha:x:3000:bob' in the rebuilt"
+    )
+    text = describe(["a=1", "b=2"], ["a=1", "b=3", "c\n"], ("Dockerfile's build", "image"))
+    assert text == "only in the Dockerfile's build: 'b=2'; only in the image: 'b=3', 'c\\\\x0a'"
 
 
 def test_copy_fix_uses_the_json_form_for_spaces_and_refuses_the_rest() -> None:
