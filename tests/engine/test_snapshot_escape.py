@@ -122,3 +122,23 @@ def test_accounts_keep_the_order_of_their_lines(
     order = [dockerfile.index(s) for s in ("groupadd -g 3002 zeta", "groupadd -g 3000 alpha")]
     order += [dockerfile.index(s) for s in ("-u 3001", "-u 2999")]
     assert order == sorted(order)
+
+
+def test_diff_fix_of_a_hostile_image_adds_no_instruction(
+    docker_client: Any, awkward_image: str, base_image: str, tmp_path: Path, cleanup: list[tuple[str, str]]
+) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM {base_image}\n")
+    proc = run_drift("diff", awkward_image, str(dockerfile), "--fix")
+    assert proc.returncode == 1, proc.stderr
+    fixed = dockerfile.read_text()
+    assert not [line for line in fixed.splitlines() if line.lstrip().startswith("RUN touch")], fixed
+    assert "ENV ODD=" in fixed and 'LABEL "sp ace"=' in fixed and "EVIL" not in fixed
+    assert "/srv/named\\x0aRUN touch /pwned" in fixed  # named in a comment, escaped
+    image = build(docker_client, tmp_path, f"drift-test/awkward-fixed:{RUN_ID}", cleanup)
+    env = dict(item.split("=", 1) for item in image.attrs["Config"]["Env"])
+    assert env["ODD"] == AWKWARD_ENV["ODD"] and image.attrs["Config"]["Labels"]["sp ace"] == "a b"
+    marker = docker_client.containers.run(
+        image.id, ["-c", "test -e /pwned && echo PWNED || echo clean"], entrypoint=["/bin/sh"], remove=True
+    )
+    assert marker.decode().strip() == "clean"
