@@ -28,11 +28,11 @@ from drift.model import ConfigChange, Finding, ImageConfig, Inventory
 
 REDACTED = "<redacted>"
 
-_SECRET_WORD = (
-    r"PASSW(?:OR)?D|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH|COOKIE|SESSION"
-)
-# ENV/LABEL names (KEY alone too, as the snapshot always did: GPG_KEY, SIGNING_KEY ...).
-_SECRET_NAME = re.compile(rf"{_SECRET_WORD}|KEY", re.IGNORECASE)
+# Words that make an option or a shell variable secret; ENV/LABEL names also with AUTH, COOKIE,
+# SESSION and KEY alone (as the snapshot always did: GPG_KEY, SIGNING_KEY ...), but not in
+# "authors" (org.opencontainers.image.authors) or "keyboard".
+_SECRET_WORD = r"PASSW(?:OR)?D|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?"
+_SECRET_NAME = re.compile(rf"{_SECRET_WORD}|KEY(?!BOARD)|AUTH(?!OR)|COOKIE|SESSION", re.IGNORECASE)
 
 _TOKENS = (
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----",
