@@ -188,3 +188,19 @@ def test_content_scan_is_linear(unit: bytes) -> None:
     start = time.monotonic()
     secrets.content_reason(io.BytesIO(data))
     assert time.monotonic() - start < 60
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("API_TOKEN", True),
+        ("DB_PASSWORD", True),
+        ("AUTH_HEADER", True),
+        ("GPG_KEY", True),
+        ("org.opencontainers.image.authors", False),
+        ("KEYBOARD_LAYOUT", False),
+        ("PATH", False),
+    ],
+)
+def test_names(name: str, secret: bool) -> None:
+    assert secrets.name_looks_secret(name) is secret
