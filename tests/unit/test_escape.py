@@ -138,3 +138,17 @@ def test_copy_fix_uses_the_json_form_for_spaces_and_refuses_the_rest() -> None:
     for bad in ("a$b", 'q"b', "a\nRUN touch /pwned", "back\\slash"):
         with pytest.raises(escape.Unsafe):
             escape.copy(bad, "/" + bad)
+
+
+def test_drift_reads_back_what_it_writes() -> None:
+    """The Dockerfile reader (what static `diff` compares) gets every written value exactly."""
+    from drift.dockerfile.declared import declare
+    from drift.dockerfile.parse import parse
+
+    config = _evil_config()
+    plan = snapshot.plan(_inspection(config), base=None, include_secrets=False)
+    base = ImageConfig(env=("PATH=/usr/bin",), cmd=("bash",))
+    decl = declare(parse(generate.render(plan), "Dockerfile"), base_config=base, build_args={}, known_venvs=set())
+    flat = config.flat()
+    for key in ("Env.ODD", "Env.TAIL", "Labels.odd", "Labels.sp ace", "Cmd", "Entrypoint", "WorkingDir", "User"):
+        assert decl.config[key].value == flat[key], key
