@@ -54,7 +54,10 @@ def chart(points: list[dict[str, Any]], *, width: int = 560, height: int = 170, 
 
     series = []
     for key, label in SERIES:
-        coords = [(x(i), y(int(p.get(key) or 0)), f"run {p.get('run')}: {int(p.get(key) or 0)} {label}") for i, p in enumerate(points)]
+        coords = [
+            (x(i), y(int(p.get(key) or 0)), f"run {p.get('run')}: {int(p.get(key) or 0)} {label}")
+            for i, p in enumerate(points)
+        ]
         series.append(Series(key, " ".join(f"{cx},{cy}" for cx, cy, _ in coords), tuple(coords)))
     return Chart(
         width=width,

@@ -1,0 +1,1 @@
+"""drift report: periodic reports over the targets of an engine, with history."""
