@@ -100,8 +100,9 @@ def describe(f: dict[str, Any]) -> str:
 
 
 def changes(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The findings a run has news about (new, updated, resolved), new first."""
-    return sort_findings([f for f in doc.get("findings") or [] if f.get("state") in CHANGE_STATES])
+    """The findings a run has news about (new, updated, resolved): new first, then by target."""
+    news = sort_findings([f for f in doc.get("findings") or [] if f.get("state") in CHANGE_STATES])
+    return sorted(news, key=lambda f: (_STATE_RANK.get(f.get("state") or "", 0), finding_target_key(f)))
 
 
 def errors(doc: dict[str, Any]) -> list[dict[str, str]]:

@@ -54,7 +54,7 @@ def _finding_samples(doc: dict[str, Any]) -> list[tuple[dict[str, Any], float]]:
     targets = sorted(
         {(t.get("engine") or "", t.get("kind") or "", t.get("name") or "") for t in doc.get("targets") or []}
     )
-    samples = []
+    samples: list[tuple[dict[str, Any], float]] = []
     for engine, kind, name in targets:
         for category in CATEGORIES:
             for state in STATES:

@@ -80,7 +80,7 @@ def _post(url: str, body: bytes, timeout: float) -> str | None:
         url, data=body, method="POST", headers={"Content-Type": "application/json", "User-Agent": "drift-notify"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (scheme checked by send)
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # scheme checked by send()
             response.read(65536)
     except urllib.error.HTTPError as exc:
         return f"HTTP {exc.code} {exc.reason}"
