@@ -1,0 +1,152 @@
+"""One target, read and compared: the findings drift's other commands would give.
+
+A container is compared with its own image (`drift diff CONTAINER IMAGE`'s model): what was
+given at `docker run` (command, env, ports, volumes, labels, user) is the deployment's
+choice and becomes context, never a finding. An image is audited against its Dockerfile
+when a mapping names one, else compared with the inventory recorded the first time it was
+seen (its baseline in the store). Nothing here writes to the store or touches the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from drift.errors import DriftError
+from drift.inventory import Scanner, build, inspect_target
+from drift.model import Finding, short_id
+from drift.report.redact import redact_env, redact_finding
+from drift.report.targets import DOCKERFILE_LABEL, Selected
+
+
+@dataclass(frozen=True, slots=True)
+class DockerfileMap:
+    image: str  # glob over image names
+    path: str
+    build_args: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(slots=True)
+class Scanned:
+    findings: list[Finding]
+    compared_with: str
+    image: str | None
+    image_id: str | None
+    instance: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    baseline: dict[str, Any] | None = None  # an image's first inventory, to store
+
+
+def scan(
+    engine: Any,
+    target: Selected,
+    *,
+    scanner: Scanner,
+    dockerfiles: list[DockerfileMap],
+    baseline: dict[str, Any] | None,
+) -> Scanned:
+    with contextlib.ExitStack() as stack:
+        if target.kind == "container":
+            return _container(engine, target, stack, scanner)
+        mapping = _dockerfile_for(engine, target, dockerfiles)
+        if mapping is not None:
+            return _image_vs_dockerfile(target, mapping, stack, scanner)
+        return _image_vs_baseline(engine, target, stack, scanner, baseline)
+
+
+def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scanner: Scanner) -> Scanned:
+    from drift.diff import from_delta
+
+    insp = inspect_target(f"container:{target.id}", stack, engine=engine, scanner=scanner)
+    inv = insp.inventory
+    findings = [redact_finding(f) for f in from_delta(inv) if f.category != "config"]
+    attrs = insp.source.raw
+    image = (attrs.get("Config") or {}).get("Image") or target.image
+    image_id = attrs.get("Image") or target.image_id
+    return Scanned(
+        findings=findings,
+        compared_with=f"its image {image} ({short_id(image_id)})",
+        image=image,
+        image_id=image_id,
+        instance=attrs.get("Id"),
+        labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
+        context=run_context(attrs),
+    )
+
+
+def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
+    """What was chosen at `docker run`: shown beside the target, never compared."""
+    cfg = attrs.get("Config") or {}
+    host = attrs.get("HostConfig") or {}
+    env = [redact_env(item) for item in cfg.get("Env") or ()]
+    ports = sorted(
+        f"{(b or {}).get('HostIp') or ''}:{(b or {}).get('HostPort')}->{port}".lstrip(":")
+        for port, binds in (host.get("PortBindings") or {}).items()
+        for b in binds or [None]
+    )
+    mounts = sorted(
+        f"{m.get('Source') or m.get('Name') or ''}:{m.get('Destination')}" for m in attrs.get("Mounts") or ()
+    )
+    return {
+        "command": list(cfg.get("Cmd") or []),
+        "entrypoint": list(cfg.get("Entrypoint") or []),
+        "env": env,
+        "ports": ports,
+        "volumes": mounts,
+        "labels": dict(sorted((cfg.get("Labels") or {}).items())),
+        "user": cfg.get("User") or "",
+        "working_dir": cfg.get("WorkingDir") or "",
+        "restart": (host.get("RestartPolicy") or {}).get("Name") or "",
+        "network": host.get("NetworkMode") or "",
+        "state": (attrs.get("State") or {}).get("Status") or "",
+        "created": attrs.get("Created") or "",
+    }
+
+
+def _dockerfile_for(engine: Any, target: Selected, maps: list[DockerfileMap]) -> DockerfileMap | None:
+    for m in maps:
+        if fnmatch.fnmatchcase(target.name, m.image):
+            return m
+    attrs = engine.find_image(target.id) or {}
+    path = ((attrs.get("Config") or {}).get("Labels") or {}).get(DOCKERFILE_LABEL)
+    if path:
+        return DockerfileMap(image=target.name, path=os.path.abspath(path))
+    return None
+
+
+def _image_vs_dockerfile(
+    target: Selected, mapping: DockerfileMap, stack: contextlib.ExitStack, scanner: Scanner
+) -> Scanned:
+    from drift.diff import run_diff
+
+    if not os.path.isfile(mapping.path):
+        raise DriftError(f"the Dockerfile {mapping.path} mapped to {target.name} does not exist")
+    result = run_diff(
+        f"image:{target.id}", f"dockerfile:{mapping.path}", stack, build_args=dict(mapping.build_args), scanner=scanner
+    )
+    return Scanned(
+        findings=[redact_finding(f) for f in result.findings],
+        compared_with=f"Dockerfile {mapping.path}",
+        image=target.name,
+        image_id=target.id,
+    )
+
+
+def _image_vs_baseline(
+    engine: Any, target: Selected, stack: contextlib.ExitStack, scanner: Scanner, baseline: dict[str, Any] | None
+) -> Scanned:
+    from drift.report.baseline import compare, summarize
+    from drift.sources import resolve
+
+    source = resolve(f"image:{target.id}", stack, engine=engine)
+    inv = build(source, None, scanner, []).inventory
+    now = summarize(inv, target.id)
+    if baseline is None:
+        return Scanned([], "its first inventory (recorded now as the baseline)", target.name, target.id, baseline=now)
+    findings = [redact_finding(f) for f in compare(baseline, now)]
+    when = baseline.get("recorded", "an earlier run")
+    return Scanned(findings, f"its baseline inventory of {when}", target.name, target.id)
