@@ -35,8 +35,8 @@ def fleet(docker_client: Any, base_image: str, cleanup: list[tuple[str, str]]) -
 
 
 def _report(folder: Path, store: Path, url: str) -> tuple[int, dict[str, str]]:
-    paths = {fmt: folder / f"report.{ext}" for fmt, ext in
-             (("json", "json"), ("html", "html"), ("prom", "prom"), ("sarif", "sarif"), ("markdown", "md"))}  # fmt: skip
+    exts = {"json": "json", "html": "html", "prom": "prom", "sarif": "sarif", "markdown": "md"}
+    paths = {fmt: folder / f"report.{ext}" for fmt, ext in exts.items()}
     args = ["report", "--filter", f"label={LABEL}", "--store", f"sqlite:///{store}", "--notify", url]
     for fmt, path in paths.items():
         args += ["-o", f"{fmt}:{path}"]
