@@ -179,8 +179,10 @@ def report(rows: list[dict[str, float]]) -> None:
         ),
         ("drift report, 1 container, cold", med["one_s"], peak["one_mb"], "-", "-"),
     ]
-    print(f"fleet: {FLEET} running containers from 3 images, 9 changed by hand; median of {len(rows)} rounds, "
-          f"{os.cpu_count()} cores; {int(med['findings'])} findings, the loop printed {int(med['loop_lines'])} lines")  # fmt: skip
+    print(
+        f"fleet: {FLEET} running containers from 3 images, 9 changed by hand; median of {len(rows)} rounds, "
+        f"{os.cpu_count()} cores; {int(med['findings'])} findings, the loop printed {int(med['loop_lines'])} lines"
+    )
     table = [[c, f"{s:.2f}", m, x, "" if ok == "-" else ("PASS" if ok else "FAIL")] for c, s, m, x, ok in checks]
     print(tabulate(table, headers=["case", "seconds", "peak MB", "loop/drift", "target"]))
     ok = cold >= 5 and second >= 10 and memory <= 1.5
