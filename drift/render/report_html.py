@@ -107,7 +107,7 @@ def render(doc: dict[str, Any]) -> str:
         "cards": _cards(doc),
         "by_category": (doc.get("summary") or {}).get("by_category") or {},
         "reasons": incomplete_reasons(doc),
-        "engine_charts": [(name, chart(points)) for name, points in sorted(engine_trends.items()) if points],
+        "engine_charts": [(name, chart(points, width=720)) for name, points in sorted(engine_trends.items()) if points],
         "sections": _target_sections(doc),
         "states": STATES,
         "change_states": CHANGE_STATES,
