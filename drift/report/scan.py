@@ -63,8 +63,9 @@ def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scann
 
     insp = inspect_target(f"container:{target.id}", stack, engine=engine, scanner=scanner)
     inv = insp.inventory
-    findings = [redact_finding(f) for f in from_delta(inv) if f.category != "config"]
     attrs = insp.source.raw
+    mounts = _mount_points(attrs)
+    findings = [redact_finding(f) for f in from_delta(inv) if f.category != "config" and not _made_for_mount(f, mounts)]
     image = (attrs.get("Config") or {}).get("Image") or target.image
     image_id = attrs.get("Image") or target.image_id
     return Scanned(
@@ -76,6 +77,20 @@ def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scann
         labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
         context=run_context(attrs),
     )
+
+
+def _mount_points(attrs: dict[str, Any]) -> set[str]:
+    return {m["Destination"].rstrip("/") for m in attrs.get("Mounts") or () if m.get("Destination")}
+
+
+def _made_for_mount(f: Finding, mounts: set[str]) -> bool:
+    """The folder the engine made in the container for a `-v`/`--mount` destination (and its
+    parents): part of what was given at `docker run`, not a change made inside."""
+    if f.category != "file" or not isinstance(f.actual, dict) or f.actual.get("kind") != "dir":
+        return False
+    if f.actual.get("change") != "added":
+        return False
+    return f.name in mounts or any(m.startswith(f.name.rstrip("/") + "/") for m in mounts)
 
 
 def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
