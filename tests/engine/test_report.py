@@ -240,3 +240,60 @@ def test_damaged_store_is_one_line_and_left_untouched(tmp_path: Path) -> None:
     assert "damaged" in proc.stderr and "left as it is" in proc.stderr
     assert store.read_bytes() == content
     assert sorted(p.name for p in tmp_path.iterdir()) == ["history.sqlite", "history.sqlite.lock"]
+
+
+def test_images_against_their_dockerfile_or_their_baseline(
+    docker_client: Any, base_image: str, tmp_path: Path, cleanup: Any
+) -> None:
+    app = tmp_path / "services" / "app"
+    app.mkdir(parents=True)
+    (app / "app.sh").write_text("#!/bin/sh\necho app\n")
+    (app / "Dockerfile").write_text(f"FROM {base_image}\nCOPY app.sh /srv/app.sh\nENV APP_MODE=prod\n")
+    mapped = f"drift-test/report-img-mapped:{RUN_ID}"
+    build(docker_client, app, mapped, cleanup)
+    labelled = f"drift-test/report-img-labelled:{RUN_ID}"
+    build(docker_client, app, labelled, cleanup, labels={"drift.dockerfile": str(app / "Dockerfile")})
+    plain_ctx = tmp_path / "plain"
+    plain_ctx.mkdir()
+    plain = f"drift-test/report-img-plain:{RUN_ID}"
+    version = "FROM {base}\nENV APP_VERSION={v} API_TOKEN=tok-secret-{v}\n"
+    (plain_ctx / "Dockerfile").write_text(version.format(base=base_image, v=1))
+    build(docker_client, plain_ctx, plain, cleanup)
+    (tmp_path / "drift.toml").write_text(
+        f'[report]\nfail_on = ["new"]\n\n[[dockerfile]]\nimage = "drift-test/report-img-mapped:*"\n'
+        'path = "services/app/Dockerfile"\n'
+    )
+    store = ["--store", f"sqlite:///{tmp_path / 'h.sqlite'}", "--config", str(tmp_path / "drift.toml")]
+    args = ["report", f"drift-test/report-img-*:{RUN_ID}", *store, "-o", f"json:{tmp_path / 'r.json'}"]
+
+    run_drift(*args, check=0)
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert {t["name"] for t in doc["targets"]} == {mapped, labelled, plain}
+    assert target(doc, mapped)["compared_with"] == f"Dockerfile {app / 'Dockerfile'}"
+    assert target(doc, labelled)["compared_with"] == f"Dockerfile {app / 'Dockerfile'}"
+    assert target(doc, plain)["compared_with"].startswith("its first inventory")
+    audit = json.loads(run_drift("diff", mapped, str(app / "Dockerfile"), "--format", "json").stdout)
+    expected = {f["fingerprint"] for f in audit["findings"]}
+    assert {f["fingerprint"] for f in doc["findings"] if f["target"] == mapped} == expected
+
+    # app:latest retagged: the same name now points at an image with other settings and packages
+    (plain_ctx / "Dockerfile").write_text(version.format(base=base_image, v=2) + "RUN dpkg --purge tzdata\n")
+    build(docker_client, plain_ctx, plain, cleanup)
+    proc = run_drift(*args)
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert target(doc, plain)["redeployed"] is True
+    assert by_state(doc, "new") == {(plain, "config", "Env.APP_VERSION"), (plain, "missing", "tzdata")}
+    assert not [f for f in doc["findings"] if f["target"] != plain and f["state"] != "persisting"]
+    for path in (tmp_path / "h.sqlite", tmp_path / "r.json"):
+        assert b"tok-secret" not in path.read_bytes()
+
+
+def test_images_in_use_and_opt_out(docker_client: Any, base_image: str, tmp_path: Path, cleanup: Any) -> None:
+    keep = f"drift-test-rep-keep-{RUN_ID}"
+    skip = f"drift-test-rep-skip-{RUN_ID}"
+    start(docker_client, base_image, keep, "use", cleanup)
+    start(docker_client, base_image, skip, "use", cleanup, labels={"drift.enable": "false"})
+    report = Reporter(tmp_path, "use")
+    doc = report("--images", code=0)
+    assert [(t["kind"], t["name"]) for t in doc["targets"]] == [("container", keep), ("image", base_image)]
