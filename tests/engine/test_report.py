@@ -260,7 +260,7 @@ def test_images_against_their_dockerfile_or_their_baseline(
     (plain_ctx / "Dockerfile").write_text(version.format(base=base_image, v=1))
     build(docker_client, plain_ctx, plain, cleanup)
     (tmp_path / "drift.toml").write_text(
-        f'[report]\nfail_on = ["new"]\n\n[[dockerfile]]\nimage = "drift-test/report-img-mapped:*"\n'
+        '[report]\nfail_on = ["new"]\n\n[[dockerfile]]\nimage = "drift-test/report-img-mapped:*"\n'
         'path = "services/app/Dockerfile"\n'
     )
     store = ["--store", f"sqlite:///{tmp_path / 'h.sqlite'}", "--config", str(tmp_path / "drift.toml")]
