@@ -12,14 +12,14 @@ import datetime as dt
 from typing import Any
 
 from drift.model import Finding, Inventory
-from drift.report.redact import REDACTED, secret_name
+from drift.report.redact import redact_value
 
 
 def summarize(inv: Inventory, image_id: str) -> dict[str, Any]:
     config = inv.config.flat() if inv.config else {}
-    for key in list(config):
-        if key.startswith("Env.") and secret_name(key[4:]) and config[key]:
-            config[key] = REDACTED
+    for key, value in list(config.items()):
+        if key.startswith(("Env.", "Labels.")) and isinstance(value, str):
+            config[key] = redact_value(key.split(".", 1)[1], value)
     return {
         "image_id": image_id,
         "recorded": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

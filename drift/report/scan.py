@@ -18,7 +18,7 @@ from typing import Any
 from drift.errors import DriftError
 from drift.inventory import Scanner, build, inspect_target
 from drift.model import Finding, short_id
-from drift.report.redact import redact_env, redact_finding
+from drift.report.redact import redact_argv, redact_env, redact_findings, redact_value
 from drift.report.targets import DOCKERFILE_LABEL, Selected
 
 
@@ -65,7 +65,8 @@ def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scann
     inv = insp.inventory
     attrs = insp.source.raw
     mounts = _mount_points(attrs)
-    findings = [redact_finding(f) for f in from_delta(inv) if f.category != "config" and not _made_for_mount(f, mounts)]
+    found = [f for f in from_delta(inv) if f.category != "config" and not _made_for_mount(f, mounts)]
+    findings = redact_findings(found, inv)
     image = (attrs.get("Config") or {}).get("Image") or target.image
     image_id = attrs.get("Image") or target.image_id
     return Scanned(
@@ -107,12 +108,12 @@ def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
         f"{m.get('Source') or m.get('Name') or ''}:{m.get('Destination')}" for m in attrs.get("Mounts") or ()
     )
     return {
-        "command": list(cfg.get("Cmd") or []),
-        "entrypoint": list(cfg.get("Entrypoint") or []),
+        "command": redact_argv([str(a) for a in cfg.get("Cmd") or []]),
+        "entrypoint": redact_argv([str(a) for a in cfg.get("Entrypoint") or []]),
         "env": env,
         "ports": ports,
         "volumes": mounts,
-        "labels": dict(sorted((cfg.get("Labels") or {}).items())),
+        "labels": {k: redact_value(k, str(v)) for k, v in sorted((cfg.get("Labels") or {}).items())},
         "user": cfg.get("User") or "",
         "working_dir": cfg.get("WorkingDir") or "",
         "restart": (host.get("RestartPolicy") or {}).get("Name") or "",
@@ -144,7 +145,7 @@ def _image_vs_dockerfile(
         f"image:{target.id}", f"dockerfile:{mapping.path}", stack, build_args=dict(mapping.build_args), scanner=scanner
     )
     return Scanned(
-        findings=[redact_finding(f) for f in result.findings],
+        findings=redact_findings(result.findings, result.inspection.inventory if result.inspection else None),
         compared_with=f"Dockerfile {mapping.path}",
         image=target.name,
         image_id=target.id,
@@ -162,6 +163,6 @@ def _image_vs_baseline(
     now = summarize(inv, target.id)
     if baseline is None:
         return Scanned([], "its first inventory (recorded now as the baseline)", target.name, target.id, baseline=now)
-    findings = [redact_finding(f) for f in compare(baseline, now)]
+    findings = redact_findings(compare(baseline, now), inv)
     when = baseline.get("recorded", "an earlier run")
     return Scanned(findings, f"its baseline inventory of {when}", target.name, target.id)
