@@ -212,11 +212,12 @@ def _one(run: _Run, engine: Any, target: Selected) -> None:
         )
     except EngineUnreachable:
         raise
-    except DriftError as exc:
+    except Exception as exc:  # one target's trouble never stops the run; it is recorded as its error
         if not exists(engine, target.kind, target.id):
-            _gone(run, row)
+            _gone(run, row)  # it went away while it was being read
             return
-        _record(run, row, None, "error", [], error=str(exc))
+        reason = str(exc) if isinstance(exc, DriftError) else f"unexpected {type(exc).__name__}: {exc}"
+        _record(run, row, None, "error", [], error=reason.splitlines()[0] if reason else type(exc).__name__)
         return
     kept, _ = ignore_mod.split(scanned.findings, run.rules)
     status = "new" if row.last_ok_run is None or row.last_status == "removed" else "scanned"

@@ -201,6 +201,16 @@ def test_unreadable_target_is_an_error_and_its_findings_stale(
     hist = json.loads(run_drift("history", "--format", "json", *report.base_args(), check=0).stdout)
     assert [r["status"] for r in hist["runs"]] == ["complete", "failed", "partial"]
     assert [r["open"] for r in hist["runs"]] == [1, 1, 1]
+    pruned = run_drift("history", "prune", "--keep", "0s", *report.base_args(), check=0)
+    assert "runs and trend counts kept" in pruned.stdout
+    after = json.loads(run_drift("history", "--format", "json", *report.base_args(), check=0).stdout)
+    assert [(r["run"], r["open"], r["status"]) for r in after["runs"]] == [
+        (r["run"], r["open"], r["status"]) for r in hist["runs"]
+    ]
+    conn = sqlite3.connect(report.store)
+    assert conn.execute("SELECT count(*) FROM finding_states").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM findings WHERE resolved_run IS NULL").fetchone()[0] == 1
+    conn.close()
 
 
 def test_two_runs_at_once_and_a_held_store(docker_client: Any, base_image: str, tmp_path: Path, cleanup: Any) -> None:
