@@ -94,6 +94,7 @@ class _Run:
     targets: list[dict[str, Any]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     states: list[str] = field(default_factory=list)
+    recorded: set[int] = field(default_factory=set)  # target rows already written in this run
 
 
 def _scanner(no_cache: bool) -> Any:
@@ -200,7 +201,7 @@ def _scan_all(run: _Run, engine: Any, progress: Progress) -> None:
             row = run.store.target(run.engine_row, "container", name)
             _record(run, row, None, "error", [], error=f"no container or image named {name!r} on the engine")
     for row in known:
-        if (row.kind, row.name) not in seen and not exists(engine, row.kind, row.name):
+        if row.id not in run.recorded and (row.kind, row.name) not in seen and not exists(engine, row.kind, row.name):
             _gone(run, row)
 
 
@@ -231,7 +232,8 @@ def _gone(run: _Run, row: TargetRow) -> None:
 def _engine_down(run: _Run, reason: str | None) -> None:
     """The engine did not answer: every target this selection knew is `error`, its findings stale."""
     for row in run.store.targets_of_selection(run.engine_row, run.opts.selection.key()):
-        _record(run, row, None, "error", [], error=f"engine down: {reason}")
+        if row.id not in run.recorded:
+            _record(run, row, None, "error", [], error=f"engine down: {reason}")
 
 
 def _redeployed(row: TargetRow, scanned: Scanned | None) -> bool:
@@ -251,6 +253,7 @@ def _record(
     error: str | None = None,
 ) -> None:
     store = run.store
+    run.recorded.add(row.id)
     scan_state = "scanned" if scanned is not None else ("removed" if status == "removed" else "error")
     with store.transaction():
         outcomes = transition(scan_state, store.open_findings(row.id), current, store.acks(row.id), run.now)  # type: ignore[arg-type]

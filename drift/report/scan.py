@@ -75,7 +75,7 @@ def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scann
         image=image,
         image_id=image_id,
         instance=attrs.get("Id"),
-        labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
+        labels={k: redact_value(k, str(v)) for k, v in ((attrs.get("Config") or {}).get("Labels") or {}).items()},
         context=run_context(attrs),
     )
 
