@@ -165,6 +165,13 @@ def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str,
         d["run"]["id"] for d in (first, second, third, fourth, fifth, acked, expired)
     ]
     assert [r["open"] for r in hist["runs"]][:5] == [1, 3, 3, 2, 1]
+    trend = expired["trends"]["engines"]["default"]
+    assert [p["run"] for p in trend] == [r["run"] for r in hist["runs"]]
+    assert [p["open"] for p in trend] == [r["open"] for r in hist["runs"]]
+    web1_trend = expired["trends"]["targets"][f"default/container/{names['web1']}"]
+    assert [p["by_category"]["undocumented"] for p in web1_trend] == [0, 1, 1, 1, 1, 1, 1]
+    table = run_drift("history", *report.base_args(), check=0).stdout
+    assert "complete (baseline)" in table and table.count("\n") == 2 + 7
     one = json.loads(run_drift("history", names["api1"], "--format", "json", *report.base_args(), check=0).stdout)
     assert [r["new"] for r in one["runs"]][:4] == [0, 1, 0, 0] and one["runs"][3]["resolved"] == 1
     for path in [report.store, *tmp_path.glob("run*.json")]:
