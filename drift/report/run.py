@@ -21,8 +21,8 @@ from drift import __version__
 from drift import ignore as ignore_mod
 from drift.errors import DriftError, EngineUnreachable
 from drift.report import doc as docmod
-from drift.report import trends
-from drift.report.scan import DockerfileMap, Scanned, scan
+from drift.report import quick, trends
+from drift.report.scan import DockerfileMap, Scanned, container_meta, scan
 from drift.report.states import Outcome, fails, transition
 from drift.report.targets import Selected, Selection, exists, missing_names, select
 from drift.store import Store, open_store
@@ -95,6 +95,9 @@ class _Run:
     findings: list[dict[str, Any]] = field(default_factory=list)
     states: list[str] = field(default_factory=list)
     recorded: set[int] = field(default_factory=set)  # target rows already written in this run
+    rules_key: str = ""
+    pending_key: str | None = None
+    images_seen: dict[str, bool] = field(default_factory=dict)
 
 
 def _scanner(no_cache: bool) -> Any:
@@ -138,6 +141,7 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
         eng = _engine_info(engine, opts.engine_name)
         engine_row = store.engine(eng["name"], eng["endpoint"], eng["id"], started if eng["status"] == "up" else None)
         run = _Run(store, run_id, started, engine_row, eng["name"], opts, _scanner(opts.no_cache), rules)
+        run.rules_key = repr([(r.pattern, r.negate) for r in rules])
         if eng["status"] == "up":
             try:
                 _scan_all(run, engine, progress)
@@ -208,6 +212,8 @@ def _scan_all(run: _Run, engine: Any, progress: Progress) -> None:
 def _one(run: _Run, engine: Any, target: Selected) -> None:
     row = run.store.target(run.engine_row, target.kind, target.name)
     try:
+        if _unchanged(run, engine, target, row):
+            return
         scanned = scan(
             engine, target, scanner=run.scanner, dockerfiles=list(run.opts.dockerfiles), baseline=row.baseline
         )
@@ -220,9 +226,35 @@ def _one(run: _Run, engine: Any, target: Selected) -> None:
         reason = str(exc) if isinstance(exc, DriftError) else f"unexpected {type(exc).__name__}: {exc}"
         _record(run, row, None, "error", [], error=reason.splitlines()[0] if reason else type(exc).__name__)
         return
+    scanned.scan_key = run.pending_key
     kept, _ = ignore_mod.split(scanned.findings, run.rules)
-    status = "new" if row.last_ok_run is None or row.last_status == "removed" else "scanned"
-    _record(run, row, scanned, status, [f.to_json() for f in kept])
+    _record(run, row, scanned, _status(row), [f.to_json() for f in kept])
+
+
+def _status(row: TargetRow) -> str:
+    return "new" if row.last_ok_run is None or row.last_status == "removed" else "scanned"
+
+
+def _unchanged(run: _Run, engine: Any, target: Selected, row: TargetRow) -> bool:
+    """A container identical to its last full scan: carry its findings over without reading it."""
+    run.pending_key = None
+    if target.kind != "container":
+        return False
+    attrs = engine.find_container(target.id)
+    if attrs is None:
+        raise DriftError(f"container {target.name} is gone")
+    run.pending_key = quick.signature(attrs, run.rules_key)
+    if run.pending_key is None or run.pending_key != row.scan_key or _status(row) != "scanned":
+        return False
+    image_id = str(attrs.get("Image") or "")
+    if image_id not in run.images_seen:  # a full scan would need the image: so does a shortcut
+        run.images_seen[image_id] = engine.find_image(image_id) is not None
+    if not run.images_seen[image_id]:
+        return False
+    scanned = container_meta(attrs, target, [])
+    scanned.scan_key, scanned.reused = run.pending_key, True
+    _record(run, row, scanned, "scanned", None)
+    return True
 
 
 def _gone(run: _Run, row: TargetRow) -> None:
@@ -249,14 +281,17 @@ def _record(
     row: TargetRow,
     scanned: Scanned | None,
     status: str,
-    current: list[dict[str, Any]],
+    current: list[dict[str, Any]] | None,
     error: str | None = None,
 ) -> None:
+    """Record one target's outcome; `current` None means: the findings open now are still there."""
     store = run.store
     run.recorded.add(row.id)
     scan_state = "scanned" if scanned is not None else ("removed" if status == "removed" else "error")
     with store.transaction():
-        outcomes = transition(scan_state, store.open_findings(row.id), current, store.acks(row.id), run.now)  # type: ignore[arg-type]
+        previous = store.open_findings(row.id)
+        seen = current if current is not None else [s.data for s in previous.values()]
+        outcomes = transition(scan_state, previous, seen, store.acks(row.id), run.now)  # type: ignore[arg-type]
         redeployed = _redeployed(row, scanned)
         store.record_target(
             run.id,
@@ -270,6 +305,7 @@ def _record(
             error=error,
             compared_with=scanned.compared_with if scanned else None,
             baseline=scanned.baseline if scanned else None,
+            scan_key=scanned.scan_key if scanned else None,
         )
         _apply(store, run.id, row.id, outcomes, run.now)
         counts: Counter[tuple[str, str]] = Counter((str(o.data.get("category", "unknown")), o.state) for o in outcomes)
@@ -285,6 +321,7 @@ def _record(
         redeployed=redeployed,
         error=error,
         context=scanned.context if scanned else {},
+        reused=scanned.reused if scanned else False,
     )
     run.targets.append(t.to_json(docmod.target_counts(outcomes)))
     run.findings += [docmod.finding_json(t, o, now=run.now, run=run.id) for o in outcomes]

@@ -39,6 +39,8 @@ class Scanned:
     labels: dict[str, str] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
     baseline: dict[str, Any] | None = None  # an image's first inventory, to store
+    scan_key: str | None = None  # signature of what was read (drift/report/quick.py)
+    reused: bool = False  # unchanged since the last full scan: its findings carried over
 
 
 def scan(
@@ -66,7 +68,11 @@ def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scann
     attrs = insp.source.raw
     mounts = _mount_points(attrs)
     found = [f for f in from_delta(inv) if f.category != "config" and not _made_for_mount(f, mounts)]
-    findings = redact_findings(found, inv)
+    return container_meta(attrs, target, redact_findings(found, inv))
+
+
+def container_meta(attrs: dict[str, Any], target: Selected, findings: list[Finding]) -> Scanned:
+    """What a container scan reports beside its findings, from the engine's description."""
     image = (attrs.get("Config") or {}).get("Image") or target.image
     image_id = attrs.get("Image") or target.image_id
     return Scanned(

@@ -124,10 +124,12 @@ def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str,
     assert by_state(second, "persisting") == {(names["web2"], "file", "/etc/tuned.conf")}
     assert target(second, names["api2"])["status"] == "removed"
     assert {t["name"]: t["status"] for t in second["targets"]}[names["web1"]] == "scanned"
+    assert {t["name"] for t in second["targets"] if t["reused"]} == {names["web2"]}
     assert "tree" in second["_stdout"] and "notes.txt" in second["_stdout"]
 
     # 3. nothing changed: persisting, exit 0; the removed target is reported once only
     third = report(code=0)
+    assert all(t["reused"] for t in third["targets"])  # nothing changed: nothing read again
     assert by_state(third, "new") == set() and len(by_state(third, "persisting")) == 3
     assert names["api2"] not in {t["name"] for t in third["targets"]}
     tree = next(f for f in third["findings"] if f["name"] == "tree")
@@ -136,6 +138,7 @@ def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str,
     # 4. the file is undone: resolved (not a failure)
     sh(c["api1"], "rm /srv/notes.txt")
     fourth = report(code=0)
+    assert {t["name"] for t in fourth["targets"] if not t["reused"]} == {names["api1"]}
     assert by_state(fourth, "resolved") == {(names["api1"], "file", "/srv/notes.txt")}
     assert target(fourth, names["api1"])["counts"]["resolved"] == 1
 

@@ -91,7 +91,7 @@ def test_upgrade_in_place_backs_up_first(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr("drift.store.LATEST", schema.LATEST + 1)
     with open_store(url(tmp_path)) as store:
         assert store.conn.execute("SELECT count(note) FROM runs").fetchone()[0] == 0
-    backups = list(tmp_path.glob("h.sqlite.bak-v1-*"))
+    backups = list(tmp_path.glob(f"h.sqlite.bak-v{schema.LATEST}-*"))
     assert len(backups) == 1
     old = sqlite3.connect(backups[0])
     assert old.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
@@ -148,3 +148,19 @@ def test_one_open_row_per_target_and_fingerprint(tmp_path: Path) -> None:
         store.add_finding(run, tid, "fp", "file", "h", {}, "2026-01-01T00:00:00Z")
         with pytest.raises(sqlite3.IntegrityError):
             store.add_finding(run, tid, "fp", "file", "h", {}, "2026-01-01T00:00:00Z")
+
+
+def test_a_version_1_store_is_upgraded_to_the_latest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as m:
+        m.setattr("drift.store.MIGRATIONS", schema.MIGRATIONS[:1])
+        m.setattr("drift.store.LATEST", 1)
+        with open_store(url(tmp_path)) as store:  # a store as drift wrote it before migration 2
+            engine = store.engine("default", "unix:///x", "ID", "2026-01-01T00:00:00Z")
+            tid = store.conn.execute(
+                "INSERT INTO targets (engine, kind, name) VALUES (?, 'container', 'web') RETURNING id", (engine,)
+            ).fetchone()[0]
+    with open_store(url(tmp_path)) as store:
+        (row,) = store.targets()
+        assert row.id == tid and row.scan_key is None
+        assert store.conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == schema.LATEST
+    assert len(list(tmp_path.glob("h.sqlite.bak-v1-*"))) == 1
