@@ -13,10 +13,12 @@ import re
 from typing import Any
 
 from drift.model import Finding, Inventory
-from drift.snapshot import SECRET_ENV
 
 REDACTED = "<redacted>"
-_FLAG = re.compile(rf"^(--?[A-Za-z0-9_-]*(?:{SECRET_ENV.pattern})[A-Za-z0-9_-]*=).+$", re.IGNORECASE)
+# The words of drift.snapshot.SECRET_ENV (not imported: that module pulls in the collectors).
+_WORDS = r"PASSW(OR)?D|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|COOKIE|SESSION"
+SECRET_ENV = re.compile(_WORDS, re.IGNORECASE)
+_FLAG = re.compile(rf"^(--?[A-Za-z0-9_-]*(?:{_WORDS})[A-Za-z0-9_-]*=).+$", re.IGNORECASE)
 
 
 def _secrets() -> Any:

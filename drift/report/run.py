@@ -101,14 +101,26 @@ class _Run:
 
 
 def _scanner(no_cache: bool) -> Any:
+    """Layer scans through the layer cache, plus the last image's scans kept in memory: targets
+    are visited image by image, so a fleet of containers from one image unpickles it once, and
+    no more than one image's scans are held at a time."""
     import os
 
     from drift.cache import LayerCache, scan_all
 
-    if no_cache or os.environ.get("DRIFT_NO_CACHE") == "1":
-        return lambda layers: scan_all(layers, None)
-    cache = LayerCache()
-    return lambda layers: scan_all(layers, cache)
+    cache = None if no_cache or os.environ.get("DRIFT_NO_CACHE") == "1" else LayerCache()
+    memo: dict[str, Any] = {}
+
+    def scan(layers: list[Any]) -> list[Any]:
+        keys = [LayerCache.key(layer) for layer in layers]
+        todo = [i for i, k in enumerate(keys) if not (k and k in memo)]
+        fresh = dict(zip(todo, scan_all([layers[i] for i in todo], cache), strict=True))
+        out = [fresh[i] if i in fresh else memo[str(k)] for i, k in enumerate(keys)]
+        memo.clear()
+        memo.update({k: out[i] for i, k in enumerate(keys) if k})
+        return out
+
+    return scan
 
 
 def _engine_info(engine: Any, name: str) -> dict[str, Any]:
@@ -160,6 +172,7 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
         if opts.keep is not None:
             cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=opts.keep)
             store.prune(cutoff.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    run.targets.sort(key=lambda t: (t["kind"], t["name"]))
     return {
         "schema": docmod.SCHEMA,
         "run": {
@@ -194,7 +207,7 @@ def _scan_all(run: _Run, engine: Any, progress: Progress) -> None:
     seen = {(s.kind, s.name) for s in selected}
     progress.start(len(selected))
     try:
-        for target in selected:
+        for target in sorted(selected, key=lambda t: (t.kind, t.image_id or "", t.name)):  # image by image
             progress.step(f"{target.kind} {target.name}")
             _one(run, engine, target)
     finally:

@@ -13,13 +13,15 @@ import contextlib
 import fnmatch
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drift.errors import DriftError
-from drift.inventory import Scanner, build, inspect_target
 from drift.model import Finding, short_id
 from drift.report.redact import redact_argv, redact_env, redact_findings, redact_value
 from drift.report.targets import DOCKERFILE_LABEL, Selected
+
+if TYPE_CHECKING:
+    from drift.inventory import Scanner
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ def scan(
 
 def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scanner: Scanner) -> Scanned:
     from drift.diff import from_delta
+    from drift.inventory import inspect_target
 
     insp = inspect_target(f"container:{target.id}", stack, engine=engine, scanner=scanner)
     inv = insp.inventory
@@ -161,6 +164,7 @@ def _image_vs_dockerfile(
 def _image_vs_baseline(
     engine: Any, target: Selected, stack: contextlib.ExitStack, scanner: Scanner, baseline: dict[str, Any] | None
 ) -> Scanned:
+    from drift.inventory import build
     from drift.report.baseline import compare, summarize
     from drift.sources import resolve
 

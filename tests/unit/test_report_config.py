@@ -108,3 +108,10 @@ def test_redaction_of_run_settings() -> None:
     assert redact_env("MODE=prod") == "MODE=prod"
     argv = redact_argv(["server", "--api-token=abc123", "--port=80"])
     assert "abc123" not in " ".join(argv) and "--port=80" in argv
+
+
+def test_the_fallback_secret_words_are_snapshots() -> None:
+    from drift.report import redact
+    from drift.snapshot import SECRET_ENV
+
+    assert redact.SECRET_ENV.pattern == SECRET_ENV.pattern
