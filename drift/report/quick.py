@@ -50,3 +50,7 @@ def _walk(root: str, digest: Any) -> None:
                 f"{rel}|{st.st_mode}|{st.st_uid}|{st.st_gid}|{st.st_size}|{st.st_ino}|"
                 f"{st.st_mtime_ns}|{st.st_ctime_ns}\n".encode("utf-8", "surrogateescape")
             )
+
+
+def image_signature(image_id: str, extra: str) -> str:
+    return hashlib.sha256(f"{__version__}|image|{image_id}|{extra}".encode()).hexdigest()

@@ -22,7 +22,7 @@ from drift import ignore as ignore_mod
 from drift.errors import DriftError, EngineUnreachable
 from drift.report import doc as docmod
 from drift.report import quick, trends
-from drift.report.scan import DockerfileMap, Scanned, container_meta, scan
+from drift.report.scan import DockerfileMap, Scanned, container_meta, dockerfile_for, scan
 from drift.report.states import Outcome, fails, transition
 from drift.report.targets import Selected, Selection, exists, missing_names, select
 from drift.store import Store, open_store
@@ -251,8 +251,8 @@ def _status(row: TargetRow) -> str:
 def _unchanged(run: _Run, engine: Any, target: Selected, row: TargetRow) -> bool:
     """A container identical to its last full scan: carry its findings over without reading it."""
     run.pending_key = None
-    if target.kind != "container":
-        return False
+    if target.kind == "image":
+        return _image_unchanged(run, engine, target, row)
     attrs = engine.find_container(target.id)
     if attrs is None:
         raise DriftError(f"container {target.name} is gone")
@@ -265,6 +265,22 @@ def _unchanged(run: _Run, engine: Any, target: Selected, row: TargetRow) -> bool
     if not run.images_seen[image_id]:
         return False
     scanned = container_meta(attrs, target, [])
+    scanned.scan_key, scanned.reused = run.pending_key, True
+    _record(run, row, scanned, "scanned", None)
+    return True
+
+
+def _image_unchanged(run: _Run, engine: Any, target: Selected, row: TargetRow) -> bool:
+    """An image compared with its baseline is immutable by id: the same id gives the same findings.
+    (An image audited against a Dockerfile is always read: its build context may have changed.)"""
+    if dockerfile_for(engine, target, list(run.opts.dockerfiles)) is not None:
+        return False
+    run.pending_key = quick.image_signature(target.id, run.rules_key)
+    if row.baseline is None or run.pending_key != row.scan_key or _status(row) != "scanned":
+        return False
+    if row.image_id != target.id:
+        return False
+    scanned = Scanned([], f"its baseline inventory of {row.baseline.get('recorded')}", target.name, target.id)
     scanned.scan_key, scanned.reused = run.pending_key, True
     _record(run, row, scanned, "scanned", None)
     return True

@@ -56,7 +56,7 @@ def scan(
     with contextlib.ExitStack() as stack:
         if target.kind == "container":
             return _container(engine, target, stack, scanner)
-        mapping = _dockerfile_for(engine, target, dockerfiles)
+        mapping = dockerfile_for(engine, target, dockerfiles)
         if mapping is not None:
             return _image_vs_dockerfile(target, mapping, stack, scanner)
         return _image_vs_baseline(engine, target, stack, scanner, baseline)
@@ -132,7 +132,7 @@ def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _dockerfile_for(engine: Any, target: Selected, maps: list[DockerfileMap]) -> DockerfileMap | None:
+def dockerfile_for(engine: Any, target: Selected, maps: list[DockerfileMap]) -> DockerfileMap | None:
     for m in maps:
         if fnmatch.fnmatchcase(target.name, m.image):
             return m

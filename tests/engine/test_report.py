@@ -296,15 +296,24 @@ def test_images_against_their_dockerfile_or_their_baseline(
     expected = {f["fingerprint"] for f in audit["findings"]}
     assert {f["fingerprint"] for f in doc["findings"] if f["target"] == mapped} == expected
 
+    run_drift(*args, check=0)
+    again = json.loads((tmp_path / "r.json").read_text())
+    assert target(again, plain)["reused"] is True and target(again, mapped)["reused"] is False
+
     # app:latest retagged: the same name now points at an image with other settings and packages
     (plain_ctx / "Dockerfile").write_text(version.format(base=base_image, v=2) + "RUN dpkg --purge tzdata\n")
     build(docker_client, plain_ctx, plain, cleanup)
     proc = run_drift(*args)
     assert proc.returncode == 1, proc.stderr
     doc = json.loads((tmp_path / "r.json").read_text())
-    assert target(doc, plain)["redeployed"] is True
+    assert target(doc, plain)["redeployed"] is True and target(doc, plain)["reused"] is False
     assert by_state(doc, "new") == {(plain, "config", "Env.APP_VERSION"), (plain, "missing", "tzdata")}
     assert not [f for f in doc["findings"] if f["target"] != plain and f["state"] != "persisting"]
+    proc = run_drift(*args)
+    assert proc.returncode == 0, proc.stderr  # fail_on = ["new"]: the change is persisting now
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert target(doc, plain)["reused"] is True
+    assert by_state(doc, "persisting") >= {(plain, "config", "Env.APP_VERSION"), (plain, "missing", "tzdata")}
     for path in (tmp_path / "h.sqlite", tmp_path / "r.json"):
         assert b"tok-secret" not in path.read_bytes()
 
