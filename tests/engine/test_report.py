@@ -326,3 +326,30 @@ def test_images_in_use_and_opt_out(docker_client: Any, base_image: str, tmp_path
     report = Reporter(tmp_path, "use")
     doc = report("--images", code=0)
     assert [(t["kind"], t["name"]) for t in doc["targets"]] == [("container", keep), ("image", base_image)]
+
+
+def test_a_container_gone_between_listing_and_reading_is_removed(
+    docker_client: Any, base_image: str, tmp_path: Path, cleanup: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine listed it, then it was removed before its turn (a redeploy during the run):
+    the run goes on, and the target is `removed`, not an error and not a crash."""
+    from drift.report import run as run_mod
+    from drift.report.targets import Selection
+
+    names = [f"drift-test-rep-race{i}-{RUN_ID}" for i in (1, 2)]
+    for name in names:
+        start(docker_client, base_image, name, "race", cleanup)
+    real_select = run_mod.select
+
+    def select_then_remove(engine: Any, sel: Any) -> Any:
+        found = real_select(engine, sel)
+        docker_client.containers.get(names[1]).remove(force=True)  # by the real engine, after the listing
+        return found
+
+    monkeypatch.setattr(run_mod, "select", select_then_remove)
+    opts = run_mod.Options(
+        selection=Selection(filters=(f"label={LABEL}={RUN_ID}-race",)), store=f"sqlite:///{tmp_path / 'h.sqlite'}"
+    )
+    doc = run_mod.run_report(opts)
+    assert {t["name"]: t["status"] for t in doc["targets"]} == {names[0]: "new", names[1]: "removed"}
+    assert doc["run"]["exit_code"] == 0 and doc["run"]["status"] == "complete"
