@@ -11,19 +11,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from drift.compare import apt_label, native_arch
 from drift.model import Finding, Inventory
-from drift.report.redact import REDACTED, secret_name
+from drift.report.redact import redact_value
 
 
 def summarize(inv: Inventory, image_id: str) -> dict[str, Any]:
+    native = native_arch(inv)
     config = inv.config.flat() if inv.config else {}
-    for key in list(config):
-        if key.startswith("Env.") and secret_name(key[4:]) and config[key]:
-            config[key] = REDACTED
+    for key, value in list(config.items()):
+        if key.startswith(("Env.", "Labels.")) and isinstance(value, str):
+            config[key] = redact_value(key.split(".", 1)[1], value)
     return {
         "image_id": image_id,
         "recorded": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "apt": {p.key: p.version for p in inv.apt},
+        "apt": {apt_label(p, native): p.version for p in inv.apt},
         "pip": {p.key: [p.name, p.version, p.location] for p in inv.pip},
         "config": config,
     }

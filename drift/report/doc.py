@@ -27,6 +27,7 @@ class TargetDoc:
     redeployed: bool = False
     error: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    reused: bool = False
 
     def to_json(self, counts: dict[str, int]) -> dict[str, Any]:
         return {
@@ -41,6 +42,7 @@ class TargetDoc:
             "compared_with": self.compared_with,
             "context": self.context,
             "counts": counts,
+            "reused": self.reused,
         }
 
 

@@ -21,8 +21,8 @@ from drift import __version__
 from drift import ignore as ignore_mod
 from drift.errors import DriftError, EngineUnreachable
 from drift.report import doc as docmod
-from drift.report import trends
-from drift.report.scan import DockerfileMap, Scanned, scan
+from drift.report import quick, trends
+from drift.report.scan import DockerfileMap, Scanned, container_meta, dockerfile_for, scan
 from drift.report.states import Outcome, fails, transition
 from drift.report.targets import Selected, Selection, exists, missing_names, select
 from drift.store import Store, open_store
@@ -94,17 +94,33 @@ class _Run:
     targets: list[dict[str, Any]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     states: list[str] = field(default_factory=list)
+    recorded: set[int] = field(default_factory=set)  # target rows already written in this run
+    rules_key: str = ""
+    pending_key: str | None = None
+    images_seen: dict[str, bool] = field(default_factory=dict)
 
 
 def _scanner(no_cache: bool) -> Any:
+    """Layer scans through the layer cache, plus the last image's scans kept in memory: targets
+    are visited image by image, so a fleet of containers from one image unpickles it once, and
+    no more than one image's scans are held at a time."""
     import os
 
     from drift.cache import LayerCache, scan_all
 
-    if no_cache or os.environ.get("DRIFT_NO_CACHE") == "1":
-        return lambda layers: scan_all(layers, None)
-    cache = LayerCache()
-    return lambda layers: scan_all(layers, cache)
+    cache = None if no_cache or os.environ.get("DRIFT_NO_CACHE") == "1" else LayerCache()
+    memo: dict[str, Any] = {}
+
+    def scan(layers: list[Any]) -> list[Any]:
+        keys = [LayerCache.key(layer) for layer in layers]
+        todo = [i for i, k in enumerate(keys) if not (k and k in memo)]
+        fresh = dict(zip(todo, scan_all([layers[i] for i in todo], cache), strict=True))
+        out = [fresh[i] if i in fresh else memo[str(k)] for i, k in enumerate(keys)]
+        memo.clear()
+        memo.update({k: out[i] for i, k in enumerate(keys) if k})
+        return out
+
+    return scan
 
 
 def _engine_info(engine: Any, name: str) -> dict[str, Any]:
@@ -137,6 +153,7 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
         eng = _engine_info(engine, opts.engine_name)
         engine_row = store.engine(eng["name"], eng["endpoint"], eng["id"], started if eng["status"] == "up" else None)
         run = _Run(store, run_id, started, engine_row, eng["name"], opts, _scanner(opts.no_cache), rules)
+        run.rules_key = repr([(r.pattern, r.negate) for r in rules])
         if eng["status"] == "up":
             try:
                 _scan_all(run, engine, progress)
@@ -155,6 +172,7 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
         if opts.keep is not None:
             cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=opts.keep)
             store.prune(cutoff.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    run.targets.sort(key=lambda t: (t["kind"], t["name"]))
     return {
         "schema": docmod.SCHEMA,
         "run": {
@@ -189,7 +207,7 @@ def _scan_all(run: _Run, engine: Any, progress: Progress) -> None:
     seen = {(s.kind, s.name) for s in selected}
     progress.start(len(selected))
     try:
-        for target in selected:
+        for target in sorted(selected, key=lambda t: (t.kind, t.image_id or "", t.name)):  # image by image
             progress.step(f"{target.kind} {target.name}")
             _one(run, engine, target)
     finally:
@@ -200,27 +218,72 @@ def _scan_all(run: _Run, engine: Any, progress: Progress) -> None:
             row = run.store.target(run.engine_row, "container", name)
             _record(run, row, None, "error", [], error=f"no container or image named {name!r} on the engine")
     for row in known:
-        if (row.kind, row.name) not in seen and not exists(engine, row.kind, row.name):
+        if row.id not in run.recorded and (row.kind, row.name) not in seen and not exists(engine, row.kind, row.name):
             _gone(run, row)
 
 
 def _one(run: _Run, engine: Any, target: Selected) -> None:
     row = run.store.target(run.engine_row, target.kind, target.name)
     try:
+        if _unchanged(run, engine, target, row):
+            return
         scanned = scan(
             engine, target, scanner=run.scanner, dockerfiles=list(run.opts.dockerfiles), baseline=row.baseline
         )
     except EngineUnreachable:
         raise
-    except DriftError as exc:
+    except Exception as exc:  # one target's trouble never stops the run; it is recorded as its error
         if not exists(engine, target.kind, target.id):
-            _gone(run, row)
+            _gone(run, row)  # it went away while it was being read
             return
-        _record(run, row, None, "error", [], error=str(exc))
+        reason = str(exc) if isinstance(exc, DriftError) else f"unexpected {type(exc).__name__}: {exc}"
+        _record(run, row, None, "error", [], error=reason.splitlines()[0] if reason else type(exc).__name__)
         return
+    scanned.scan_key = run.pending_key
     kept, _ = ignore_mod.split(scanned.findings, run.rules)
-    status = "new" if row.last_ok_run is None or row.last_status == "removed" else "scanned"
-    _record(run, row, scanned, status, [f.to_json() for f in kept])
+    _record(run, row, scanned, _status(row), [f.to_json() for f in kept])
+
+
+def _status(row: TargetRow) -> str:
+    return "new" if row.last_ok_run is None or row.last_status == "removed" else "scanned"
+
+
+def _unchanged(run: _Run, engine: Any, target: Selected, row: TargetRow) -> bool:
+    """A container identical to its last full scan: carry its findings over without reading it."""
+    run.pending_key = None
+    if target.kind == "image":
+        return _image_unchanged(run, engine, target, row)
+    attrs = engine.find_container(target.id)
+    if attrs is None:
+        raise DriftError(f"container {target.name} is gone")
+    run.pending_key = quick.signature(attrs, run.rules_key)
+    if run.pending_key is None or run.pending_key != row.scan_key or _status(row) != "scanned":
+        return False
+    image_id = str(attrs.get("Image") or "")
+    if image_id not in run.images_seen:  # a full scan would need the image: so does a shortcut
+        run.images_seen[image_id] = engine.find_image(image_id) is not None
+    if not run.images_seen[image_id]:
+        return False
+    scanned = container_meta(attrs, target, [])
+    scanned.scan_key, scanned.reused = run.pending_key, True
+    _record(run, row, scanned, "scanned", None)
+    return True
+
+
+def _image_unchanged(run: _Run, engine: Any, target: Selected, row: TargetRow) -> bool:
+    """An image compared with its baseline is immutable by id: the same id gives the same findings.
+    (An image audited against a Dockerfile is always read: its build context may have changed.)"""
+    if dockerfile_for(engine, target, list(run.opts.dockerfiles)) is not None:
+        return False
+    run.pending_key = quick.image_signature(target.id, run.rules_key)
+    if row.baseline is None or run.pending_key != row.scan_key or _status(row) != "scanned":
+        return False
+    if row.image_id != target.id:
+        return False
+    scanned = Scanned([], f"its baseline inventory of {row.baseline.get('recorded')}", target.name, target.id)
+    scanned.scan_key, scanned.reused = run.pending_key, True
+    _record(run, row, scanned, "scanned", None)
+    return True
 
 
 def _gone(run: _Run, row: TargetRow) -> None:
@@ -230,7 +293,8 @@ def _gone(run: _Run, row: TargetRow) -> None:
 def _engine_down(run: _Run, reason: str | None) -> None:
     """The engine did not answer: every target this selection knew is `error`, its findings stale."""
     for row in run.store.targets_of_selection(run.engine_row, run.opts.selection.key()):
-        _record(run, row, None, "error", [], error=f"engine down: {reason}")
+        if row.id not in run.recorded:
+            _record(run, row, None, "error", [], error=f"engine down: {reason}")
 
 
 def _redeployed(row: TargetRow, scanned: Scanned | None) -> bool:
@@ -246,13 +310,17 @@ def _record(
     row: TargetRow,
     scanned: Scanned | None,
     status: str,
-    current: list[dict[str, Any]],
+    current: list[dict[str, Any]] | None,
     error: str | None = None,
 ) -> None:
+    """Record one target's outcome; `current` None means: the findings open now are still there."""
     store = run.store
+    run.recorded.add(row.id)
     scan_state = "scanned" if scanned is not None else ("removed" if status == "removed" else "error")
     with store.transaction():
-        outcomes = transition(scan_state, store.open_findings(row.id), current, store.acks(row.id), run.now)  # type: ignore[arg-type]
+        previous = store.open_findings(row.id)
+        seen = current if current is not None else [s.data for s in previous.values()]
+        outcomes = transition(scan_state, previous, seen, store.acks(row.id), run.now)  # type: ignore[arg-type]
         redeployed = _redeployed(row, scanned)
         store.record_target(
             run.id,
@@ -266,6 +334,7 @@ def _record(
             error=error,
             compared_with=scanned.compared_with if scanned else None,
             baseline=scanned.baseline if scanned else None,
+            scan_key=scanned.scan_key if scanned else None,
         )
         _apply(store, run.id, row.id, outcomes, run.now)
         counts: Counter[tuple[str, str]] = Counter((str(o.data.get("category", "unknown")), o.state) for o in outcomes)
@@ -281,6 +350,7 @@ def _record(
         redeployed=redeployed,
         error=error,
         context=scanned.context if scanned else {},
+        reused=scanned.reused if scanned else False,
     )
     run.targets.append(t.to_json(docmod.target_counts(outcomes)))
     run.findings += [docmod.finding_json(t, o, now=run.now, run=run.id) for o in outcomes]

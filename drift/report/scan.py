@@ -13,13 +13,15 @@ import contextlib
 import fnmatch
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drift.errors import DriftError
-from drift.inventory import Scanner, build, inspect_target
 from drift.model import Finding, short_id
-from drift.report.redact import redact_env, redact_finding
+from drift.report.redact import redact_argv, redact_env, redact_findings, redact_value
 from drift.report.targets import DOCKERFILE_LABEL, Selected
+
+if TYPE_CHECKING:
+    from drift.inventory import Scanner
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,8 @@ class Scanned:
     labels: dict[str, str] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
     baseline: dict[str, Any] | None = None  # an image's first inventory, to store
+    scan_key: str | None = None  # signature of what was read (drift/report/quick.py)
+    reused: bool = False  # unchanged since the last full scan: its findings carried over
 
 
 def scan(
@@ -52,7 +56,7 @@ def scan(
     with contextlib.ExitStack() as stack:
         if target.kind == "container":
             return _container(engine, target, stack, scanner)
-        mapping = _dockerfile_for(engine, target, dockerfiles)
+        mapping = dockerfile_for(engine, target, dockerfiles)
         if mapping is not None:
             return _image_vs_dockerfile(target, mapping, stack, scanner)
         return _image_vs_baseline(engine, target, stack, scanner, baseline)
@@ -60,11 +64,18 @@ def scan(
 
 def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scanner: Scanner) -> Scanned:
     from drift.diff import from_delta
+    from drift.inventory import inspect_target
 
     insp = inspect_target(f"container:{target.id}", stack, engine=engine, scanner=scanner)
     inv = insp.inventory
-    findings = [redact_finding(f) for f in from_delta(inv) if f.category != "config"]
     attrs = insp.source.raw
+    mounts = _mount_points(attrs)
+    found = [f for f in from_delta(inv) if f.category != "config" and not _made_for_mount(f, mounts)]
+    return container_meta(attrs, target, redact_findings(found, inv))
+
+
+def container_meta(attrs: dict[str, Any], target: Selected, findings: list[Finding]) -> Scanned:
+    """What a container scan reports beside its findings, from the engine's description."""
     image = (attrs.get("Config") or {}).get("Image") or target.image
     image_id = attrs.get("Image") or target.image_id
     return Scanned(
@@ -73,9 +84,23 @@ def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scann
         image=image,
         image_id=image_id,
         instance=attrs.get("Id"),
-        labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
+        labels={k: redact_value(k, str(v)) for k, v in ((attrs.get("Config") or {}).get("Labels") or {}).items()},
         context=run_context(attrs),
     )
+
+
+def _mount_points(attrs: dict[str, Any]) -> set[str]:
+    return {m["Destination"].rstrip("/") for m in attrs.get("Mounts") or () if m.get("Destination")}
+
+
+def _made_for_mount(f: Finding, mounts: set[str]) -> bool:
+    """The folder the engine made in the container for a `-v`/`--mount` destination (and its
+    parents): part of what was given at `docker run`, not a change made inside."""
+    if f.category != "file" or not isinstance(f.actual, dict) or f.actual.get("kind") != "dir":
+        return False
+    if f.actual.get("change") != "added":
+        return False
+    return f.name in mounts or any(m.startswith(f.name.rstrip("/") + "/") for m in mounts)
 
 
 def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -92,12 +117,12 @@ def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
         f"{m.get('Source') or m.get('Name') or ''}:{m.get('Destination')}" for m in attrs.get("Mounts") or ()
     )
     return {
-        "command": list(cfg.get("Cmd") or []),
-        "entrypoint": list(cfg.get("Entrypoint") or []),
+        "command": redact_argv([str(a) for a in cfg.get("Cmd") or []]),
+        "entrypoint": redact_argv([str(a) for a in cfg.get("Entrypoint") or []]),
         "env": env,
         "ports": ports,
         "volumes": mounts,
-        "labels": dict(sorted((cfg.get("Labels") or {}).items())),
+        "labels": {k: redact_value(k, str(v)) for k, v in sorted((cfg.get("Labels") or {}).items())},
         "user": cfg.get("User") or "",
         "working_dir": cfg.get("WorkingDir") or "",
         "restart": (host.get("RestartPolicy") or {}).get("Name") or "",
@@ -107,7 +132,7 @@ def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _dockerfile_for(engine: Any, target: Selected, maps: list[DockerfileMap]) -> DockerfileMap | None:
+def dockerfile_for(engine: Any, target: Selected, maps: list[DockerfileMap]) -> DockerfileMap | None:
     for m in maps:
         if fnmatch.fnmatchcase(target.name, m.image):
             return m
@@ -129,7 +154,7 @@ def _image_vs_dockerfile(
         f"image:{target.id}", f"dockerfile:{mapping.path}", stack, build_args=dict(mapping.build_args), scanner=scanner
     )
     return Scanned(
-        findings=[redact_finding(f) for f in result.findings],
+        findings=redact_findings(result.findings, result.inspection.inventory if result.inspection else None),
         compared_with=f"Dockerfile {mapping.path}",
         image=target.name,
         image_id=target.id,
@@ -139,6 +164,7 @@ def _image_vs_dockerfile(
 def _image_vs_baseline(
     engine: Any, target: Selected, stack: contextlib.ExitStack, scanner: Scanner, baseline: dict[str, Any] | None
 ) -> Scanned:
+    from drift.inventory import build
     from drift.report.baseline import compare, summarize
     from drift.sources import resolve
 
@@ -147,6 +173,6 @@ def _image_vs_baseline(
     now = summarize(inv, target.id)
     if baseline is None:
         return Scanned([], "its first inventory (recorded now as the baseline)", target.name, target.id, baseline=now)
-    findings = [redact_finding(f) for f in compare(baseline, now)]
+    findings = redact_findings(compare(baseline, now), inv)
     when = baseline.get("recorded", "an earlier run")
     return Scanned(findings, f"its baseline inventory of {when}", target.name, target.id)

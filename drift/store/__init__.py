@@ -81,6 +81,7 @@ def _connect(url: StoreURL) -> sqlite3.Connection:
         conn.close()
         raise StoreError(f"{path} is an SQLite file but not a drift history store; it was left as it is")
     conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")  # WAL: never corrupt; a power cut may lose the last run only
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 

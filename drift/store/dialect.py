@@ -59,15 +59,17 @@ def default_path() -> str:
 
 
 def parse_url(text: str | None) -> StoreURL:
-    """`sqlite:///ABS/PATH`, `sqlite:REL/PATH`, or a plain path; None = the default place."""
+    """A plain path, or a URL as SQLAlchemy spells them: `sqlite:////abs/path` (four
+    slashes: absolute), `sqlite:///relative/path`; None = the default place."""
     text = text or default_path()
     if "://" not in text and not text.startswith("sqlite:"):
         return StoreURL(SQLITE, os.path.abspath(os.path.expanduser(text)), text)
     url = urlparse(text)
     if url.scheme == "sqlite":
         path = unquote(url.path if url.netloc in ("", "localhost") else url.netloc + url.path)
+        path = path[1:] if path.startswith("/") else path
         if not path:
-            raise StoreError(f"--store {text}: no file path (use sqlite:///ABSOLUTE/PATH)")
+            raise StoreError(f"--store {text}: no file path (use sqlite:////ABSOLUTE/PATH or sqlite:///RELATIVE/PATH)")
         return StoreURL(SQLITE, os.path.abspath(os.path.expanduser(path)), text)
     if url.scheme in ("postgres", "postgresql"):
         raise StoreError(f"--store {text}: PostgreSQL stores are not supported yet; use sqlite:///PATH")

@@ -126,6 +126,7 @@ class Store:
         error: str | None,
         compared_with: str | None,
         baseline: dict[str, Any] | None,
+        scan_key: str | None = None,
     ) -> None:
         ok = status in ("scanned", "new")
         self._x(
@@ -138,7 +139,8 @@ class Store:
             " first_run = coalesce(first_run, ?),"
             " last_ok_run = CASE WHEN ? THEN ? ELSE last_ok_run END,"
             " image = coalesce(?, image), image_id = coalesce(?, image_id), instance = coalesce(?, instance),"
-            " labels = coalesce(?, labels), baseline = coalesce(?, baseline) WHERE id = ?",
+            " labels = coalesce(?, labels), baseline = coalesce(?, baseline),"
+            " scan_key = CASE WHEN ? THEN ? ELSE scan_key END WHERE id = ?",
             (
                 status,
                 run,
@@ -150,6 +152,8 @@ class Store:
                 instance,
                 _dumps(labels) if labels is not None else None,
                 _dumps(baseline) if baseline is not None else None,
+                int(ok),
+                scan_key,
                 target.id,
             ),
         )
@@ -260,7 +264,7 @@ class Store:
 
 _TARGET_SELECT = (
     "SELECT t.id, e.name, t.kind, t.name, t.image, t.image_id, t.labels, t.baseline, t.last_status, t.last_ok_run,"
-    " t.instance"
+    " t.instance, t.scan_key"
     " FROM targets t JOIN engines e ON e.id = t.engine"
 )
 
@@ -278,6 +282,7 @@ def _target(r: Any) -> TargetRow:
         last_status=r[8],
         last_ok_run=r[9],
         instance=r[10],
+        scan_key=r[11],
     )
 
 

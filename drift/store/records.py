@@ -19,6 +19,7 @@ class TargetRow:
     last_status: str | None
     last_ok_run: int | None
     instance: str | None = None  # a container's id: recorded, never a key
+    scan_key: str | None = None  # signature of what the last full scan read
 
     @property
     def key(self) -> str:

@@ -105,6 +105,11 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        2,
+        "targets.scan_key: what a container's last full scan read, to skip an unchanged one",
+        ["ALTER TABLE targets ADD COLUMN scan_key TEXT"],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
