@@ -236,3 +236,13 @@ def test_markdown_nothing_changed() -> None:
     assert "_nothing new, updated or resolved_" in text
     assert "Incomplete" not in text
     assert "<details><summary>Still open from earlier runs (8)</summary>" in text
+
+
+def test_html_marks_targets_carried_over_unread() -> None:
+    doc = report_doc()
+    page = report_html.render(doc)
+    assert "unchanged since last scan" not in page
+    next(t for t in doc["targets"] if t["name"] == "shop:latest")["reused"] = True
+    page = report_html.render(doc)
+    section = re.search(r'data-target="local/image/shop:latest">(.*?)</h2>', page, re.S)
+    assert section is not None and "unchanged since last scan" in section.group(1)
