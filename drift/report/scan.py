@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from drift.errors import DriftError
 from drift.model import Finding, short_id
-from drift.report.redact import redact_argv, redact_env, redact_findings, redact_value
+from drift.report.redact import redact_argv, redact_env, redact_findings, redact_value, secret_path
 from drift.report.targets import DOCKERFILE_LABEL, Selected
 
 if TYPE_CHECKING:
@@ -71,7 +71,22 @@ def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scann
     attrs = insp.source.raw
     mounts = _mount_points(attrs)
     found = [f for f in from_delta(inv) if f.category != "config" and not _made_for_mount(f, mounts)]
-    return container_meta(attrs, target, redact_findings(found, inv))
+    return container_meta(attrs, target, redact_findings(_with_content(found, inv), inv))
+
+
+def _with_content(findings: list[Finding], inv: Any) -> list[Finding]:
+    """A changed file's content digest in its `actual`, so that editing it again (even to the
+    same size) is `updated` between runs. Files whose path looks secret keep no digest."""
+    import dataclasses
+
+    sums = {f.path: f.sha256 for f in inv.files if f.sha256}
+    out = []
+    for f in findings:
+        digest = sums.get(f.name) if f.category == "file" and isinstance(f.actual, dict) else None
+        if digest and not secret_path(f.name):
+            f = dataclasses.replace(f, actual={**f.actual, "sha256": digest})
+        out.append(f)
+    return out
 
 
 def container_meta(attrs: dict[str, Any], target: Selected, findings: list[Finding]) -> Scanned:

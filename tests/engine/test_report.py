@@ -135,6 +135,13 @@ def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str,
     tree = next(f for f in third["findings"] if f["name"] == "tree")
     assert tree["first_seen_run"] == second["run"]["id"]
 
+    # the file edited again, to the same size: updated
+    sh(c["api1"], "echo 'rEmember' > /srv/notes.txt")
+    edited = report(code=1)
+    assert by_state(edited, "updated") == {(names["api1"], "file", "/srv/notes.txt")}
+    notes = next(f for f in edited["findings"] if f["name"] == "/srv/notes.txt")
+    assert notes["first_seen_run"] == second["run"]["id"] and len(notes["actual"]["sha256"]) == 64
+
     # 4. the file is undone: resolved (not a failure)
     sh(c["api1"], "rm /srv/notes.txt")
     fourth = report(code=0)
@@ -164,19 +171,18 @@ def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str,
 
     # history: every run, how the open count moved; the secret never reached the store
     hist = json.loads(run_drift("history", "--format", "json", *report.base_args(), check=0).stdout)
-    assert [r["run"] for r in hist["runs"]] == [
-        d["run"]["id"] for d in (first, second, third, fourth, fifth, acked, expired)
-    ]
-    assert [r["open"] for r in hist["runs"]][:5] == [1, 3, 3, 2, 1]
+    docs = (first, second, third, edited, fourth, fifth, acked, expired)
+    assert [r["run"] for r in hist["runs"]] == [d["run"]["id"] for d in docs]
+    assert [r["open"] for r in hist["runs"]][:6] == [1, 3, 3, 3, 2, 1]
     trend = expired["trends"]["engines"]["default"]
     assert [p["run"] for p in trend] == [r["run"] for r in hist["runs"]]
     assert [p["open"] for p in trend] == [r["open"] for r in hist["runs"]]
     web1_trend = expired["trends"]["targets"][f"default/container/{names['web1']}"]
-    assert [p["by_category"]["undocumented"] for p in web1_trend] == [0, 1, 1, 1, 1, 1, 1]
+    assert [p["by_category"]["undocumented"] for p in web1_trend] == [0, 1, 1, 1, 1, 1, 1, 1]
     table = run_drift("history", *report.base_args(), check=0).stdout
-    assert "complete (baseline)" in table and table.count("\n") == 2 + 7
+    assert "complete (baseline)" in table and table.count("\n") == 2 + len(docs)
     one = json.loads(run_drift("history", names["api1"], "--format", "json", *report.base_args(), check=0).stdout)
-    assert [r["new"] for r in one["runs"]][:4] == [0, 1, 0, 0] and one["runs"][3]["resolved"] == 1
+    assert [r["new"] for r in one["runs"]][:5] == [0, 1, 0, 0, 0] and one["runs"][4]["resolved"] == 1
     for path in [report.store, *tmp_path.glob("run*.json")]:
         assert b"hunter2-secret-value" not in path.read_bytes()
 
