@@ -89,6 +89,8 @@ def report(
         from drift.report.terminal import summary
 
         sys.stdout.write(summary(doc))
+    if doc["run"]["error"]:
+        print(f"drift: error: {doc['run']['error']}", file=sys.stderr)
     for e in doc["engines"]:
         if e["status"] != "up":
             print(f"drift: error: engine {e['name']} is down: {e['error']}", file=sys.stderr)

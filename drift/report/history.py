@@ -86,7 +86,7 @@ def show(store_url: str | None, *, target: str | None, since: str | None, fmt: s
         [
             r["run"],
             r["started"],
-            r["status"] + (" (baseline)" if r["first_run"] else ""),
+            r["status"] + (" (baseline)" if r["first_run"] and r["status"] != "failed" else ""),
             r["targets"],
             r["errors"],
             r["open"],

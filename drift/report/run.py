@@ -154,18 +154,25 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
         engine_row = store.engine(eng["name"], eng["endpoint"], eng["id"], started if eng["status"] == "up" else None)
         run = _Run(store, run_id, started, engine_row, eng["name"], opts, _scanner(opts.no_cache), rules)
         run.rules_key = repr([(r.pattern, r.negate) for r in rules])
-        if eng["status"] == "up":
-            try:
-                _scan_all(run, engine, progress)
-            except EngineUnreachable as exc:
-                eng.update(status="down", error=str(exc))
-        if eng["status"] == "down":
-            _engine_down(run, eng["error"])
+        trouble = None
+        try:
+            if eng["status"] == "up":
+                try:
+                    _scan_all(run, engine, progress)
+                except EngineUnreachable as exc:
+                    eng.update(status="down", error=str(exc))
+                except DriftError as exc:  # the engine refused the selection (a bad --filter, ...)
+                    trouble = str(exc)
+            if eng["status"] == "down":
+                _engine_down(run, eng["error"])
+        except BaseException:
+            store.finish_run(run_id, finished=now_iso(), status="failed", first_run=previous is None, exit_code=2)
+            raise
         first_run = previous is None
         errors = sum(1 for t in run.targets if t["status"] == "error")
         failing = fails(run.states, opts.fail_on) and (not first_run or opts.fail_on_first_run)
-        code = 2 if errors or eng["status"] == "down" else (1 if failing else 0)
-        status = "failed" if eng["status"] == "down" else ("partial" if errors else "complete")
+        code = 2 if errors or trouble or eng["status"] == "down" else (1 if failing else 0)
+        status = "failed" if trouble or eng["status"] == "down" else ("partial" if errors else "complete")
         finished = now_iso()
         store.finish_run(run_id, finished=finished, status=status, first_run=first_run, exit_code=code)
         trend = _trends(store, key, {eng["name"]}, run.targets)
@@ -186,6 +193,7 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
             "duration_seconds": round(time.monotonic() - t0, 3),
             "fail_on": list(opts.fail_on),
             "exit_code": code,
+            "error": trouble,
         },
         "engines": [eng],
         "targets": run.targets,

@@ -82,6 +82,8 @@ def summary(doc: dict[str, Any]) -> str:
         f"findings: {st['new']} new, {st['updated']} updated, {st['persisting']} persisting, "
         f"{st['resolved']} resolved, {st['stale']} stale, {st['acknowledged']} acknowledged",
     ]
+    if doc["run"].get("error"):
+        lines.append(f"  run failed: {doc['run']['error']}")
     for e in doc["engines"]:
         if e["status"] != "up":
             lines.append(f"  engine {e['name']} ({e['endpoint']}) is down: {e['error']}")

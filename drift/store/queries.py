@@ -58,9 +58,10 @@ class Store:
             )
 
     def previous_run(self, selection: str, before: int) -> RunRow | None:
+        """The last run of this selection that scanned something (a failed run saw nothing)."""
         row = self._x(
             "SELECT id, started, finished, status, first_run, exit_code, selection FROM runs"
-            " WHERE selection = ? AND id < ? AND finished IS NOT NULL ORDER BY id DESC LIMIT 1",
+            " WHERE selection = ? AND id < ? AND status IN ('complete', 'partial') ORDER BY id DESC LIMIT 1",
             (selection, before),
         ).fetchone()
         return _run(row) if row else None

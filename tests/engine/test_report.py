@@ -359,3 +359,21 @@ def test_a_container_gone_between_listing_and_reading_is_removed(
     doc = run_mod.run_report(opts)
     assert {t["name"]: t["status"] for t in doc["targets"]} == {names[0]: "new", names[1]: "removed"}
     assert doc["run"]["exit_code"] == 0 and doc["run"]["status"] == "complete"
+
+
+def test_a_filter_the_engine_refuses_is_a_failed_run_and_the_next_is_the_baseline(tmp_path: Path) -> None:
+    store = ["--store", f"sqlite:///{tmp_path / 'h.sqlite'}"]
+    proc = run_drift("report", "--filter", "colour=blue", *store, "--quiet")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert (
+        proc.stderr.startswith("drift: error: the Docker engine refused to list containers") and "colour" in proc.stderr
+    )
+    hist = json.loads(run_drift("history", "--format", "json", *store, check=0).stdout)
+    assert [r["status"] for r in hist["runs"]] == ["failed"]
+    same = ["report", "--filter", f"label={LABEL}=none-{RUN_ID}", *store, "-o", f"json:{tmp_path / 'r.json'}"]
+    down = run_drift(*same, env={"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"})
+    assert down.returncode == 2 and "is down" in down.stderr
+    proc = run_drift(*same)
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads((tmp_path / "r.json").read_text())["run"]
+    assert run["first_run"] is True and run["previous_run"] is None  # a run that saw nothing is no baseline
