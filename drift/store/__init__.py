@@ -106,7 +106,7 @@ def _migrate(conn: sqlite3.Connection, url: StoreURL) -> None:
     for version, _, statements in MIGRATIONS:
         if version <= current:
             continue
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(url.dialect.begin)
         try:
             for stmt in statements:
                 conn.execute(stmt.format(id=url.dialect.id_column, blob=url.dialect.blob))
