@@ -105,11 +105,17 @@ def container_meta(attrs: dict[str, Any], target: Selected, findings: list[Findi
 
 
 def _mount_points(attrs: dict[str, Any]) -> set[str]:
-    return {m["Destination"].rstrip("/") for m in attrs.get("Mounts") or () if m.get("Destination")}
+    """Folders `docker run` makes in the container: volume, bind and tmpfs mount points, -w."""
+    points = {m["Destination"] for m in attrs.get("Mounts") or () if m.get("Destination")}
+    points |= set(((attrs.get("HostConfig") or {}).get("Tmpfs") or {}).keys())
+    workdir = (attrs.get("Config") or {}).get("WorkingDir")
+    if workdir:
+        points.add(workdir)
+    return {p.rstrip("/") for p in points if p.startswith("/") and p.rstrip("/")}
 
 
 def _made_for_mount(f: Finding, mounts: set[str]) -> bool:
-    """The folder the engine made in the container for a `-v`/`--mount` destination (and its
+    """A folder the engine made in the container for a mount point or a working folder (and its
     parents): part of what was given at `docker run`, not a change made inside."""
     if f.category != "file" or not isinstance(f.actual, dict) or f.actual.get("kind") != "dir":
         return False

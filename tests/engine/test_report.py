@@ -79,7 +79,16 @@ def second_image(docker_client: Any, base_image: str, tmp_path_factory: pytest.T
 def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str, cleanup: Any, tmp_path: Path) -> None:
     names = {n: f"drift-test-rep-{n}-{RUN_ID}" for n in ("web1", "web2", "api1", "api2")}
     c = {
-        "web1": start(docker_client, base_image, names["web1"], "fleet", cleanup),
+        # -w and --tmpfs make folders in the container: given at docker run, never findings
+        "web1": start(
+            docker_client,
+            base_image,
+            names["web1"],
+            "fleet",
+            cleanup,
+            working_dir="/srv/newapp/work",
+            tmpfs={"/scratch/tmp": ""},
+        ),
         "web2": start(
             docker_client,
             base_image,
