@@ -105,9 +105,12 @@ def container_meta(attrs: dict[str, Any], target: Selected, findings: list[Findi
 
 
 def _mount_points(attrs: dict[str, Any]) -> set[str]:
-    """Folders `docker run` makes in the container: volume, bind and tmpfs mount points, -w."""
+    """Paths `docker run` makes in the container: volume, bind and tmpfs mount points, -w, --init."""
     points = {m["Destination"] for m in attrs.get("Mounts") or () if m.get("Destination")}
-    points |= set(((attrs.get("HostConfig") or {}).get("Tmpfs") or {}).keys())
+    host = attrs.get("HostConfig") or {}
+    points |= set((host.get("Tmpfs") or {}).keys())
+    if host.get("Init"):
+        points.add("/usr/sbin/docker-init")  # --init: the engine binds its init there
     workdir = (attrs.get("Config") or {}).get("WorkingDir")
     if workdir:
         points.add(workdir)
@@ -117,11 +120,11 @@ def _mount_points(attrs: dict[str, Any]) -> set[str]:
 def _made_for_mount(f: Finding, mounts: set[str]) -> bool:
     """A folder the engine made in the container for a mount point or a working folder (and its
     parents): part of what was given at `docker run`, not a change made inside."""
-    if f.category != "file" or not isinstance(f.actual, dict) or f.actual.get("kind") != "dir":
+    if f.category != "file" or not isinstance(f.actual, dict) or f.actual.get("change") != "added":
         return False
-    if f.actual.get("change") != "added":
-        return False
-    return f.name in mounts or any(m.startswith(f.name.rstrip("/") + "/") for m in mounts)
+    if f.name in mounts:  # the mount point itself: an empty folder, or an empty file for a file bind
+        return f.actual.get("kind") in ("dir", "file")
+    return f.actual.get("kind") == "dir" and any(m.startswith(f.name.rstrip("/") + "/") for m in mounts)
 
 
 def run_context(attrs: dict[str, Any]) -> dict[str, Any]:

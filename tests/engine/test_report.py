@@ -78,8 +78,10 @@ def second_image(docker_client: Any, base_image: str, tmp_path_factory: pytest.T
 
 def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str, cleanup: Any, tmp_path: Path) -> None:
     names = {n: f"drift-test-rep-{n}-{RUN_ID}" for n in ("web1", "web2", "api1", "api2")}
+    bound = tmp_path / "app.conf"
+    bound.write_text("setting=1\n")
     c = {
-        # -w and --tmpfs make folders in the container: given at docker run, never findings
+        # -w, --tmpfs, --init and a file bind make paths in the container: given at docker run, never findings
         "web1": start(
             docker_client,
             base_image,
@@ -88,6 +90,8 @@ def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str,
             cleanup,
             working_dir="/srv/newapp/work",
             tmpfs={"/scratch/tmp": ""},
+            init=True,
+            volumes={str(bound): {"bind": "/etc/app/app.conf", "mode": "ro"}},
         ),
         "web2": start(
             docker_client,
