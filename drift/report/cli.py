@@ -76,7 +76,8 @@ def report(
 ) -> None:
     """Report drift over the engine's containers (and images), with history: new, persisting, resolved."""
     from drift.report import config as config_mod
-    from drift.report.run import DEFAULT_FAIL_ON, Options, run_report
+    from drift.report.options import DEFAULT_FAIL_ON, Options
+    from drift.report.run import run_report
     from drift.report.targets import Selection
 
     cfg = config_mod.load(config)
@@ -123,14 +124,14 @@ def report(
 
 
 def _progress(quiet: bool) -> Any:
-    from drift.report.run import NoProgress
+    from drift.report.options import NoProgress
     from drift.report.terminal import Bar
 
     return Bar() if not quiet and sys.stderr.isatty() else NoProgress()
 
 
 def _fail_on(states: list[str]) -> tuple[str, ...]:
-    from drift.report.run import FAIL_ON_CHOICES
+    from drift.report.options import FAIL_ON_CHOICES
 
     out = tuple(s.strip() for s in states if s.strip())
     bad = [s for s in out if s not in FAIL_ON_CHOICES]

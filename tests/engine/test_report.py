@@ -353,6 +353,7 @@ def test_a_container_gone_between_listing_and_reading_is_removed(
     """The engine listed it, then it was removed before its turn (a redeploy during the run):
     the run goes on, and the target is `removed`, not an error and not a crash."""
     from drift.report import run as run_mod
+    from drift.report.options import Options
     from drift.report.targets import Selection
 
     names = [f"drift-test-rep-race{i}-{RUN_ID}" for i in (1, 2)]
@@ -366,7 +367,7 @@ def test_a_container_gone_between_listing_and_reading_is_removed(
         return found
 
     monkeypatch.setattr(run_mod, "select", select_then_remove)
-    opts = run_mod.Options(
+    opts = Options(
         selection=Selection(filters=(f"label={LABEL}={RUN_ID}-race",)), store=f"sqlite:///{tmp_path / 'h.sqlite'}"
     )
     doc = run_mod.run_report(opts)
