@@ -77,6 +77,9 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
         )
         previous = store.previous_run(key, run_id)
         eng = _engine_info(engine, opts.engine_name)
+        known_id = store.engine_id(eng["name"])
+        if known_id and eng["id"] and known_id != eng["id"]:
+            eng["previous_id"] = known_id  # the name now reaches another engine: said, not merged silently
         engine_row = store.engine(eng["name"], eng["endpoint"], eng["id"], started if eng["status"] == "up" else None)
         run = _Run(store, run_id, started, engine_row, eng["name"], opts, layer_scanner(opts.no_cache), rules)
         run.rules_key = repr([(r.pattern, r.negate) for r in rules])

@@ -85,6 +85,11 @@ def summary(doc: dict[str, Any]) -> str:
     if doc["run"].get("error"):
         lines.append(f"  run failed: {doc['run']['error']}")
     for e in doc["engines"]:
+        if e.get("previous_id"):
+            lines.append(
+                f"  engine {e['name']} ({e['endpoint']}) is another engine than last time "
+                f"(id {e['id']}, was {e['previous_id']}): its targets are compared with the other engine's history"
+            )
         if e["status"] != "up":
             lines.append(f"  engine {e['name']} ({e['endpoint']}) is down: {e['error']}")
     for t in doc["targets"]:

@@ -391,3 +391,17 @@ def test_a_filter_the_engine_refuses_is_a_failed_run_and_the_next_is_the_baselin
     assert proc.returncode == 0, proc.stderr
     run = json.loads((tmp_path / "r.json").read_text())["run"]
     assert run["first_run"] is True and run["previous_run"] is None  # a run that saw nothing is no baseline
+
+
+def test_an_engine_name_that_now_reaches_another_engine_is_said(tmp_path: Path) -> None:
+    store = tmp_path / "h.sqlite"
+    args = ["report", "--filter", f"label={LABEL}=none-{RUN_ID}", "--store", f"sqlite:///{store}"]
+    run_drift(*args, check=0)
+    conn = sqlite3.connect(store)
+    conn.execute("UPDATE engines SET engine_id = 'AAAA:OTHER:ENGINE'")  # as if 'default' pointed elsewhere before
+    conn.commit()
+    conn.close()
+    proc = run_drift(*args, "-o", f"json:{tmp_path / 'r.json'}", check=0)
+    engine = json.loads((tmp_path / "r.json").read_text())["engines"][0]
+    assert engine["previous_id"] == "AAAA:OTHER:ENGINE" and engine["id"] != engine["previous_id"]
+    assert "is another engine than last time" in proc.stdout
