@@ -405,3 +405,11 @@ def test_an_engine_name_that_now_reaches_another_engine_is_said(tmp_path: Path) 
     engine = json.loads((tmp_path / "r.json").read_text())["engines"][0]
     assert engine["previous_id"] == "AAAA:OTHER:ENGINE" and engine["id"] != engine["previous_id"]
     assert "is another engine than last time" in proc.stdout
+
+
+def test_default_store_location_follows_xdg_state_home(tmp_path: Path) -> None:
+    env = {"DRIFT_STORE": "", "XDG_STATE_HOME": str(tmp_path / "state")}
+    run_drift("report", "--filter", f"label={LABEL}=none-{RUN_ID}", "--quiet", env=env, check=0)
+    assert (tmp_path / "state" / "drift" / "history.sqlite").is_file()
+    hist = json.loads(run_drift("history", "--format", "json", env=env, check=0).stdout)
+    assert [r["status"] for r in hist["runs"]] == ["complete"]
