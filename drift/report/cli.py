@@ -98,6 +98,7 @@ def report(
         lock_timeout=lock_timeout,
         no_cache=no_cache,
         keep=config_mod.duration(cfg.retention, "retention") if cfg.retention else None,
+        project=os.path.dirname(cfg.path) if cfg.path else os.getcwd(),
     )
     doc = run_report(opts, progress=_progress(quiet))
     code = doc["run"]["exit_code"]

@@ -47,6 +47,7 @@ class Options:
     no_cache: bool = False
     keep: float | None = None  # seconds of detail to keep (prune after the run)
     engine_name: str = "default"
+    project: str = "."  # drift.toml's folder (else the current one): image labels may name files here only
 
     def to_json(self) -> dict[str, Any]:
         sel = self.selection

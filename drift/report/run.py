@@ -184,7 +184,12 @@ def _scan_live(run: _Run, engine: Any, target: Selected, row: TargetRow) -> Scan
     for attempt in (1, 2):
         try:
             return scan(
-                engine, target, scanner=run.scanner, dockerfiles=list(run.opts.dockerfiles), baseline=row.baseline
+                engine,
+                target,
+                scanner=run.scanner,
+                dockerfiles=list(run.opts.dockerfiles),
+                baseline=row.baseline,
+                project=run.opts.project,
             )
         except OSError:
             if attempt == 2:
@@ -232,7 +237,7 @@ def _unchanged(run: _Run, engine: Any, target: Selected, row: TargetRow) -> bool
 def _image_unchanged(run: _Run, engine: Any, target: Selected, row: TargetRow) -> bool:
     """An image compared with its baseline is immutable by id: the same id gives the same findings.
     (An image audited against a Dockerfile is always read: its build context may have changed.)"""
-    if dockerfile_for(engine, target, list(run.opts.dockerfiles)) is not None:
+    if dockerfile_for(engine, target, list(run.opts.dockerfiles), run.opts.project) is not None:
         return False
     run.pending_key = quick.image_signature(target.id, run.rules_key)
     if row.baseline is None or run.pending_key != row.scan_key or _status(row) != "scanned":

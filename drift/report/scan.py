@@ -52,11 +52,12 @@ def scan(
     scanner: Scanner,
     dockerfiles: list[DockerfileMap],
     baseline: dict[str, Any] | None,
+    project: str = ".",
 ) -> Scanned:
     with contextlib.ExitStack() as stack:
         if target.kind == "container":
             return _container(engine, target, stack, scanner)
-        mapping = dockerfile_for(engine, target, dockerfiles)
+        mapping = dockerfile_for(engine, target, dockerfiles, project)
         if mapping is not None:
             return _image_vs_dockerfile(target, mapping, stack, scanner)
         return _image_vs_baseline(engine, target, stack, scanner, baseline)
@@ -156,15 +157,25 @@ def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def dockerfile_for(engine: Any, target: Selected, maps: list[DockerfileMap]) -> DockerfileMap | None:
+def dockerfile_for(engine: Any, target: Selected, maps: list[DockerfileMap], project: str) -> DockerfileMap | None:
+    """The Dockerfile an image is audited against: drift.toml's mapping, else the image's label
+    `drift.dockerfile=PATH`. The label comes from the image (untrusted): it may only name a file
+    inside the project folder (drift.toml's folder, else the current one), never any host file."""
     for m in maps:
         if fnmatch.fnmatchcase(target.name, m.image):
             return m
     attrs = engine.find_image(target.id) or {}
-    path = ((attrs.get("Config") or {}).get("Labels") or {}).get(DOCKERFILE_LABEL)
-    if path:
-        return DockerfileMap(image=target.name, path=os.path.abspath(path))
-    return None
+    label = ((attrs.get("Config") or {}).get("Labels") or {}).get(DOCKERFILE_LABEL)
+    if not label:
+        return None
+    root = os.path.realpath(project)
+    path = os.path.realpath(os.path.join(root, label))
+    if os.path.isabs(label) or os.path.commonpath([root, path]) != root:
+        raise DriftError(
+            f"label {DOCKERFILE_LABEL}={label!r} must be a path inside {root} (relative to drift.toml's folder): "
+            "ignored; map the image in drift.toml [[dockerfile]] instead"
+        )
+    return DockerfileMap(image=target.name, path=path)
 
 
 def _image_vs_dockerfile(

@@ -291,7 +291,9 @@ def test_images_against_their_dockerfile_or_their_baseline(
     mapped = f"drift-test/report-img-mapped:{RUN_ID}"
     build(docker_client, app, mapped, cleanup)
     labelled = f"drift-test/report-img-labelled:{RUN_ID}"
-    build(docker_client, app, labelled, cleanup, labels={"drift.dockerfile": str(app / "Dockerfile")})
+    build(docker_client, app, labelled, cleanup, labels={"drift.dockerfile": "services/app/Dockerfile"})
+    nosy = f"drift-test/report-img-nosy:{RUN_ID}"  # an image may not make drift read a host file
+    build(docker_client, app, nosy, cleanup, labels={"drift.dockerfile": "../../../../../etc/shadow"})
     plain_ctx = tmp_path / "plain"
     plain_ctx.mkdir()
     plain = f"drift-test/report-img-plain:{RUN_ID}"
@@ -305,9 +307,11 @@ def test_images_against_their_dockerfile_or_their_baseline(
     store = ["--store", f"sqlite:///{tmp_path / 'h.sqlite'}", "--config", str(tmp_path / "drift.toml")]
     args = ["report", f"drift-test/report-img-*:{RUN_ID}", *store, "-o", f"json:{tmp_path / 'r.json'}"]
 
-    run_drift(*args, check=0)
+    assert run_drift(*args).returncode == 2  # the nosy image is an error
     doc = json.loads((tmp_path / "r.json").read_text())
-    assert {t["name"] for t in doc["targets"]} == {mapped, labelled, plain}
+    assert {t["name"] for t in doc["targets"]} == {mapped, labelled, plain, nosy}
+    assert "must be a path inside" in target(doc, nosy)["error"]
+    docker_client.images.remove(nosy, force=True)
     assert target(doc, mapped)["compared_with"] == f"Dockerfile {app / 'Dockerfile'}"
     assert target(doc, labelled)["compared_with"] == f"Dockerfile {app / 'Dockerfile'}"
     assert target(doc, plain)["compared_with"].startswith("its first inventory")
