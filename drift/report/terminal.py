@@ -12,6 +12,8 @@ from typing import Any
 from drift.model import short_id
 
 _MAX_FINDINGS = 50
+# Names come from inside containers and images (untrusted): no control character reaches the terminal.
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
 
 
 class Bar:
@@ -114,4 +116,4 @@ def summary(doc: dict[str, Any]) -> str:
             )
         if len(shown) > _MAX_FINDINGS:
             lines.append(f"  ... and {len(shown) - _MAX_FINDINGS} more (see -o json:PATH)")
-    return "\n".join(lines) + "\n"
+    return "\n".join(line.translate(_CONTROL) for line in lines) + "\n"
