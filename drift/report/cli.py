@@ -114,7 +114,9 @@ def report(
             print(f"drift: error: engine {e['name']} is down: {e['error']}", file=sys.stderr)
     for t in doc["targets"]:
         if t["status"] == "error" and quiet:
-            print(f"drift: error: {t['kind']} {t['name']}: {t['error']}", file=sys.stderr)
+            from drift.report.terminal import safe
+
+            print(f"drift: error: {t['kind']} {t['name']}: {safe(t['error'] or '')}", file=sys.stderr)
     code = max(code, _write_outputs(doc, outputs))
     url = notify or cfg.notify
     if url:

@@ -52,6 +52,10 @@ class Bar:
             self._progress = None
 
 
+def safe(text: str) -> str:
+    return text.translate(_CONTROL)
+
+
 def _counts(t: dict[str, Any]) -> str:
     c = t["counts"]
     parts = [f"{c[s]} {s}" for s in ("new", "updated", "resolved", "stale", "removed") if c.get(s)]
