@@ -16,9 +16,15 @@ FORMATS = ("json", "markdown", "html", "prom", "sarif")
 
 StoreOpt = Annotated[
     str | None,
-    typer.Option("--store", help="History store URL (sqlite:///PATH); default $DRIFT_STORE or ~/.local/state/drift."),
+    typer.Option(
+        "--store",
+        metavar="URL",
+        help="History store: a path or sqlite:////ABS/PATH (default $DRIFT_STORE, else ~/.local/state/drift).",
+    ),
 ]
-ConfigOpt = Annotated[str | None, typer.Option("--config", help="drift.toml to read (default: ./drift.toml).")]
+ConfigOpt = Annotated[
+    str | None, typer.Option("--config", metavar="FILE", help="drift.toml to read (default: ./drift.toml).")
+]
 
 
 def report(
@@ -28,39 +34,50 @@ def report(
     all_: Annotated[bool, typer.Option("--all", "-a", help="Also stopped containers (like docker ps -a).")] = False,
     filter_: Annotated[
         list[str] | None,
-        typer.Option("--filter", help="docker ps filter KEY=VALUE (label=, name=, ancestor=), repeatable."),
+        typer.Option(
+            "--filter", metavar="KEY=VALUE", help="docker ps filter KEY=VALUE (label=, name=, ancestor=), repeatable."
+        ),
     ] = None,
     images: Annotated[bool, typer.Option("--images", help="Also report the images the containers use.")] = False,
     output: Annotated[
         list[str] | None,
         typer.Option(
-            "--output", "-o", help="FORMAT:PATH (json, markdown, html, prom, sarif; PATH - = stdout), repeatable."
+            "--output",
+            "-o",
+            metavar="FORMAT:PATH",
+            help="FORMAT:PATH (json, markdown, html, prom, sarif; PATH - = stdout), repeatable.",
         ),
     ] = None,
     fail_on: Annotated[
         str | None,
-        typer.Option("--fail-on", help="States that exit 1: new,updated (default), persisting, stale, open, none."),
+        typer.Option(
+            "--fail-on",
+            metavar="STATES",
+            help="States that exit 1: new,updated (default), persisting, stale, open, none.",
+        ),
     ] = None,
     fail_on_first_run: Annotated[
         bool, typer.Option("--fail-on-first-run", help="Let the baseline run fail too.")
     ] = False,
     ignore: Annotated[
-        list[str] | None, typer.Option("--ignore", help="Glob over findings to ignore, repeatable.")
+        list[str] | None, typer.Option("--ignore", metavar="GLOB", help="Glob over findings to ignore, repeatable.")
     ] = None,
     notify: Annotated[
-        str | None, typer.Option("--notify", help="POST a JSON summary of the changes to this URL.")
+        str | None, typer.Option("--notify", metavar="URL", help="POST a JSON summary of the changes to this URL.")
     ] = None,
     store: StoreOpt = None,
     config: ConfigOpt = None,
     lock_timeout: Annotated[
-        float, typer.Option("--lock-timeout", help="Seconds to wait for another run holding the store.")
+        float,
+        typer.Option("--lock-timeout", metavar="SECONDS", help="Seconds to wait for another run holding the store."),
     ] = 300.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use or fill the layer cache.")] = False,
 ) -> None:
     """Report drift over the engine's containers (and images), with history: new, persisting, resolved."""
     from drift.report import config as config_mod
-    from drift.report.run import DEFAULT_FAIL_ON, Options, run_report
+    from drift.report.options import DEFAULT_FAIL_ON, Options
+    from drift.report.run import run_report
     from drift.report.targets import Selection
 
     cfg = config_mod.load(config)
@@ -81,6 +98,7 @@ def report(
         lock_timeout=lock_timeout,
         no_cache=no_cache,
         keep=config_mod.duration(cfg.retention, "retention") if cfg.retention else None,
+        project=os.path.dirname(cfg.path) if cfg.path else os.getcwd(),
     )
     doc = run_report(opts, progress=_progress(quiet))
     code = doc["run"]["exit_code"]
@@ -89,12 +107,16 @@ def report(
         from drift.report.terminal import summary
 
         sys.stdout.write(summary(doc))
+    if doc["run"]["error"]:
+        print(f"drift: error: {doc['run']['error']}", file=sys.stderr)
     for e in doc["engines"]:
         if e["status"] != "up":
             print(f"drift: error: engine {e['name']} is down: {e['error']}", file=sys.stderr)
     for t in doc["targets"]:
         if t["status"] == "error" and quiet:
-            print(f"drift: error: {t['kind']} {t['name']}: {t['error']}", file=sys.stderr)
+            from drift.report.terminal import safe
+
+            print(f"drift: error: {t['kind']} {t['name']}: {safe(t['error'] or '')}", file=sys.stderr)
     code = max(code, _write_outputs(doc, outputs))
     url = notify or cfg.notify
     if url:
@@ -105,14 +127,14 @@ def report(
 
 
 def _progress(quiet: bool) -> Any:
-    from drift.report.run import NoProgress
+    from drift.report.options import NoProgress
     from drift.report.terminal import Bar
 
     return Bar() if not quiet and sys.stderr.isatty() else NoProgress()
 
 
 def _fail_on(states: list[str]) -> tuple[str, ...]:
-    from drift.report.run import FAIL_ON_CHOICES
+    from drift.report.options import FAIL_ON_CHOICES
 
     out = tuple(s.strip() for s in states if s.strip())
     bad = [s for s in out if s not in FAIL_ON_CHOICES]
@@ -163,10 +185,12 @@ def _notify(url: str, doc: dict[str, Any]) -> str | None:
 
 def ack(
     fingerprint: Annotated[str | None, typer.Argument(help="The finding's fingerprint (from the report).")] = None,
-    target: Annotated[str | None, typer.Option("--target", help="Target name or glob (all its open findings).")] = None,
-    reason: Annotated[str | None, typer.Option("--reason", help="Why this is fine (required).")] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", metavar="GLOB", help="Target name or glob (all its open findings).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", metavar="TEXT", help="Why this is fine (required).")] = None,
     expires: Annotated[
-        str | None, typer.Option("--expires", help="For how long: 30d, 12h, 2w (default: no end).")
+        str | None, typer.Option("--expires", metavar="DURATION", help="For how long: 30d, 12h, 2w (default: no end).")
     ] = None,
     store: StoreOpt = None,
 ) -> None:
@@ -184,9 +208,13 @@ def history(
     target: Annotated[
         str | None, typer.Argument(help="A target name or glob; or 'prune' to drop old detail (with --keep).")
     ] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Only runs newer than this (30d, 12h).")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
-    keep: Annotated[str | None, typer.Option("--keep", help="With 'prune': detail to keep (90d).")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", metavar="DURATION", help="Only runs newer than this (30d, 12h).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help="table or json.")] = "table",
+    keep: Annotated[
+        str | None, typer.Option("--keep", metavar="DURATION", help="With 'prune': detail to keep (90d).")
+    ] = None,
     store: StoreOpt = None,
 ) -> None:
     """The recorded runs and how the counts moved; 'drift history prune --keep 90d' drops old detail."""

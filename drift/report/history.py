@@ -86,7 +86,7 @@ def show(store_url: str | None, *, target: str | None, since: str | None, fmt: s
         [
             r["run"],
             r["started"],
-            r["status"] + (" (baseline)" if r["first_run"] else ""),
+            r["status"] + (" (baseline)" if r["first_run"] and r["status"] != "failed" else ""),
             r["targets"],
             r["errors"],
             r["open"],
@@ -111,7 +111,7 @@ def _delta(runs: list[dict[str, Any]], i: int) -> str:
 
 def prune(store_url: str | None, keep: str) -> str:
     cutoff = _ago(duration(keep, "--keep"))
-    with open_store(store_url, write=False) as store:
+    with open_store(store_url, create=False) as store:
         dropped = store.prune(cutoff)
     parts = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in dropped.items())
     return f"pruned detail older than {cutoff} ({parts}); runs and trend counts kept"

@@ -33,6 +33,15 @@ def secret_name(name: str) -> bool:
     return bool(mod.name_looks_secret(name)) if mod else bool(SECRET_ENV.search(name))
 
 
+def secret_path(path: str) -> bool:
+    mod = _secrets()
+    if mod:
+        return bool(mod.path_reason(path))
+    from drift.snapshot import SECRET_PATHS
+
+    return any(pattern.search(path) for pattern, _ in SECRET_PATHS)
+
+
 def redact_value(name: str, value: str) -> str:
     mod = _secrets()
     if mod:

@@ -15,70 +15,19 @@ import platform
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from drift import __version__
 from drift import ignore as ignore_mod
 from drift.errors import DriftError, EngineUnreachable
 from drift.report import doc as docmod
 from drift.report import quick, trends
-from drift.report.scan import DockerfileMap, Scanned, container_meta, dockerfile_for, scan
+from drift.report.options import NoProgress, Options, Progress, layer_scanner, now_iso
+from drift.report.scan import Scanned, container_meta, dockerfile_for, scan
 from drift.report.states import Outcome, fails, transition
-from drift.report.targets import Selected, Selection, exists, missing_names, select
+from drift.report.targets import Selected, exists, missing_names, select
 from drift.store import Store, open_store
 from drift.store.records import TargetRow
-
-DEFAULT_FAIL_ON = ("new", "updated")
-FAIL_ON_CHOICES = ("new", "updated", "persisting", "stale", "resolved", "removed", "open", "none")
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class Progress(Protocol):
-    def start(self, total: int) -> None: ...
-    def step(self, label: str) -> None: ...
-    def stop(self) -> None: ...
-
-
-class NoProgress:
-    def start(self, total: int) -> None:
-        pass
-
-    def step(self, label: str) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    selection: Selection = field(default_factory=Selection)
-    fail_on: tuple[str, ...] = DEFAULT_FAIL_ON
-    fail_on_first_run: bool = False
-    ignore: tuple[str, ...] = ()
-    ignore_folders: tuple[str, ...] = (".",)
-    dockerfiles: tuple[DockerfileMap, ...] = ()
-    store: str | None = None
-    lock_timeout: float = 300.0
-    no_cache: bool = False
-    keep: float | None = None  # seconds of detail to keep (prune after the run)
-    engine_name: str = "default"
-
-    def to_json(self) -> dict[str, Any]:
-        sel = self.selection
-        return {
-            "targets": list(sel.names),
-            "all": sel.all,
-            "filters": list(sel.filters),
-            "images": sel.images,
-            "fail_on": list(self.fail_on),
-            "fail_on_first_run": self.fail_on_first_run,
-            "ignore": list(self.ignore),
-            "dockerfiles": [{"image": d.image, "path": d.path} for d in self.dockerfiles],
-        }
 
 
 @dataclass(slots=True)
@@ -98,29 +47,6 @@ class _Run:
     rules_key: str = ""
     pending_key: str | None = None
     images_seen: dict[str, bool] = field(default_factory=dict)
-
-
-def _scanner(no_cache: bool) -> Any:
-    """Layer scans through the layer cache, plus the last image's scans kept in memory: targets
-    are visited image by image, so a fleet of containers from one image unpickles it once, and
-    no more than one image's scans are held at a time."""
-    import os
-
-    from drift.cache import LayerCache, scan_all
-
-    cache = None if no_cache or os.environ.get("DRIFT_NO_CACHE") == "1" else LayerCache()
-    memo: dict[str, Any] = {}
-
-    def scan(layers: list[Any]) -> list[Any]:
-        keys = [LayerCache.key(layer) for layer in layers]
-        todo = [i for i, k in enumerate(keys) if not (k and k in memo)]
-        fresh = dict(zip(todo, scan_all([layers[i] for i in todo], cache), strict=True))
-        out = [fresh[i] if i in fresh else memo[str(k)] for i, k in enumerate(keys)]
-        memo.clear()
-        memo.update({k: out[i] for i, k in enumerate(keys) if k})
-        return out
-
-    return scan
 
 
 def _engine_info(engine: Any, name: str) -> dict[str, Any]:
@@ -151,21 +77,31 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
         )
         previous = store.previous_run(key, run_id)
         eng = _engine_info(engine, opts.engine_name)
+        known_id = store.engine_id(eng["name"])
+        if known_id and eng["id"] and known_id != eng["id"]:
+            eng["previous_id"] = known_id  # the name now reaches another engine: said, not merged silently
         engine_row = store.engine(eng["name"], eng["endpoint"], eng["id"], started if eng["status"] == "up" else None)
-        run = _Run(store, run_id, started, engine_row, eng["name"], opts, _scanner(opts.no_cache), rules)
+        run = _Run(store, run_id, started, engine_row, eng["name"], opts, layer_scanner(opts.no_cache), rules)
         run.rules_key = repr([(r.pattern, r.negate) for r in rules])
-        if eng["status"] == "up":
-            try:
-                _scan_all(run, engine, progress)
-            except EngineUnreachable as exc:
-                eng.update(status="down", error=str(exc))
-        if eng["status"] == "down":
-            _engine_down(run, eng["error"])
+        trouble = None
+        try:
+            if eng["status"] == "up":
+                try:
+                    _scan_all(run, engine, progress)
+                except EngineUnreachable as exc:
+                    eng.update(status="down", error=str(exc))
+                except DriftError as exc:  # the engine refused the selection (a bad --filter, ...)
+                    trouble = str(exc)
+            if eng["status"] == "down":
+                _engine_down(run, eng["error"])
+        except BaseException:
+            store.finish_run(run_id, finished=now_iso(), status="failed", first_run=previous is None, exit_code=2)
+            raise
         first_run = previous is None
         errors = sum(1 for t in run.targets if t["status"] == "error")
         failing = fails(run.states, opts.fail_on) and (not first_run or opts.fail_on_first_run)
-        code = 2 if errors or eng["status"] == "down" else (1 if failing else 0)
-        status = "failed" if eng["status"] == "down" else ("partial" if errors else "complete")
+        code = 2 if errors or trouble or eng["status"] == "down" else (1 if failing else 0)
+        status = "failed" if trouble or eng["status"] == "down" else ("partial" if errors else "complete")
         finished = now_iso()
         store.finish_run(run_id, finished=finished, status=status, first_run=first_run, exit_code=code)
         trend = _trends(store, key, {eng["name"]}, run.targets)
@@ -186,6 +122,7 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
             "duration_seconds": round(time.monotonic() - t0, 3),
             "fail_on": list(opts.fail_on),
             "exit_code": code,
+            "error": trouble,
         },
         "engines": [eng],
         "targets": run.targets,
@@ -227,21 +164,48 @@ def _one(run: _Run, engine: Any, target: Selected) -> None:
     try:
         if _unchanged(run, engine, target, row):
             return
-        scanned = scan(
-            engine, target, scanner=run.scanner, dockerfiles=list(run.opts.dockerfiles), baseline=row.baseline
-        )
+        scanned = _scan_live(run, engine, target, row)
     except EngineUnreachable:
         raise
     except Exception as exc:  # one target's trouble never stops the run; it is recorded as its error
         if not exists(engine, target.kind, target.id):
             _gone(run, row)  # it went away while it was being read
             return
-        reason = str(exc) if isinstance(exc, DriftError) else f"unexpected {type(exc).__name__}: {exc}"
-        _record(run, row, None, "error", [], error=reason.splitlines()[0] if reason else type(exc).__name__)
+        _record(run, row, None, "error", [], error=_reason(exc))
         return
     scanned.scan_key = run.pending_key
     kept, _ = ignore_mod.split(scanned.findings, run.rules)
     _record(run, row, scanned, _status(row), [f.to_json() for f in kept])
+
+
+def _scan_live(run: _Run, engine: Any, target: Selected, row: TargetRow) -> Scanned:
+    """A running container can change while it is read (a file gone between listing and
+    reading it): read it once more before calling it an error."""
+    for attempt in (1, 2):
+        try:
+            return scan(
+                engine,
+                target,
+                scanner=run.scanner,
+                dockerfiles=list(run.opts.dockerfiles),
+                baseline=row.baseline,
+                project=run.opts.project,
+            )
+        except OSError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, DriftError):
+        text = str(exc)
+    elif isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        text = f"its files changed or could not be read while drift read them ({exc.strerror or exc}{where})"
+    else:
+        text = f"unexpected {type(exc).__name__}: {exc}"
+    return text.splitlines()[0] if text.strip() else type(exc).__name__
 
 
 def _status(row: TargetRow) -> str:
@@ -273,7 +237,7 @@ def _unchanged(run: _Run, engine: Any, target: Selected, row: TargetRow) -> bool
 def _image_unchanged(run: _Run, engine: Any, target: Selected, row: TargetRow) -> bool:
     """An image compared with its baseline is immutable by id: the same id gives the same findings.
     (An image audited against a Dockerfile is always read: its build context may have changed.)"""
-    if dockerfile_for(engine, target, list(run.opts.dockerfiles)) is not None:
+    if dockerfile_for(engine, target, list(run.opts.dockerfiles), run.opts.project) is not None:
         return False
     run.pending_key = quick.image_signature(target.id, run.rules_key)
     if row.baseline is None or run.pending_key != row.scan_key or _status(row) != "scanned":

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from drift.errors import DriftError
 from drift.model import Finding, short_id
-from drift.report.redact import redact_argv, redact_env, redact_findings, redact_value
+from drift.report.redact import redact_argv, redact_env, redact_findings, redact_value, secret_path
 from drift.report.targets import DOCKERFILE_LABEL, Selected
 
 if TYPE_CHECKING:
@@ -52,11 +52,12 @@ def scan(
     scanner: Scanner,
     dockerfiles: list[DockerfileMap],
     baseline: dict[str, Any] | None,
+    project: str = ".",
 ) -> Scanned:
     with contextlib.ExitStack() as stack:
         if target.kind == "container":
             return _container(engine, target, stack, scanner)
-        mapping = dockerfile_for(engine, target, dockerfiles)
+        mapping = dockerfile_for(engine, target, dockerfiles, project)
         if mapping is not None:
             return _image_vs_dockerfile(target, mapping, stack, scanner)
         return _image_vs_baseline(engine, target, stack, scanner, baseline)
@@ -71,7 +72,22 @@ def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scann
     attrs = insp.source.raw
     mounts = _mount_points(attrs)
     found = [f for f in from_delta(inv) if f.category != "config" and not _made_for_mount(f, mounts)]
-    return container_meta(attrs, target, redact_findings(found, inv))
+    return container_meta(attrs, target, redact_findings(_with_content(found, inv), inv))
+
+
+def _with_content(findings: list[Finding], inv: Any) -> list[Finding]:
+    """A changed file's content digest in its `actual`, so that editing it again (even to the
+    same size) is `updated` between runs. Files whose path looks secret keep no digest."""
+    import dataclasses
+
+    sums = {f.path: f.sha256 for f in inv.files if f.sha256}
+    out = []
+    for f in findings:
+        digest = sums.get(f.name) if f.category == "file" and isinstance(f.actual, dict) else None
+        if digest and not secret_path(f.name):
+            f = dataclasses.replace(f, actual={**f.actual, "sha256": digest})
+        out.append(f)
+    return out
 
 
 def container_meta(attrs: dict[str, Any], target: Selected, findings: list[Finding]) -> Scanned:
@@ -90,17 +106,26 @@ def container_meta(attrs: dict[str, Any], target: Selected, findings: list[Findi
 
 
 def _mount_points(attrs: dict[str, Any]) -> set[str]:
-    return {m["Destination"].rstrip("/") for m in attrs.get("Mounts") or () if m.get("Destination")}
+    """Paths `docker run` makes in the container: volume, bind and tmpfs mount points, -w, --init."""
+    points = {m["Destination"] for m in attrs.get("Mounts") or () if m.get("Destination")}
+    host = attrs.get("HostConfig") or {}
+    points |= set((host.get("Tmpfs") or {}).keys())
+    if host.get("Init"):
+        points.add("/usr/sbin/docker-init")  # --init: the engine binds its init there
+    workdir = (attrs.get("Config") or {}).get("WorkingDir")
+    if workdir:
+        points.add(workdir)
+    return {p.rstrip("/") for p in points if p.startswith("/") and p.rstrip("/")}
 
 
 def _made_for_mount(f: Finding, mounts: set[str]) -> bool:
-    """The folder the engine made in the container for a `-v`/`--mount` destination (and its
+    """A folder the engine made in the container for a mount point or a working folder (and its
     parents): part of what was given at `docker run`, not a change made inside."""
-    if f.category != "file" or not isinstance(f.actual, dict) or f.actual.get("kind") != "dir":
+    if f.category != "file" or not isinstance(f.actual, dict) or f.actual.get("change") != "added":
         return False
-    if f.actual.get("change") != "added":
-        return False
-    return f.name in mounts or any(m.startswith(f.name.rstrip("/") + "/") for m in mounts)
+    if f.name in mounts:  # the mount point itself: an empty folder, or an empty file for a file bind
+        return f.actual.get("kind") in ("dir", "file")
+    return f.actual.get("kind") == "dir" and any(m.startswith(f.name.rstrip("/") + "/") for m in mounts)
 
 
 def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -132,15 +157,25 @@ def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def dockerfile_for(engine: Any, target: Selected, maps: list[DockerfileMap]) -> DockerfileMap | None:
+def dockerfile_for(engine: Any, target: Selected, maps: list[DockerfileMap], project: str) -> DockerfileMap | None:
+    """The Dockerfile an image is audited against: drift.toml's mapping, else the image's label
+    `drift.dockerfile=PATH`. The label comes from the image (untrusted): it may only name a file
+    inside the project folder (drift.toml's folder, else the current one), never any host file."""
     for m in maps:
         if fnmatch.fnmatchcase(target.name, m.image):
             return m
     attrs = engine.find_image(target.id) or {}
-    path = ((attrs.get("Config") or {}).get("Labels") or {}).get(DOCKERFILE_LABEL)
-    if path:
-        return DockerfileMap(image=target.name, path=os.path.abspath(path))
-    return None
+    label = ((attrs.get("Config") or {}).get("Labels") or {}).get(DOCKERFILE_LABEL)
+    if not label:
+        return None
+    root = os.path.realpath(project)
+    path = os.path.realpath(os.path.join(root, label))
+    if os.path.isabs(label) or os.path.commonpath([root, path]) != root:
+        raise DriftError(
+            f"label {DOCKERFILE_LABEL}={label!r} must be a path inside {root} (relative to drift.toml's folder): "
+            "ignored; map the image in drift.toml [[dockerfile]] instead"
+        )
+    return DockerfileMap(image=target.name, path=path)
 
 
 def _image_vs_dockerfile(

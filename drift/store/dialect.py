@@ -28,12 +28,19 @@ class Dialect:
     paramstyle: str  # "qmark" or "format"
     id_column: str  # an auto-incrementing integer primary key
     blob: str
+    begin: str  # starts a write transaction that holds the write lock from its first statement
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s") if self.paramstyle == "format" else text
 
 
-SQLITE = Dialect(name="sqlite", paramstyle="qmark", id_column="INTEGER PRIMARY KEY AUTOINCREMENT", blob="BLOB")
+SQLITE = Dialect(
+    name="sqlite",
+    paramstyle="qmark",
+    id_column="INTEGER PRIMARY KEY AUTOINCREMENT",
+    blob="BLOB",
+    begin="BEGIN IMMEDIATE",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute(self.dialect.begin)
         try:
             yield
         except BaseException:
@@ -58,9 +58,10 @@ class Store:
             )
 
     def previous_run(self, selection: str, before: int) -> RunRow | None:
+        """The last run of this selection that scanned something (a failed run saw nothing)."""
         row = self._x(
             "SELECT id, started, finished, status, first_run, exit_code, selection FROM runs"
-            " WHERE selection = ? AND id < ? AND finished IS NOT NULL ORDER BY id DESC LIMIT 1",
+            " WHERE selection = ? AND id < ? AND status IN ('complete', 'partial') ORDER BY id DESC LIMIT 1",
             (selection, before),
         ).fetchone()
         return _run(row) if row else None
@@ -90,6 +91,11 @@ class Store:
                 (name, endpoint, engine_id, seen),
             ).fetchone()
         return int(row[0])
+
+    def engine_id(self, name: str) -> str | None:
+        """The engine id last recorded under this name (None: never seen, or never answered)."""
+        row = self._x("SELECT engine_id FROM engines WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
 
     def target(self, engine: int, kind: str, name: str) -> TargetRow:
         self._x(
@@ -137,10 +143,10 @@ class Store:
         self._x(
             "UPDATE targets SET last_status = ?, last_run = ?,"
             " first_run = coalesce(first_run, ?),"
-            " last_ok_run = CASE WHEN ? THEN ? ELSE last_ok_run END,"
+            " last_ok_run = CASE WHEN ? = 1 THEN ? ELSE last_ok_run END,"
             " image = coalesce(?, image), image_id = coalesce(?, image_id), instance = coalesce(?, instance),"
             " labels = coalesce(?, labels), baseline = coalesce(?, baseline),"
-            " scan_key = CASE WHEN ? THEN ? ELSE scan_key END WHERE id = ?",
+            " scan_key = CASE WHEN ? = 1 THEN ? ELSE scan_key END WHERE id = ?",
             (
                 status,
                 run,

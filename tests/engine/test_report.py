@@ -78,8 +78,21 @@ def second_image(docker_client: Any, base_image: str, tmp_path_factory: pytest.T
 
 def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str, cleanup: Any, tmp_path: Path) -> None:
     names = {n: f"drift-test-rep-{n}-{RUN_ID}" for n in ("web1", "web2", "api1", "api2")}
+    bound = tmp_path / "app.conf"
+    bound.write_text("setting=1\n")
     c = {
-        "web1": start(docker_client, base_image, names["web1"], "fleet", cleanup),
+        # -w, --tmpfs, --init and a file bind make paths in the container: given at docker run, never findings
+        "web1": start(
+            docker_client,
+            base_image,
+            names["web1"],
+            "fleet",
+            cleanup,
+            working_dir="/srv/newapp/work",
+            tmpfs={"/scratch/tmp": ""},
+            init=True,
+            volumes={str(bound): {"bind": "/etc/app/app.conf", "mode": "ro"}},
+        ),
         "web2": start(
             docker_client,
             base_image,
@@ -135,6 +148,13 @@ def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str,
     tree = next(f for f in third["findings"] if f["name"] == "tree")
     assert tree["first_seen_run"] == second["run"]["id"]
 
+    # the file edited again, to the same size: updated
+    sh(c["api1"], "echo 'rEmember' > /srv/notes.txt")
+    edited = report(code=1)
+    assert by_state(edited, "updated") == {(names["api1"], "file", "/srv/notes.txt")}
+    notes = next(f for f in edited["findings"] if f["name"] == "/srv/notes.txt")
+    assert notes["first_seen_run"] == second["run"]["id"] and len(notes["actual"]["sha256"]) == 64
+
     # 4. the file is undone: resolved (not a failure)
     sh(c["api1"], "rm /srv/notes.txt")
     fourth = report(code=0)
@@ -164,19 +184,18 @@ def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str,
 
     # history: every run, how the open count moved; the secret never reached the store
     hist = json.loads(run_drift("history", "--format", "json", *report.base_args(), check=0).stdout)
-    assert [r["run"] for r in hist["runs"]] == [
-        d["run"]["id"] for d in (first, second, third, fourth, fifth, acked, expired)
-    ]
-    assert [r["open"] for r in hist["runs"]][:5] == [1, 3, 3, 2, 1]
+    docs = (first, second, third, edited, fourth, fifth, acked, expired)
+    assert [r["run"] for r in hist["runs"]] == [d["run"]["id"] for d in docs]
+    assert [r["open"] for r in hist["runs"]][:6] == [1, 3, 3, 3, 2, 1]
     trend = expired["trends"]["engines"]["default"]
     assert [p["run"] for p in trend] == [r["run"] for r in hist["runs"]]
     assert [p["open"] for p in trend] == [r["open"] for r in hist["runs"]]
     web1_trend = expired["trends"]["targets"][f"default/container/{names['web1']}"]
-    assert [p["by_category"]["undocumented"] for p in web1_trend] == [0, 1, 1, 1, 1, 1, 1]
+    assert [p["by_category"]["undocumented"] for p in web1_trend] == [0, 1, 1, 1, 1, 1, 1, 1]
     table = run_drift("history", *report.base_args(), check=0).stdout
-    assert "complete (baseline)" in table and table.count("\n") == 2 + 7
+    assert "complete (baseline)" in table and table.count("\n") == 2 + len(docs)
     one = json.loads(run_drift("history", names["api1"], "--format", "json", *report.base_args(), check=0).stdout)
-    assert [r["new"] for r in one["runs"]][:4] == [0, 1, 0, 0] and one["runs"][3]["resolved"] == 1
+    assert [r["new"] for r in one["runs"]][:5] == [0, 1, 0, 0, 0] and one["runs"][4]["resolved"] == 1
     for path in [report.store, *tmp_path.glob("run*.json")]:
         assert b"hunter2-secret-value" not in path.read_bytes()
 
@@ -272,7 +291,9 @@ def test_images_against_their_dockerfile_or_their_baseline(
     mapped = f"drift-test/report-img-mapped:{RUN_ID}"
     build(docker_client, app, mapped, cleanup)
     labelled = f"drift-test/report-img-labelled:{RUN_ID}"
-    build(docker_client, app, labelled, cleanup, labels={"drift.dockerfile": str(app / "Dockerfile")})
+    build(docker_client, app, labelled, cleanup, labels={"drift.dockerfile": "services/app/Dockerfile"})
+    nosy = f"drift-test/report-img-nosy:{RUN_ID}"  # an image may not make drift read a host file
+    build(docker_client, app, nosy, cleanup, labels={"drift.dockerfile": "../../../../../etc/shadow"})
     plain_ctx = tmp_path / "plain"
     plain_ctx.mkdir()
     plain = f"drift-test/report-img-plain:{RUN_ID}"
@@ -286,9 +307,11 @@ def test_images_against_their_dockerfile_or_their_baseline(
     store = ["--store", f"sqlite:///{tmp_path / 'h.sqlite'}", "--config", str(tmp_path / "drift.toml")]
     args = ["report", f"drift-test/report-img-*:{RUN_ID}", *store, "-o", f"json:{tmp_path / 'r.json'}"]
 
-    run_drift(*args, check=0)
+    assert run_drift(*args).returncode == 2  # the nosy image is an error
     doc = json.loads((tmp_path / "r.json").read_text())
-    assert {t["name"] for t in doc["targets"]} == {mapped, labelled, plain}
+    assert {t["name"] for t in doc["targets"]} == {mapped, labelled, plain, nosy}
+    assert "must be a path inside" in target(doc, nosy)["error"]
+    docker_client.images.remove(nosy, force=True)
     assert target(doc, mapped)["compared_with"] == f"Dockerfile {app / 'Dockerfile'}"
     assert target(doc, labelled)["compared_with"] == f"Dockerfile {app / 'Dockerfile'}"
     assert target(doc, plain)["compared_with"].startswith("its first inventory")
@@ -334,6 +357,7 @@ def test_a_container_gone_between_listing_and_reading_is_removed(
     """The engine listed it, then it was removed before its turn (a redeploy during the run):
     the run goes on, and the target is `removed`, not an error and not a crash."""
     from drift.report import run as run_mod
+    from drift.report.options import Options
     from drift.report.targets import Selection
 
     names = [f"drift-test-rep-race{i}-{RUN_ID}" for i in (1, 2)]
@@ -347,9 +371,49 @@ def test_a_container_gone_between_listing_and_reading_is_removed(
         return found
 
     monkeypatch.setattr(run_mod, "select", select_then_remove)
-    opts = run_mod.Options(
+    opts = Options(
         selection=Selection(filters=(f"label={LABEL}={RUN_ID}-race",)), store=f"sqlite:///{tmp_path / 'h.sqlite'}"
     )
     doc = run_mod.run_report(opts)
     assert {t["name"]: t["status"] for t in doc["targets"]} == {names[0]: "new", names[1]: "removed"}
     assert doc["run"]["exit_code"] == 0 and doc["run"]["status"] == "complete"
+
+
+def test_a_filter_the_engine_refuses_is_a_failed_run_and_the_next_is_the_baseline(tmp_path: Path) -> None:
+    store = ["--store", f"sqlite:///{tmp_path / 'h.sqlite'}"]
+    proc = run_drift("report", "--filter", "colour=blue", *store, "--quiet")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert (
+        proc.stderr.startswith("drift: error: the Docker engine refused to list containers") and "colour" in proc.stderr
+    )
+    hist = json.loads(run_drift("history", "--format", "json", *store, check=0).stdout)
+    assert [r["status"] for r in hist["runs"]] == ["failed"]
+    same = ["report", "--filter", f"label={LABEL}=none-{RUN_ID}", *store, "-o", f"json:{tmp_path / 'r.json'}"]
+    down = run_drift(*same, env={"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"})
+    assert down.returncode == 2 and "is down" in down.stderr
+    proc = run_drift(*same)
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads((tmp_path / "r.json").read_text())["run"]
+    assert run["first_run"] is True and run["previous_run"] is None  # a run that saw nothing is no baseline
+
+
+def test_an_engine_name_that_now_reaches_another_engine_is_said(tmp_path: Path) -> None:
+    store = tmp_path / "h.sqlite"
+    args = ["report", "--filter", f"label={LABEL}=none-{RUN_ID}", "--store", f"sqlite:///{store}"]
+    run_drift(*args, check=0)
+    conn = sqlite3.connect(store)
+    conn.execute("UPDATE engines SET engine_id = 'AAAA:OTHER:ENGINE'")  # as if 'default' pointed elsewhere before
+    conn.commit()
+    conn.close()
+    proc = run_drift(*args, "-o", f"json:{tmp_path / 'r.json'}", check=0)
+    engine = json.loads((tmp_path / "r.json").read_text())["engines"][0]
+    assert engine["previous_id"] == "AAAA:OTHER:ENGINE" and engine["id"] != engine["previous_id"]
+    assert "is another engine than last time" in proc.stdout
+
+
+def test_default_store_location_follows_xdg_state_home(tmp_path: Path) -> None:
+    env = {"DRIFT_STORE": "", "XDG_STATE_HOME": str(tmp_path / "state")}
+    run_drift("report", "--filter", f"label={LABEL}=none-{RUN_ID}", "--quiet", env=env, check=0)
+    assert (tmp_path / "state" / "drift" / "history.sqlite").is_file()
+    hist = json.loads(run_drift("history", "--format", "json", env=env, check=0).stdout)
+    assert [r["status"] for r in hist["runs"]] == ["complete"]

@@ -164,3 +164,35 @@ def test_a_version_1_store_is_upgraded_to_the_latest(tmp_path: Path, monkeypatch
         assert row.id == tid and row.scan_key is None
         assert store.conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == schema.LATEST
     assert len(list(tmp_path.glob("h.sqlite.bak-v1-*"))) == 1
+
+
+def test_ack_by_target_glob_covers_its_open_findings_only(tmp_path: Path) -> None:
+    from drift.errors import DriftError
+    from drift.report.acks import acknowledge
+
+    with open_store(url(tmp_path)) as store:
+        run, web = _seed(store, "2026-01-01T00:00:00Z")
+        db = store.target(store.engine("default", "unix:///x", "ID", None), "container", "db").id
+        with store.transaction():
+            for tid, fp in ((web, "a"), (web, "b"), (db, "c")):
+                store.add_finding(run, tid, fp, "file", "h", {}, "2026-01-01T00:00:00Z")
+            closed = store.add_finding(run, web, "z", "file", "h", {}, "2026-01-01T00:00:00Z")
+            store.close_finding(closed, run, "resolved")
+    message = acknowledge(url(tmp_path), fingerprint=None, target="we*", reason="rebuilding", expires="7d")
+    assert message.startswith("acknowledged 2 finding(s) on 1 target(s) until ")
+    with open_store(url(tmp_path)) as store:
+        assert sorted(a.fingerprint for a in store.acks(web)) == ["a", "b"]
+        assert store.acks(db) == []
+        assert all(a.expires and a.expires > "2026" and a.reason == "rebuilding" for a in store.acks(web))
+    with pytest.raises(DriftError, match="no open finding with fingerprint z"):
+        acknowledge(url(tmp_path), fingerprint="z", target=None, reason="x", expires=None)
+
+
+def test_readers_do_not_wait_for_the_writer(tmp_path: Path) -> None:
+    with open_store(url(tmp_path)) as store:
+        store.begin_run(started="2026-01-01T00:00:00Z", version="t", selection="s", options={}, host="h")
+    with exclusive(str(tmp_path / "h.sqlite"), timeout=1, what="a running report"):
+        with open_store(url(tmp_path), write=False, lock_timeout=0.2) as store:
+            assert [r.id for r in store.runs()] == [1]
+        with pytest.raises(StoreBusy), open_store(url(tmp_path), create=False, lock_timeout=0.2):
+            pass  # drift ack writes: it waits for its turn
