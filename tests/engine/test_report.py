@@ -417,3 +417,24 @@ def test_default_store_location_follows_xdg_state_home(tmp_path: Path) -> None:
     assert (tmp_path / "state" / "drift" / "history.sqlite").is_file()
     hist = json.loads(run_drift("history", "--format", "json", env=env, check=0).stdout)
     assert [r["status"] for r in hist["runs"]] == ["complete"]
+
+
+def test_ignore_rules_from_driftignore_and_the_command_line(
+    docker_client: Any, base_image: str, tmp_path: Path, cleanup: Any
+) -> None:
+    name = f"drift-test-rep-ign-{RUN_ID}"
+    sh(
+        start(docker_client, base_image, name, "ign", cleanup),
+        "echo a > /etc/keep.conf && echo b > /etc/ign.conf && mkdir -p /srv/skip && echo c > /srv/skip/x",
+    )
+    (tmp_path / "drift.toml").write_text("[report]\n")
+    (tmp_path / ".driftignore").write_text("# scratch space\n/srv/skip\n")
+    report = Reporter(tmp_path, "ign")
+    config = ["--config", str(tmp_path / "drift.toml")]
+    first = report(*config, "--ignore", "/etc/ign.conf", code=0)
+    assert {f["name"] for f in first["findings"]} == {"/etc/keep.conf"}
+    # without the --ignore the container is read again (the rules are part of its signature)
+    second = report(*config, code=1)
+    assert target(second, name)["reused"] is False
+    assert by_state(second, "new") == {(name, "file", "/etc/ign.conf")}
+    assert by_state(second, "persisting") == {(name, "file", "/etc/keep.conf")}
