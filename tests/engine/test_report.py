@@ -427,7 +427,7 @@ def test_ignore_rules_from_driftignore_and_the_command_line(
         start(docker_client, base_image, name, "ign", cleanup),
         "echo a > /etc/keep.conf && echo b > /etc/ign.conf && mkdir -p /srv/skip && echo c > /srv/skip/x",
     )
-    (tmp_path / "drift.toml").write_text("[report]\n")
+    (tmp_path / "drift.toml").write_text('[report]\nretention = "0s"\n')  # prune detail after every run
     (tmp_path / ".driftignore").write_text("# scratch space\n/srv/skip\n")
     report = Reporter(tmp_path, "ign")
     config = ["--config", str(tmp_path / "drift.toml")]
@@ -438,3 +438,6 @@ def test_ignore_rules_from_driftignore_and_the_command_line(
     assert target(second, name)["reused"] is False
     assert by_state(second, "new") == {(name, "file", "/etc/ign.conf")}
     assert by_state(second, "persisting") == {(name, "file", "/etc/keep.conf")}
+    conn = sqlite3.connect(report.store)  # pruned to nothing but the open findings and the trend counts
+    assert [r[0] for r in conn.execute("SELECT DISTINCT run FROM run_counts ORDER BY run")] == [1, 2]
+    assert conn.execute("SELECT count(*) FROM findings WHERE resolved_run IS NULL").fetchone()[0] == 2
