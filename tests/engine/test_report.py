@@ -6,6 +6,7 @@ Every container carries a label unique to this test run; every report selects on
 
 from __future__ import annotations
 
+import datetime
 import json
 import sqlite3
 import subprocess
@@ -174,11 +175,14 @@ def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str,
     fp = tree["fingerprint"]
     no_reason = run_drift("ack", fp, *report.base_args())
     assert no_reason.returncode == 2 and no_reason.stderr.count("\n") == 1 and "--reason" in no_reason.stderr
-    run_drift("ack", fp, "--reason", "approved by ops", "--expires", "4s", *report.base_args(), check=0)
+    acking = run_drift("ack", fp, "--reason", "approved by ops", "--expires", "20s", *report.base_args(), check=0)
+    until = datetime.datetime.strptime(acking.stdout.split(" until ")[1][:20], "%Y-%m-%dT%H:%M:%SZ")
     acked = report("--fail-on", "open", code=0)
     assert by_state(acked, "acknowledged") == {(names["web1"], "undocumented", "tree")}
-    assert next(f for f in acked["findings"] if f["name"] == "tree")["ack"]["reason"] == "approved by ops"
-    time.sleep(5)
+    ack = next(f for f in acked["findings"] if f["name"] == "tree")["ack"]
+    assert ack["reason"] == "approved by ops" and ack["expires"] == until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    time.sleep(max(0.0, (until - now).total_seconds()) + 1.1)
     expired = report(code=1)
     assert by_state(expired, "new") == {(names["web1"], "undocumented", "tree")}
 
