@@ -128,10 +128,9 @@ def report(
 
 
 def _progress(quiet: bool) -> Any:
-    from drift.report.options import NoProgress
-    from drift.report.terminal import Bar
+    from drift.progress import bar
 
-    return Bar() if not quiet and sys.stderr.isatty() else NoProgress()
+    return bar("drift report", quiet=quiet)
 
 
 def _fail_on(states: list[str]) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""What a person sees on a terminal: a progress bar on stderr, then a short summary.
+"""What a person sees on a terminal after a run (its progress bar: drift/progress.py): a short summary.
 
 One line for the run, one per target with changes (new, updated, resolved, errors,
 removed, redeployed), then the new and updated findings. `--quiet` shows nothing but errors.
@@ -6,54 +6,12 @@ removed, redeployed), then the new and updated findings. `--quiet` shows nothing
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from drift.model import short_id
+from drift.progress import safe
 
 _MAX_FINDINGS = 50
-# Names come from inside containers and images (untrusted): no control character reaches the terminal.
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
-
-
-class Bar:
-    """A rich progress bar over targets, on stderr, only when stderr is a terminal."""
-
-    def __init__(self) -> None:
-        self._progress: Any = None
-        self._task: Any = None
-
-    def start(self, total: int) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(
-            TextColumn("drift report"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-            console=Console(file=sys.stderr),
-            transient=True,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task("", total=total)
-
-    def step(self, label: str) -> None:
-        if self._progress is not None:
-            task = self._progress.tasks[0]
-            if task.description:
-                self._progress.advance(self._task)
-            self._progress.update(self._task, description=label)
-
-    def stop(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-
-def safe(text: str) -> str:
-    return text.translate(_CONTROL)
 
 
 def _counts(t: dict[str, Any]) -> str:
@@ -120,4 +78,4 @@ def summary(doc: dict[str, Any]) -> str:
             )
         if len(shown) > _MAX_FINDINGS:
             lines.append(f"  ... and {len(shown) - _MAX_FINDINGS} more (see -o json:PATH)")
-    return "\n".join(line.translate(_CONTROL) for line in lines) + "\n"
+    return "\n".join(safe(line) for line in lines) + "\n"
