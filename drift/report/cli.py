@@ -106,6 +106,7 @@ def report(
         keep=config_mod.duration(cfg.retention, "retention") if cfg.retention else None,
         project=os.path.dirname(cfg.path) if cfg.path else os.getcwd(),
     )
+    opts.selection.filter_dict()  # a mistyped --filter is bad input (one line, exit 2), not a failed run
     doc = run_report(opts, progress=_progress(quiet))
     code = doc["run"]["exit_code"]
     to_stdout = any(path == "-" for _, path in outputs)

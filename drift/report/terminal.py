@@ -62,11 +62,12 @@ def summary(doc: dict[str, Any]) -> str:
         extra = []
         if t["redeployed"]:
             extra.append(f"redeployed ({short_id(t['id'])})")
-        if t["error"]:
+        status = t["status"]
+        if t["error"]:  # "error: why", the word once
             extra.append(f"error: {t['error']}")
-        counts = _counts(t)
-        label = f"  {t['kind']} {t['name']}: {t['status']}"
-        lines.append(label + "".join(f", {x}" for x in [counts, *extra] if x))
+            status = "" if status == "error" else status
+        parts = [x for x in [status, _counts(t), *extra] if x]
+        lines.append(f"  {t['kind']} {t['name']}: " + ", ".join(parts))
     shown = [f for f in doc["findings"] if f["state"] in ("new", "updated")]
     if shown:
         lines.append("")

@@ -61,3 +61,20 @@ def test_outputs_are_readable_like_any_written_file(fleet: dict[str, str], tmp_p
         os.umask(old)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
     assert modes == {f"report.{f}": 0o644 for f in ("json", "html", "prom", "markdown", "sarif")}
+
+
+def test_a_mistyped_filter_is_one_line_and_records_nothing(tmp_path: Path) -> None:
+    store = tmp_path / "h.sqlite"
+    proc = run_drift("report", "--filter", "bogus", "--store", str(store))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("drift: error: --filter 'bogus'")
+    assert not store.exists()  # no failed run in the history for a typo
+
+
+def test_ack_on_no_match_says_so_plainly(fleet: dict[str, str], tmp_path: Path) -> None:
+    store = ["--store", str(tmp_path / "h.sqlite")]
+    run_drift("report", "--filter", f"label={LABEL}={RUN_ID}", "-q", *store, check=0)
+    proc = run_drift("ack", "--target", "nomatch*", "--reason", "r", *store, check=2)
+    assert proc.stderr.startswith("drift: error: no open finding on a target matching 'nomatch*': ")
+    proc = run_drift("ack", "0123abcd", "--reason", "r", *store, check=2)
+    assert proc.stderr.startswith("drift: error: no open finding with fingerprint 0123abcd: ")
