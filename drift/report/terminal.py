@@ -39,7 +39,10 @@ def summary(doc: dict[str, Any]) -> str:
     run, s = doc["run"], doc["summary"]
     st = s["by_state"]
     head = f"drift report: run {run['id']} ({run['status']}"
-    head += ", first run: baseline recorded)" if run["first_run"] else f", previous run {run['previous_run']})"
+    if run["first_run"]:  # a failed run saw nothing: it is no baseline (the next run is a first run again)
+        head += ", first run: no baseline recorded)" if run["status"] == "failed" else ", first run: baseline recorded)"
+    else:
+        head += f", previous run {run['previous_run']})"
     lines = [
         head,
         f"  {s['targets']} target(s): {s['scanned']} scanned, {s['errors']} error(s), {s['removed']} removed; "
