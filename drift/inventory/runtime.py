@@ -81,3 +81,25 @@ def _why(f: FileChange, points: dict[str, str]) -> str | None:
 def own_image(source: Any, base_id: str | None) -> bool:
     """A container compared with the image it runs: its config differences are docker run's."""
     return source.target.kind == "container" and base_id is not None and base_id == source.base_id
+
+
+def as_built(insp: Any, engine: Any = None) -> Any:
+    """For comparing a container with a Dockerfile: the same inspection with its image's config
+    (what the Dockerfile builds) in place of the container's (the image's, plus docker run's
+    command, env, labels, ...). Anything else is returned as it is."""
+    import dataclasses as dc
+
+    from drift.model import ImageConfig
+
+    source = insp.source
+    if source.target.kind != "container" or not source.base_id:
+        return insp
+    if engine is None:
+        from drift.sources.docker import Engine
+
+        engine = Engine()
+    attrs = engine.find_image(source.base_id)
+    if attrs is None:
+        return insp
+    inventory = dc.replace(insp.inventory, config=ImageConfig.from_docker(attrs.get("Config")))
+    return dc.replace(insp, inventory=inventory)

@@ -105,3 +105,36 @@ def test_diff_without_hand_made_change_is_clean(
     cleanup.append(("container", name))
     proc = run_drift("diff", name, base_image, "--format", "json", check=0)
     assert json.loads(proc.stdout)["findings"] == []
+
+
+@pytest.mark.parametrize("mode", ["static", "build"])
+def test_container_against_its_dockerfile_ignores_docker_run_choices(
+    docker_client: Any, base_image: str, cleanup: list[tuple[str, str]], tmp_path: Path, mode: str
+) -> None:
+    """`drift diff CONTAINER Dockerfile`: the Dockerfile built the container's image; the
+    command, env, labels and working folder given at docker run are not its drift."""
+    from tests.conftest import build
+
+    (tmp_path / "Dockerfile").write_text(f'FROM {base_image}\nENV APP_MODE=prod\nCMD ["bash"]\n')
+    tag = f"drift-test/runpaths-df:{RUN_ID}-{mode}"
+    build(docker_client, tmp_path, tag, cleanup)
+    name = f"drift-test-runpaths-df-{mode}-{RUN_ID}"
+    container = docker_client.containers.run(
+        tag,
+        ["sleep", "infinity"],
+        name=name,
+        detach=True,
+        network_mode="host",
+        working_dir="/w",
+        init=True,
+        environment={"APP_MODE": "staging", "EXTRA": "1"},
+        labels={"team": "shop"},
+        tmpfs={"/t/mp": ""},
+    )
+    cleanup.append(("container", name))
+    extra = ["--build", "--network", "host"] if mode == "build" else []
+    proc = run_drift("diff", name, str(tmp_path / "Dockerfile"), *extra, "--format", "json", check=0)
+    assert json.loads(proc.stdout)["findings"] == []
+    sh(container, "echo hand > /etc/hand.conf")
+    proc = run_drift("diff", name, str(tmp_path / "Dockerfile"), *extra, "--format", "json", check=1)
+    assert [(f["category"], f["name"]) for f in json.loads(proc.stdout)["findings"]] == [("file", "/etc/hand.conf")]
