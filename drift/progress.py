@@ -62,16 +62,16 @@ class Bar:
         from rich.progress import Progress as RichProgress
 
         self._progress = RichProgress(
-            TextColumn(safe(self._title)),
+            TextColumn("{task.fields[title]}", markup=False),  # text as is: no format, no markup
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             console=Console(file=sys.stderr),
             transient=True,
         )
         self._progress.start()
-        self._task = self._progress.add_task("", total=total)
+        self._task = self._progress.add_task("", total=total, title=safe(self._title))
 
     def step(self, label: str) -> None:
         if self._progress is not None:
@@ -116,11 +116,11 @@ def status(title: str, *, quiet: bool = False) -> Iterator[Status]:
 
     progress = RichProgress(
         SpinnerColumn(),
-        TextColumn(safe(title)),
+        TextColumn("{task.fields[title]}", markup=False),
         TimeElapsedColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         console=Console(file=sys.stderr),
         transient=True,
     )
     with progress:
-        yield Status(progress, progress.add_task("", total=None))
+        yield Status(progress, progress.add_task("", total=None, title=safe(title)))
