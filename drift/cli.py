@@ -391,6 +391,11 @@ def cache_clear() -> None:
     print(f"cleared {db_path()} ({size / 1e6:.1f} MB)")
 
 
+from drift.report.cli import register as _register_report  # noqa: E402 - needs guard above
+
+_register_report(app)
+
+
 def main() -> None:
     app()
 
