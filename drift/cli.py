@@ -76,6 +76,8 @@ def guard(fn: Callable[..., None]) -> Callable[..., None]:
         except DriftError as exc:
             if _state["debug"]:
                 traceback.print_exc()
+            for line in getattr(exc, "log_tail", ()):
+                print(f"  | {line}", file=sys.stderr)
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             print("drift: interrupted", file=sys.stderr)
@@ -288,58 +290,87 @@ def diff(
     ] = DiffFormat.table,
     output: OutputOpt = None,
     fix: Annotated[bool, typer.Option("--fix", help="Rewrite the Dockerfile reconciled with the image.")] = False,
-    patch: Annotated[bool, typer.Option("--patch", help="Print the reconciliation as a unified diff.")] = False,
+    patch: Annotated[
+        bool, typer.Option("--patch", help="Print the reconciliation as a unified diff; write nothing.")
+    ] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every dependency row (table, markdown); JSON always does.")
+    ] = False,
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Audit an image against the Dockerfile that claims to describe it (or against another target)."""
-    from drift import ignore as ignore_mod
-    from drift.diff import DEFAULT_FAIL_ON, run_diff
-    from drift.model import FINDING_CATEGORIES
     from drift.render import json as json_render
     from drift.render import junit, sarif
     from drift.render.findings import render_markdown, render_table
 
-    categories = DEFAULT_FAIL_ON
-    if fail_on is not None:
-        categories = tuple(c.strip() for c in fail_on.split(",") if c.strip())
-        bad = [c for c in categories if c not in FINDING_CATEGORIES]
-        if bad:
-            fail(
-                f"--fail-on: unknown categor{'y' if len(bad) == 1 else 'ies'} {', '.join(bad)}; "
-                f"choose from {', '.join(FINDING_CATEGORIES)}"
-            )
-    with contextlib.ExitStack() as stack:
-        result = run_diff(
+    if fix and patch:
+        fail("--fix writes the Dockerfile and --patch only prints the change: choose one")
+    categories = _fail_on(fail_on)
+
+    def audit(dockerfile: str) -> Any:
+        return _audit(
             actual,
-            expected,
-            stack,
+            dockerfile,
             base=base,
             build=build,
             network=network,
             build_args=_build_args(build_arg),
-            scanner=_scanner(no_cache),
+            no_cache=no_cache,
+            ignore=ignore,
+            fail_on=categories,
         )
-    result.fail_on = categories
-    folders = ["."]
-    if result.dockerfile is not None:
-        folders.append(os.path.dirname(os.path.abspath(result.dockerfile.path)))
-    result.findings, result.ignored = ignore_mod.split(result.findings, ignore_mod.load(folders, ignore))
-    if fix or patch:
-        _fix(result, actual, fix=fix, patch=patch)
+
+    result = audit(expected)
+    if (fix or patch) and _fix(result, actual, fix=fix, patch=patch):
+        result = audit(f"dockerfile:{result.dockerfile.path}")  # the report is the one for the fixed file
     if not patch or output:
-        renderer = {
-            DiffFormat.table: render_table,
-            DiffFormat.markdown: render_markdown,
+        renderer: dict[DiffFormat, Callable[[Any], str]] = {
+            DiffFormat.table: functools.partial(render_table, all_rows=show_all),
+            DiffFormat.markdown: functools.partial(render_markdown, all_rows=show_all),
             DiffFormat.json: json_render.render,
             DiffFormat.sarif: sarif.render,
             DiffFormat.junit: junit.render,
-        }[fmt]
-        emit(renderer(result), output)
+        }
+        emit(renderer[fmt](result), output)
     if result.failing:
         raise SystemExit(1)
 
 
-def _fix(result, image: str, *, fix: bool, patch: bool) -> None:  # type: ignore[no-untyped-def]
+def _fail_on(value: str | None) -> tuple[str, ...]:
+    from drift.diff import DEFAULT_FAIL_ON
+    from drift.model import FINDING_CATEGORIES
+
+    if value is None:
+        return DEFAULT_FAIL_ON
+    categories = tuple(c.strip() for c in value.split(",") if c.strip())
+    bad = [c for c in categories if c not in FINDING_CATEGORIES]
+    if bad:
+        fail(
+            f"--fail-on: unknown categor{'y' if len(bad) == 1 else 'ies'} {', '.join(bad)}; "
+            f"choose from {', '.join(FINDING_CATEGORIES)}"
+        )
+    return categories
+
+
+def _audit(
+    actual: str, expected: str, *, no_cache: bool, ignore: list[str], fail_on: tuple[str, ...], **kw: Any
+) -> Any:
+    """run_diff, then .driftignore / --ignore and --fail-on applied."""
+    from drift import ignore as ignore_mod
+    from drift.diff import run_diff
+
+    with contextlib.ExitStack() as stack:
+        result = run_diff(actual, expected, stack, scanner=_scanner(no_cache), **kw)
+    result.fail_on = fail_on
+    folders = ["."]
+    if result.dockerfile is not None:
+        folders.append(os.path.dirname(os.path.abspath(result.dockerfile.path)))
+    result.findings, result.ignored = ignore_mod.split(result.findings, ignore_mod.load(folders, ignore))
+    return result
+
+
+def _fix(result, image: str, *, fix: bool, patch: bool) -> bool:  # type: ignore[no-untyped-def]
+    """Print (--patch) or write (--fix) the reconciled Dockerfile; True when a file was rewritten."""
     import difflib
 
     from drift.dockerfile.fix import reconcile
@@ -359,9 +390,14 @@ def _fix(result, image: str, *, fix: bool, patch: bool) -> None:  # type: ignore
                 tofile=f"b/{shown}",
             )
         )
-    if fix:
-        write_text(path, new)
-        print(f"drift: rewrote {path} reconciled with {image}", file=sys.stderr)
+    if not fix:
+        return False
+    if new == result.dockerfile_text:
+        print(f"drift: {path} is already reconciled with {image}: nothing to change", file=sys.stderr)
+        return False
+    write_text(path, new)
+    print(f"drift: rewrote {path} reconciled with {image}; the report below is for the rewritten file", file=sys.stderr)
+    return True
 
 
 def _scanner(no_cache: bool):  # type: ignore[no-untyped-def]
