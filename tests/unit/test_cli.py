@@ -25,7 +25,13 @@ def one_error_line(proc: subprocess.CompletedProcess[str], *needles: str) -> str
 def test_help_reads_like_a_standard_cli() -> None:
     out = run_drift("diff", "--help", check=0).stdout
     assert out.startswith("Usage: drift diff [OPTIONS] ACTUAL EXPECTED\n")
-    for shown in ("--network NAME", "--build-arg KEY=VALUE", "-f, --format FORMAT", "--base IMAGE", "-o, --output FILE"):
+    for shown in (
+        "--network NAME",
+        "--build-arg KEY=VALUE",
+        "-f, --format FORMAT",
+        "--base IMAGE",
+        "-o, --output FILE",
+    ):
         assert shown in out, shown
     assert "table, json, markdown, sarif, junit" in out
     for typer_noise in ("<bool>", "<str>", "list[str]", "{actual}", "╭", "│"):
