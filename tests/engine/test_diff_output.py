@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the session fixtures of test_diff are shared by name
 """What `drift diff` shows a person, on a real engine: the table and markdown, --fix, failed builds,
 a folder given as EXPECTED."""
 
