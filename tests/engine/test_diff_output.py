@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import RUN_ID, build, run_drift
+from tests.conftest import RUN_ID, build, run_drift, wait_for
 from tests.engine.test_diff import df_changed, df_context, df_image  # noqa: F401 - shared session fixtures
 
 pytestmark = pytest.mark.engine
@@ -144,3 +147,25 @@ def test_failed_build_without_network_says_network_host(df_image: str, base_imag
     lines = _build_fails(ctx, df_image, "--network", "none")
     assert "retry with --network host" in lines[-1]
     assert any("Temporary failure resolving" in line or "Could not resolve" in line for line in lines)
+
+
+def test_ctrl_c_during_a_build_is_exit_130(docker_client: Any, df_image: str, base_image: str, tmp_path: Path) -> None:
+    """A real SIGINT while drift waits for a build: one line, exit 130, no traceback."""
+    ctx = tmp_path / "slow"
+    ctx.mkdir()
+    marker = f"sleep 47 && echo slow-{RUN_ID}"
+    (ctx / "Dockerfile").write_text(f"FROM {base_image}\nRUN {marker}\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "drift", "diff", df_image, str(ctx / "Dockerfile"), "--build", "--network", "host"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: any(marker in str(c.attrs["Args"]) for c in docker_client.containers.list()), timeout=120)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip() == "drift: interrupted"
