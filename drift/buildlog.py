@@ -22,9 +22,13 @@ _OFFLINE = re.compile(
 )
 
 
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def tail(log: list[str], count: int = TAIL_LINES) -> tuple[str, ...]:
-    """The last COUNT non-empty lines of a build's output, control characters escaped."""
-    lines = [line.rstrip() for chunk in log for line in chunk.splitlines() if line.strip()]
+    """The last COUNT non-empty lines of a build's output, colours removed, control characters escaped."""
+    lines = [_COLOUR.sub("", line).rstrip() for chunk in log for line in chunk.splitlines()]
+    lines = [line for line in lines if line.strip()]
     return tuple(_printable(line) for line in lines[-count:])
 
 

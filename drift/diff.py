@@ -92,6 +92,7 @@ def check_dockerfile_path(path: str) -> None:
     name = os.path.basename(bare).lower()
     named = name in ("dockerfile", "containerfile") or name.startswith(("dockerfile.", "containerfile."))
     named = named or name.endswith((".dockerfile", ".containerfile"))
+    named = named or ("/" in bare and os.path.isdir(os.path.dirname(bare)))  # its folder is here, it is not
     if named or path.startswith(("dockerfile:", "./", "../", "/", "~")):
         raise DockerfileError(f"no such file: {bare} (EXPECTED is a Dockerfile, a folder holding one, or a target)")
 

@@ -10,7 +10,7 @@ from drift.model import FINDING_CATEGORIES, Finding
 from drift.render.sections import Section
 
 WIDTH = 60
-DETAIL_WIDTH = 80
+DETAIL_WIDTH = 100
 
 
 def _text(value: Any) -> str:
@@ -53,29 +53,42 @@ def counts(findings: list[Finding]) -> dict[str, int]:
     return {cat: c.get(cat, 0) for cat in FINDING_CATEGORIES}
 
 
-def _key(manager: str | None, name: str) -> str:
-    return f"{manager}:{name.split(':', 1)[0].lower().replace('_', '-').replace('.', '-')}"
+FOLDED = ("undocumented", "unknown")  # package findings that can name the package that pulled them in
+
+
+def _key(category: str, manager: str | None, name: str) -> str:
+    return f"{category}|{manager}:{name.split(':', 1)[0].lower().replace('_', '-').replace('.', '-')}"
+
+
+def _owner(f: Finding) -> str | None:
+    if f.category not in FOLDED or not f.manager or not f.explained_by or ":" not in f.explained_by:
+        return None
+    manager, name = f.explained_by.split(":", 1)
+    return _key(f.category, manager, name)
 
 
 def fold_dependencies(findings: list[Finding]) -> tuple[list[tuple[Finding, int]], int]:
-    """Undocumented dependencies folded under the undocumented package that pulled them in.
+    """Package dependencies folded under the package a person installed (same category).
 
     Returns (finding, folded count) rows in order and how many rows were folded; a dependency
     whose package is not itself a row stays a row."""
     roots = {
-        _key(f.manager, f.name): f
+        _key(f.category, f.manager, f.name): f
         for f in findings
-        if f.category == "undocumented" and f.explained_by is None and f.manager
+        if f.category in FOLDED and f.manager and f.explained_by is None
     }
     under: Counter[str] = Counter()
     kept: list[Finding] = []
     for f in findings:
-        owner = _key(*f.explained_by.split(":", 1)) if f.category == "undocumented" and f.explained_by else None
+        owner = _owner(f)
         if owner is not None and owner in roots:
             under[owner] += 1
         else:
             kept.append(f)
-    rows = [(f, under[_key(f.manager, f.name)] if roots.get(_key(f.manager, f.name)) is f else 0) for f in kept]
+    rows = []
+    for f in kept:
+        key = _key(f.category, f.manager, f.name)
+        rows.append((f, under[key] if roots.get(key) is f else 0))
     return rows, sum(under.values())
 
 
