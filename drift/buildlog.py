@@ -27,7 +27,8 @@ _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 def tail(log: list[str], count: int = TAIL_LINES) -> tuple[str, ...]:
     """The last COUNT non-empty lines of a build's output, colours removed, control characters escaped."""
-    lines = [_COLOUR.sub("", line).rstrip() for chunk in log for line in chunk.splitlines()]
+    text = _COLOUR.sub("", "".join(log[-400:]))  # chunks can split a line: join before splitting
+    lines = [line.rstrip() for line in text.splitlines()]
     lines = [line for line in lines if line.strip()]
     return tuple(_printable(line) for line in lines[-count:])
 

@@ -44,6 +44,7 @@ def test_offline_build_messages() -> None:
     assert "retry with --network host" in str(exc) and "\n" not in str(exc)
     assert build_failed("/ctx", "boom", pip, "host").args[0].count("--network host") == 0
     assert tail([f"line {i}\n" for i in range(40)]) == tuple(f"line {i}" for i in range(25, 40))
+    assert tail(["W", ": split\n"]) == ("W: split",)
     assert tail(["\x1b[91mE: Unable\n", "\x1b[0m\n", "bad \x1b]0;title\x07\n"]) == (
         "E: Unable",
         "bad \\x1b]0;title\\x07",
