@@ -23,8 +23,8 @@ from drift.sources.layers import DirLayer, TarLayer
 
 
 def docker_host() -> str:
-    """The engine drift talks to, as the docker CLI chooses it (for messages)."""
-    return current_endpoint().describe()
+    """The URL of the engine drift talks to, chosen as the docker CLI chooses it."""
+    return current_endpoint().host
 
 
 def connect(endpoint: Endpoint) -> Any:
