@@ -9,6 +9,7 @@ import contextlib
 import functools
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any
@@ -16,12 +17,12 @@ from typing import Annotated, Any
 import typer
 
 from drift import __version__
+from drift.console import HELP_OPTIONS, DriftTyper
 from drift.errors import DriftError
 
-app = typer.Typer(
-    add_completion=False,
+app = DriftTyper(
     no_args_is_help=True,
-    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": HELP_OPTIONS},
     help="Find and repair environment drift in Docker containers and images.",
 )
 
@@ -74,7 +75,9 @@ def guard(fn: Callable[..., None]) -> Callable[..., None]:
             fn(*args, **kwargs)
         except DriftError as exc:
             if _state["debug"]:
-                raise
+                traceback.print_exc()
+            for line in getattr(exc, "log_tail", ()):
+                print(f"  | {line}", file=sys.stderr)
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             print("drift: interrupted", file=sys.stderr)
@@ -83,24 +86,25 @@ def guard(fn: Callable[..., None]) -> Callable[..., None]:
             raise
         except Exception as exc:
             if _state["debug"]:
-                raise
+                traceback.print_exc()
             fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for a traceback, and please report it)")
 
     return wrapper
 
 
-TargetArg = Annotated[
-    str,
-    typer.Argument(
-        help="Container, image, docker-save archive, OCI layout or root folder; "
-        "a prefix (container:, image:, archive:, oci:, dir:) forces one.",
-        show_default=False,
-    ),
+_TARGET_HELP = (
+    "Container, image, docker-save archive, OCI layout or root folder; "
+    "a prefix (container:, image:, archive:, oci:, dir:) forces one."
+)
+TargetArg = Annotated[str, typer.Argument(help=_TARGET_HELP, metavar="TARGET", show_default=False)]
+ActualArg = Annotated[str, typer.Argument(help=_TARGET_HELP, metavar="ACTUAL", show_default=False)]
+BaseOpt = Annotated[
+    str | None, typer.Option("--base", metavar="IMAGE", help="Compare against this image instead of the detected base.")
 ]
-BaseOpt = Annotated[str | None, typer.Option("--base", help="Compare against this image instead of the detected base.")]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT", help="Output format.")]
 OutputOpt = Annotated[
-    str | None, typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")
+    str | None,
+    typer.Option("--output", "-o", metavar="FILE", help="Write to this file (atomically) instead of stdout."),
 ]
 NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", help="Read every layer again; do not use or fill the layer cache.")
@@ -132,7 +136,8 @@ def inspect(
 def snapshot(
     target: TargetArg,
     output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Folder for the Dockerfile and its build context.")
+        str | None,
+        typer.Option("--output", "-o", metavar="DIR", help="Folder for the Dockerfile and its build context."),
     ] = None,
     base: BaseOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
@@ -140,12 +145,12 @@ def snapshot(
         bool, typer.Option("--verify", help="Build the result and compare it with the original (exit 1 on drift).")
     ] = False,
     network: Annotated[
-        str | None, typer.Option("--network", help="Network for the --verify build (e.g. host).")
+        str | None, typer.Option("--network", metavar="NAME", help="Network for the --verify build (e.g. host).")
     ] = None,
     include_secrets: Annotated[
         bool, typer.Option("--include-secrets", help="Also write secret-looking ENV values and credential files.")
     ] = False,
-    tag: Annotated[str | None, typer.Option("--tag", help="Tag for the --verify build.")] = None,
+    tag: Annotated[str | None, typer.Option("--tag", metavar="TAG", help="Tag for the --verify build.")] = None,
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Write a Dockerfile (and build context) that rebuilds a container or image."""
@@ -249,86 +254,123 @@ def _build_args(values: list[str]) -> dict[str, str]:
 @app.command()
 @guard
 def diff(
-    actual: TargetArg,
+    actual: ActualArg,
     expected: Annotated[
         str,
         typer.Argument(
-            help="A Dockerfile (what the image claims to be), or another target to compare with.",
+            help="A Dockerfile (what the image claims to be), a folder holding one, or another target to compare with.",
+            metavar="EXPECTED",
             show_default=False,
         ),
     ],
     build: Annotated[
         bool, typer.Option("--build", help="Build the Dockerfile and compare the two images exactly.")
     ] = False,
-    network: Annotated[str | None, typer.Option("--network", help="Network for the --build build (e.g. host).")] = None,
+    network: Annotated[
+        str | None, typer.Option("--network", metavar="NAME", help="Network for the --build build (e.g. host).")
+    ] = None,
     build_arg: Annotated[
-        list[str], typer.Option("--build-arg", help="ARG value for the Dockerfile (KEY=VALUE), repeatable.")
+        list[str], typer.Option("--build-arg", metavar="KEY=VALUE", help="ARG value for the Dockerfile.")
     ] = [],  # noqa: B006 - typer reads the default, never mutates it
     base: BaseOpt = None,
     fail_on: Annotated[
         str | None,
         typer.Option(
-            "--fail-on", help="Comma-separated categories that make the exit code 1 (default: all but unknown)."
+            "--fail-on",
+            metavar="CATEGORIES",
+            help="Comma-separated categories that make the exit code 1 (default: all but unknown).",
         ),
     ] = None,
     ignore: Annotated[
-        list[str], typer.Option("--ignore", help="Glob over findings to ignore (as in .driftignore), repeatable.")
+        list[str],
+        typer.Option("--ignore", metavar="PATTERN", help="Glob over findings to ignore (as in .driftignore)."),
     ] = [],  # noqa: B006
-    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.table,
+    fmt: Annotated[
+        DiffFormat, typer.Option("--format", "-f", metavar="FORMAT", help="Output format.")
+    ] = DiffFormat.table,
     output: OutputOpt = None,
     fix: Annotated[bool, typer.Option("--fix", help="Rewrite the Dockerfile reconciled with the image.")] = False,
-    patch: Annotated[bool, typer.Option("--patch", help="Print the reconciliation as a unified diff.")] = False,
+    patch: Annotated[
+        bool, typer.Option("--patch", help="Print the reconciliation as a unified diff; write nothing.")
+    ] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every dependency row (table, markdown); JSON always does.")
+    ] = False,
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Audit an image against the Dockerfile that claims to describe it (or against another target)."""
-    from drift import ignore as ignore_mod
-    from drift.diff import DEFAULT_FAIL_ON, run_diff
-    from drift.model import FINDING_CATEGORIES
     from drift.render import json as json_render
     from drift.render import junit, sarif
     from drift.render.findings import render_markdown, render_table
 
-    categories = DEFAULT_FAIL_ON
-    if fail_on is not None:
-        categories = tuple(c.strip() for c in fail_on.split(",") if c.strip())
-        bad = [c for c in categories if c not in FINDING_CATEGORIES]
-        if bad:
-            fail(
-                f"--fail-on: unknown categor{'y' if len(bad) == 1 else 'ies'} {', '.join(bad)}; "
-                f"choose from {', '.join(FINDING_CATEGORIES)}"
-            )
-    with contextlib.ExitStack() as stack:
-        result = run_diff(
+    if fix and patch:
+        fail("--fix writes the Dockerfile and --patch only prints the change: choose one")
+    categories = _fail_on(fail_on)
+
+    def audit(dockerfile: str) -> Any:
+        return _audit(
             actual,
-            expected,
-            stack,
+            dockerfile,
             base=base,
             build=build,
             network=network,
             build_args=_build_args(build_arg),
-            scanner=_scanner(no_cache),
+            no_cache=no_cache,
+            ignore=ignore,
+            fail_on=categories,
         )
-    result.fail_on = categories
-    folders = ["."]
-    if result.dockerfile is not None:
-        folders.append(os.path.dirname(os.path.abspath(result.dockerfile.path)))
-    result.findings, result.ignored = ignore_mod.split(result.findings, ignore_mod.load(folders, ignore))
-    if fix or patch:
-        _fix(result, actual, fix=fix, patch=patch)
+
+    result = audit(expected)
+    if (fix or patch) and _fix(result, actual, fix=fix, patch=patch):
+        result = audit(f"dockerfile:{result.dockerfile.path}")  # the report is the one for the fixed file
     if not patch or output:
-        renderer = {
-            DiffFormat.table: render_table,
-            DiffFormat.markdown: render_markdown,
+        renderer: dict[DiffFormat, Callable[[Any], str]] = {
+            DiffFormat.table: functools.partial(render_table, all_rows=show_all),
+            DiffFormat.markdown: functools.partial(render_markdown, all_rows=show_all),
             DiffFormat.json: json_render.render,
             DiffFormat.sarif: sarif.render,
             DiffFormat.junit: junit.render,
-        }[fmt]
-        emit(renderer(result), output)
+        }
+        emit(renderer[fmt](result), output)
     if result.failing:
         raise SystemExit(1)
 
 
-def _fix(result, image: str, *, fix: bool, patch: bool) -> None:  # type: ignore[no-untyped-def]
+def _fail_on(value: str | None) -> tuple[str, ...]:
+    from drift.diff import DEFAULT_FAIL_ON
+    from drift.model import FINDING_CATEGORIES
+
+    if value is None:
+        return DEFAULT_FAIL_ON
+    categories = tuple(c.strip() for c in value.split(",") if c.strip())
+    bad = [c for c in categories if c not in FINDING_CATEGORIES]
+    if bad:
+        fail(
+            f"--fail-on: unknown categor{'y' if len(bad) == 1 else 'ies'} {', '.join(bad)}; "
+            f"choose from {', '.join(FINDING_CATEGORIES)}"
+        )
+    return categories
+
+
+def _audit(
+    actual: str, expected: str, *, no_cache: bool, ignore: list[str], fail_on: tuple[str, ...], **kw: Any
+) -> Any:
+    """run_diff, then .driftignore / --ignore and --fail-on applied."""
+    from drift import ignore as ignore_mod
+    from drift.diff import run_diff
+
+    with contextlib.ExitStack() as stack:
+        result = run_diff(actual, expected, stack, scanner=_scanner(no_cache), **kw)
+    result.fail_on = fail_on
+    folders = ["."]
+    if result.dockerfile is not None:
+        folders.append(os.path.dirname(os.path.abspath(result.dockerfile.path)))
+    result.findings, result.ignored = ignore_mod.split(result.findings, ignore_mod.load(folders, ignore))
+    return result
+
+
+def _fix(result, image: str, *, fix: bool, patch: bool) -> bool:  # type: ignore[no-untyped-def]
+    """Print (--patch) or write (--fix) the reconciled Dockerfile; True when a file was rewritten."""
     import difflib
 
     from drift.dockerfile.fix import reconcile
@@ -348,9 +390,14 @@ def _fix(result, image: str, *, fix: bool, patch: bool) -> None:  # type: ignore
                 tofile=f"b/{shown}",
             )
         )
-    if fix:
-        write_text(path, new)
-        print(f"drift: rewrote {path} reconciled with {image}", file=sys.stderr)
+    if not fix:
+        return False
+    if new == result.dockerfile_text:
+        print(f"drift: {path} is already reconciled with {image}: nothing to change", file=sys.stderr)
+        return False
+    write_text(path, new)
+    print(f"drift: rewrote {path} reconciled with {image}; the report below is for the rewritten file", file=sys.stderr)
+    return True
 
 
 def _scanner(no_cache: bool):  # type: ignore[no-untyped-def]
@@ -366,7 +413,7 @@ def _scanner(no_cache: bool):  # type: ignore[no-untyped-def]
     return lambda layers: scan_all(layers, cache)
 
 
-cache_app = typer.Typer(help="The layer cache (what each image layer holds, scanned once).", no_args_is_help=True)
+cache_app = DriftTyper(help="The layer cache (what each image layer holds, scanned once).", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
 
@@ -396,8 +443,10 @@ from drift.report.cli import register as _register_report  # noqa: E402 - needs 
 _register_report(app)
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    from drift.console import run
+
+    raise SystemExit(run(app, argv))
 
 
 if __name__ == "__main__":

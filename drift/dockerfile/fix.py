@@ -24,12 +24,52 @@ def _final_stage(df: Dockerfile) -> tuple[int, int]:
     return froms[-1], len(df.instructions)
 
 
+# What may be written unquoted into a RUN line; a name or version from the image that is not
+# one of these is left out (and said so in an escaped comment), never written raw.
+_SAFE = {
+    "apt": (re.compile(r"[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?"), re.compile(r"[A-Za-z0-9.+~:-]+")),
+    "pip": (re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*"), re.compile(r"[A-Za-z0-9.+!_-]+")),
+}
+FILES_HEADER = "# drift: files changed in "
+
+
+def comment(text: str) -> str:
+    """TEXT made safe inside a `#` comment line: control characters escaped, never a line break."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _safe(f: Finding) -> bool:
+    name, version = _SAFE[f.manager or "apt"]
+    return bool(name.fullmatch(f.name) and version.fullmatch(str(f.actual or "")))
+
+
 def _roots(result: DiffResult, manager: str) -> list[Finding]:
     return [
         f
         for f in result.findings
         if f.category == "undocumented" and f.manager == manager and f.explained_by is None and f.expected is None
     ]
+
+
+def _comments_above(lines: list[str], index: int) -> set[str]:
+    """The comment lines right above line INDEX (0-based)."""
+    out = set()
+    while index > 0 and lines[index - 1].lstrip().startswith("#"):
+        index -= 1
+        out.add(lines[index].strip())
+    return out
+
+
+def _old_files_block(lines: list[str]) -> set[int]:
+    """Indices of a files block an earlier --fix appended (replaced, never repeated)."""
+    start = next((i for i, line in enumerate(lines) if line.startswith(FILES_HEADER)), None)
+    if start is None:
+        return set()
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("# "):
+        end += 1
+    first = start - 1 if start > 0 and not lines[start - 1].strip() else start
+    return set(range(first, end))
 
 
 def reconcile(result: DiffResult, image: str) -> str:
@@ -44,7 +84,10 @@ def reconcile(result: DiffResult, image: str) -> str:
     def add_before(index: int, new: list[str]) -> None:
         inserts.setdefault(index, []).extend(new)
 
-    apt = _roots(result, "apt")
+    apt = [f for f in _roots(result, "apt") if _safe(f)]
+    left_out = [f for f in _roots(result, "apt") + _roots(result, "pip") if not _safe(f)]
+    for f in left_out:
+        add_before(_after_from(stage), [comment(f"# drift: not added (unsafe name or version): {f.name} {f.actual}")])
     if apt:
         pins = " ".join(f"{f.name}={f.actual}" for f in apt)
         target = _find(stage, lines, _APT_INSTALL)
@@ -55,7 +98,7 @@ def reconcile(result: DiffResult, image: str) -> str:
             add_before(
                 at,
                 [
-                    f"# drift --fix: installed in {image} but not declared",
+                    comment(f"# drift --fix: installed in {image} but not declared"),
                     "RUN apt-get update \\",
                     " && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\",
                     *[f"      {f.name}={f.actual} \\" for f in apt],
@@ -63,7 +106,7 @@ def reconcile(result: DiffResult, image: str) -> str:
                     "",
                 ],
             )
-    pip = _roots(result, "pip")
+    pip = [f for f in _roots(result, "pip") if _safe(f)]
     if pip:
         pins = " ".join(f"{f.name}=={f.actual}" for f in pip)
         target = _find(stage, lines, _PIP_INSTALL)
@@ -75,7 +118,7 @@ def reconcile(result: DiffResult, image: str) -> str:
             add_before(
                 at,
                 [
-                    f"# drift --fix: pip packages installed in {image} but not declared",
+                    comment(f"# drift --fix: pip packages installed in {image} but not declared"),
                     f"RUN python3 -m pip install --no-cache-dir {managed}{pins}",
                     "",
                 ],
@@ -84,24 +127,33 @@ def reconcile(result: DiffResult, image: str) -> str:
         if f.line is None:
             continue
         if f.category == "missing":
-            add_before(f.line - 1, [f"# drift: {f.name} (declared below) is not installed in {image}"])
-        elif f.category == "version" and f.manager and f.fix:
+            note = comment(f"# drift: {f.name} (declared below) is not installed in {image}")
+            if note not in _comments_above(lines, f.line - 1):
+                add_before(f.line - 1, [note])
+        elif f.category == "version" and f.manager and f.fix and _safe(f):
             _repin(lines, df, f)
-    config = [f for f in result.findings if f.category == "config" and f.fix]
+    present = {line.strip() for line in lines}
+    config = [f.fix for f in result.findings if f.category == "config" and f.fix and f.fix.strip() not in present]
+    unsafe = [fix for fix in config if not fix.isprintable()]
+    config = [fix for fix in config if fix.isprintable()]
     files = [f for f in result.findings if f.category == "file"]
     tail: list[str] = []
     if config:
-        tail += ["", f"# drift --fix: config as found in {image}", *[f.fix for f in config if f.fix]]
+        tail += ["", comment(f"# drift --fix: config as found in {image}"), *config]
+    tail += [comment(f"# drift: not written (control characters): {fix}") for fix in unsafe]
+    dropped = _old_files_block(lines)
     if files:
         tail += [
             "",
-            f"# drift: files changed in {image} that nothing here explains",
+            comment(f"{FILES_HEADER}{image} that nothing here explains"),
             "# ('drift snapshot IMAGE -o DIR' copies them into a build context):",
         ]
-        tail += [f"#   {f.detail or ''} {f.name}" for f in files]
+        tail += [comment(f"#   {f.detail or ''} {f.name}") for f in files]
     out: list[str] = []
     for i, line in enumerate(lines):
         out += inserts.get(i, [])
+        if i in dropped:
+            continue
         if i in appended_to:
             m = _APT_INSTALL.search(line) or _PIP_INSTALL.search(line)
             assert m is not None

@@ -17,32 +17,56 @@ from typing import Any
 from drift.errors import CorruptArchive, DriftError, EngineUnreachable, TargetNotFound
 from drift.model import ImageConfig, Target
 from drift.sources import RawHistory, Source
+from drift.sources.contexts import Endpoint, current_endpoint
 from drift.sources.fs import Layer
 from drift.sources.layers import DirLayer, TarLayer
 
 
 def docker_host() -> str:
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    """The URL of the engine drift talks to, chosen as the docker CLI chooses it."""
+    return current_endpoint().host
+
+
+def connect(endpoint: Endpoint) -> Any:
+    """A docker-py client for ENDPOINT (TLS and ssh as the docker CLI does them)."""
+    import docker
+
+    if endpoint.chosen_by == "DOCKER_HOST":
+        return docker.from_env(timeout=120)  # DOCKER_TLS_VERIFY / DOCKER_CERT_PATH as docker reads them
+    tls: Any = False
+    if endpoint.host.startswith("tcp://") and (endpoint.ca or endpoint.cert):
+        from docker.tls import TLSConfig
+
+        cert = (endpoint.cert, endpoint.key) if endpoint.cert and endpoint.key else None
+        tls = TLSConfig(client_cert=cert, ca_cert=endpoint.ca, verify=not endpoint.skip_tls_verify)
+    return docker.DockerClient(
+        base_url=endpoint.host, tls=tls, timeout=120, use_ssh_client=endpoint.host.startswith("ssh://")
+    )
 
 
 class Engine:
     """A thin, lazily connected wrapper over docker-py that speaks DriftError."""
 
-    def __init__(self) -> None:
+    def __init__(self, endpoint: Endpoint | None = None) -> None:
         self._client: Any = None
+        self._endpoint = endpoint
+
+    @property
+    def endpoint(self) -> Endpoint:
+        if self._endpoint is None:
+            self._endpoint = current_endpoint()
+        return self._endpoint
 
     @property
     def api(self) -> Any:
         if self._client is None:
-            import docker
-
+            endpoint = self.endpoint
             try:
-                client = docker.from_env(timeout=120)
+                client = connect(endpoint)
                 client.ping()
             except Exception as exc:  # docker-py raises DockerException, requests errors, OSError
                 raise EngineUnreachable(
-                    f"cannot reach the Docker engine at {docker_host()} (DOCKER_HOST): "
-                    f"{_reason(exc)}; start dockerd or point DOCKER_HOST at a running engine"
+                    f"cannot reach the Docker engine at {endpoint.describe()}: {_reason(exc)}; {_what_to_do(endpoint)}"
                 ) from exc
             self._client = client
         return self._client.api
@@ -61,7 +85,7 @@ class Engine:
             if isinstance(exc, DriftError):
                 raise
             raise EngineUnreachable(
-                f"lost the Docker engine at {docker_host()} while trying to {what}: {_reason(exc)}"
+                f"lost the Docker engine at {self.endpoint.describe()} while trying to {what}: {_reason(exc)}"
             ) from exc
 
     def find_container(self, name: str) -> dict[str, Any] | None:
@@ -97,6 +121,12 @@ class Engine:
 
     def diff(self, container_id: str) -> list[dict[str, Any]]:
         return self._call(f"diff container {container_id}", lambda a: a.diff, container_id) or []
+
+
+def _what_to_do(endpoint: Endpoint) -> str:
+    if endpoint.chosen_by in ("DOCKER_HOST", "default"):
+        return "start dockerd or point DOCKER_HOST at a running engine"
+    return "start that engine, or choose another context ('docker context use NAME', DOCKER_CONTEXT, DOCKER_HOST)"
 
 
 def _reason(exc: BaseException) -> str:
@@ -202,7 +232,7 @@ def image_source(
 ) -> Source:
     attrs = attrs or engine.find_image(ref)
     if attrs is None:
-        raise TargetNotFound(f"no image {ref!r} on the engine at {docker_host()}: see 'docker images'")
+        raise TargetNotFound(f"no image {ref!r} on the engine at {engine.endpoint.describe()}: see 'docker images'")
     layers = _image_layers(engine, attrs, stack, f"image {ref}")
     digests = tuple(attrs.get("RepoDigests") or ())
     target = Target(
@@ -235,7 +265,7 @@ def container_source(
 ) -> Source:
     attrs = attrs or engine.find_container(name)
     if attrs is None:
-        raise TargetNotFound(f"no container {name!r} on the engine at {docker_host()}: see 'docker ps -a'")
+        raise TargetNotFound(f"no container {name!r} on the engine at {engine.endpoint.describe()}: see 'docker ps -a'")
     image_attrs = engine.find_image(attrs["Image"])
     if image_attrs is None:
         raise TargetNotFound(f"container {name!r} runs image {attrs['Image']} which the engine no longer has")
