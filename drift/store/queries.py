@@ -138,10 +138,10 @@ class Store:
         self._x(
             "UPDATE targets SET last_status = ?, last_run = ?,"
             " first_run = coalesce(first_run, ?),"
-            " last_ok_run = CASE WHEN ? THEN ? ELSE last_ok_run END,"
+            " last_ok_run = CASE WHEN ? = 1 THEN ? ELSE last_ok_run END,"
             " image = coalesce(?, image), image_id = coalesce(?, image_id), instance = coalesce(?, instance),"
             " labels = coalesce(?, labels), baseline = coalesce(?, baseline),"
-            " scan_key = CASE WHEN ? THEN ? ELSE scan_key END WHERE id = ?",
+            " scan_key = CASE WHEN ? = 1 THEN ? ELSE scan_key END WHERE id = ?",
             (
                 status,
                 run,
