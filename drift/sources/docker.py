@@ -27,12 +27,12 @@ def docker_host() -> str:
     return current_endpoint().host
 
 
-def connect(endpoint: Endpoint) -> Any:
+def connect(endpoint: Endpoint, timeout: float = 120) -> Any:
     """A docker-py client for ENDPOINT (TLS and ssh as the docker CLI does them)."""
     import docker
 
     if endpoint.chosen_by == "DOCKER_HOST":
-        return docker.from_env(timeout=120)  # DOCKER_TLS_VERIFY / DOCKER_CERT_PATH as docker reads them
+        return docker.from_env(timeout=timeout)  # DOCKER_TLS_VERIFY / DOCKER_CERT_PATH as docker reads them
     tls: Any = False
     if endpoint.host.startswith("tcp://") and (endpoint.ca or endpoint.cert):
         from docker.tls import TLSConfig
@@ -40,16 +40,22 @@ def connect(endpoint: Endpoint) -> Any:
         cert = (endpoint.cert, endpoint.key) if endpoint.cert and endpoint.key else None
         tls = TLSConfig(client_cert=cert, ca_cert=endpoint.ca, verify=not endpoint.skip_tls_verify)
     return docker.DockerClient(
-        base_url=endpoint.host, tls=tls, timeout=120, use_ssh_client=endpoint.host.startswith("ssh://")
+        base_url=endpoint.host, tls=tls, timeout=timeout, use_ssh_client=endpoint.host.startswith("ssh://")
     )
 
 
 class Engine:
     """A thin, lazily connected wrapper over docker-py that speaks DriftError."""
 
-    def __init__(self, endpoint: Endpoint | None = None) -> None:
+    def __init__(self, endpoint: Endpoint | None = None, *, timeout: float = 120) -> None:
         self._client: Any = None
         self._endpoint = endpoint
+        self.timeout = timeout
+
+    @property
+    def local(self) -> bool:
+        """Its overlay2 folders are on this machine (a unix socket): layers can be read in place."""
+        return self.endpoint.host.startswith("unix://")
 
     @property
     def endpoint(self) -> Endpoint:
@@ -62,7 +68,7 @@ class Engine:
         if self._client is None:
             endpoint = self.endpoint
             try:
-                client = connect(endpoint)
+                client = connect(endpoint, self.timeout)
                 client.ping()
             except Exception as exc:  # docker-py raises DockerException, requests errors, OSError
                 raise EngineUnreachable(
@@ -202,7 +208,7 @@ def _looks_empty(created_by: str, size: int | None) -> bool:
 def _image_layers(engine: Engine, attrs: dict[str, Any], stack: contextlib.ExitStack, label: str) -> list[Layer]:
     layer_ids = list((attrs.get("RootFS") or {}).get("Layers") or [])
     mode = _read_mode()
-    dirs = _overlay_dirs(attrs, len(layer_ids)) if mode != "api" else None
+    dirs = _overlay_dirs(attrs, len(layer_ids)) if mode != "api" and engine.local else None
     if dirs is not None:
         return [
             DirLayer(d, digest=layer_ids[i], overlay=True, description=f"{label} layer {i + 1}")
@@ -302,6 +308,7 @@ def _container_upper(engine: Engine, attrs: dict[str, Any], stack: contextlib.Ex
     upper = data.get("UpperDir")
     if (
         mode != "api"
+        and engine.local
         and (attrs.get("GraphDriver") or {}).get("Name") == "overlay2"
         and upper
         and os.path.isdir(upper)

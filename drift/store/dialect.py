@@ -59,7 +59,8 @@ class StoreURL:
 
     def connect(self, *, busy_timeout: float) -> Any:
         if self.dialect is SQLITE:
-            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+            # one connection, used by one engine's thread at a time (the report serializes its calls)
+            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             return conn
         from drift.store.pg import connect

@@ -92,6 +92,11 @@ class Store:
             ).fetchone()
         return int(row[0])
 
+    def engine_id(self, name: str) -> str | None:
+        """The `docker info` ID recorded for the engine of this name (None: not known yet)."""
+        row = self._x("SELECT engine_id FROM engines WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
     def target(self, engine: int, kind: str, name: str) -> TargetRow:
         self._x(
             "INSERT INTO targets (engine, kind, name) VALUES (?, ?, ?) ON CONFLICT (engine, kind, name) DO NOTHING",

@@ -1,0 +1,108 @@
+"""What the engines of one report share while they are scanned at the same time.
+
+- `LockedStore`: the store, one call (or one transaction) at a time, whichever engine's thread
+  makes it. Scans run in parallel; writes are short and serialized.
+- `LayerReader`: layer scans through the layer cache (keyed by the layer's digest), with one
+  reader per digest at a time: when two engines hold the same image, the second waits for the
+  first and takes its result, so an image present on ten engines is read once. It counts the
+  layers it really read (`reads`), for the report and the bench.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+_MEMO = 32  # layer scans kept in memory: the layers of the last few images
+
+
+class LockedStore:
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._lock = threading.RLock()
+
+    @property
+    def where(self) -> str:
+        return str(self._store.where)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock, self._store.transaction():
+            yield
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._store, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+
+class LayerReader:
+    def __init__(self, no_cache: bool) -> None:
+        self.off = no_cache or os.environ.get("DRIFT_NO_CACHE") == "1"
+        self.reads = 0
+        self._local = threading.local()  # one cache connection per engine thread
+        self._memo: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._inflight: dict[str, threading.Lock] = {}
+
+    def _cache(self) -> Any:
+        from drift.cache import LayerCache
+
+        if self.off:
+            return None
+        if getattr(self._local, "cache", None) is None:
+            self._local.cache = LayerCache()
+        return self._local.cache
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._inflight.setdefault(key, threading.Lock())
+
+    def _memo_get(self, key: str | None) -> Any:
+        with self._lock:
+            if key is None or key not in self._memo:
+                return None
+            self._memo.move_to_end(key)
+            return self._memo[key]
+
+    def _memo_put(self, key: str | None, scan: Any) -> None:
+        if key is None:
+            return
+        with self._lock:
+            self._memo[key] = scan
+            while len(self._memo) > _MEMO:
+                self._memo.popitem(last=False)
+
+    def __call__(self, layers: list[Any]) -> list[Any]:
+        from drift.cache import LayerCache, scan_all
+
+        keys = [LayerCache.key(layer) for layer in layers]
+        out: list[Any] = [None] * len(layers)
+        with contextlib.ExitStack() as held:
+            for lock_key in sorted({k for k in keys if k is not None}):  # one order: no deadlock between engines
+                held.enter_context(self._key_lock(lock_key))
+            todo = []
+            for i, key in enumerate(keys):
+                out[i] = self._memo_get(key)
+                if out[i] is None:
+                    todo.append(i)
+            if todo:
+                cache = self._cache()
+                hits = cache.hits if cache else 0
+                fresh = scan_all([layers[i] for i in todo], cache)
+                with self._lock:
+                    self.reads += len(todo) - ((cache.hits - hits) if cache else 0)
+                for i, scan in zip(todo, fresh, strict=True):
+                    out[i] = scan
+                    self._memo_put(keys[i], scan)
+        return out
