@@ -74,8 +74,13 @@ def host_endpoint(url: str, chosen_by: str) -> Endpoint:
     """An engine URL as DOCKER_HOST would give it: TLS for tcp:// when DOCKER_TLS_VERIFY is set
     (certificates from DOCKER_CERT_PATH, else ~/.docker), as the docker CLI does."""
     host_name(url)  # checks the scheme
+    if url.startswith("ssh://"):
+        try:
+            import paramiko  # noqa: F401  (docker-py needs it for ssh://, even when it runs the ssh client)
+        except ImportError:
+            raise DriftError(f"--host {url}: ssh:// engines need paramiko: pip install 'drift[ssh]'") from None
     if not url.startswith("tcp://") or not os.environ.get("DOCKER_TLS_VERIFY"):
-        return Endpoint(host_name(url), url, chosen_by)
+        return Endpoint("", url, chosen_by)
     folder = os.environ.get("DOCKER_CERT_PATH") or os.path.join(os.path.expanduser("~"), ".docker")
     files = {n: os.path.join(folder, f"{n}.pem") for n in ("ca", "cert", "key")}
     missing = [p for p in files.values() if not os.path.isfile(p)]
@@ -84,7 +89,7 @@ def host_endpoint(url: str, chosen_by: str) -> Endpoint:
             f"--host {url}: DOCKER_TLS_VERIFY is set but {missing[0]} is missing: "
             "set DOCKER_CERT_PATH to the folder with ca.pem, cert.pem and key.pem"
         )
-    return Endpoint(host_name(url), url, chosen_by, ca=files["ca"], cert=files["cert"], key=files["key"])
+    return Endpoint("", url, chosen_by, ca=files["ca"], cert=files["cert"], key=files["key"])
 
 
 def from_config(path: str) -> list[EngineSpec]:
@@ -108,10 +113,6 @@ def from_config(path: str) -> list[EngineSpec]:
     return out
 
 
-def describe(spec: EngineSpec) -> str:
-    return spec.endpoint.describe() if spec.endpoint.chosen_by != "--host" else spec.endpoint.host
-
-
 def identify(engine: Any, spec: EngineSpec, known_id: str | None) -> dict[str, Any]:
     """The `engines[]` entry of one engine: asks `docker info`; checks the ID against the store's."""
     out: dict[str, Any] = {
@@ -127,7 +128,11 @@ def identify(engine: Any, spec: EngineSpec, known_id: str | None) -> dict[str, A
     except EngineUnreachable as exc:
         return {**out, "status": "down", "error": str(exc)}
     except Exception as exc:  # the engine answered something we cannot read, or not in time
-        return {**out, "status": "down", "error": f"the Docker engine at {describe(spec)} did not answer 'info': {exc}"}
+        return {
+            **out,
+            "status": "down",
+            "error": f"the Docker engine at {spec.endpoint.describe()} did not answer 'info': {exc}",
+        }
     if known_id and out["id"] and known_id != out["id"]:
         out.update(
             status="down",

@@ -37,6 +37,8 @@ class Endpoint:
     skip_tls_verify: bool = False
 
     def describe(self) -> str:
+        if not self.context:  # an engine named by its URL (drift report --host, drift.toml)
+            return f"{self.host} (from {self.chosen_by})"
         if self.chosen_by == "DOCKER_HOST":
             return f"{self.host} (DOCKER_HOST)"
         if self.context == DEFAULT_CONTEXT and self.chosen_by == "default":
