@@ -13,7 +13,7 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qsl, unquote, urlencode, urlparse
 
 from drift.errors import DriftError
 
@@ -97,8 +97,9 @@ def parse_url(text: str | None) -> StoreURL:
 
 
 def _without_password(text: str) -> str:
+    """The URL for messages: a password (user:PASSWORD@ or ?password=) is never shown."""
     url = urlparse(text)
-    if url.password is None:
-        return text
-    netloc = url.netloc.replace(":" + url.password + "@", ":***@", 1)
-    return url._replace(netloc=netloc).geturl()
+    if url.password is not None:
+        url = url._replace(netloc=url.netloc.replace(":" + url.password + "@", ":***@", 1))
+    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(url.query, keep_blank_values=True)]
+    return url._replace(query=urlencode(query, safe="/*")).geturl()
