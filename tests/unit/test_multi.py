@@ -28,7 +28,7 @@ def test_tcp_tls_as_docker_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert plain.ca is None and plain.cert is None
     monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
     monkeypatch.setenv("DOCKER_CERT_PATH", str(tmp_path))
-    with pytest.raises(DriftError, match="ca.pem"):
+    with pytest.raises(DriftError, match=r"ca\.pem"):
         host_endpoint("tcp://h:2376", "--host")
     for name in ("ca", "cert", "key"):
         (tmp_path / f"{name}.pem").write_text("x")
