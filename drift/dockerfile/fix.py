@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 
 from drift.diff import DiffResult
+from drift.dockerfile.escape import comment
 from drift.dockerfile.parse import Dockerfile
 from drift.model import Finding
 
 _APT_INSTALL = re.compile(r"\b(apt-get|apt)\b[^\n]*?\binstall\b")
+_PIN_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+:~=-]*")  # a name=version a RUN line holds unquoted
 _PIP_INSTALL = re.compile(r"\b(pip3?|python3?(\.\d+)? -m pip)\b[^\n]*?\binstall\b")
 
 
@@ -33,11 +35,6 @@ _SAFE = {
 FILES_HEADER = "# drift: files changed in "
 
 
-def comment(text: str) -> str:
-    """TEXT made safe inside a `#` comment line: control characters escaped, never a line break."""
-    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def _safe(f: Finding) -> bool:
     name, version = _SAFE[f.manager or "apt"]
     return bool(name.fullmatch(f.name) and version.fullmatch(str(f.actual or "")))
@@ -47,7 +44,11 @@ def _roots(result: DiffResult, manager: str) -> list[Finding]:
     return [
         f
         for f in result.findings
-        if f.category == "undocumented" and f.manager == manager and f.explained_by is None and f.expected is None
+        if f.category == "undocumented"
+        and f.manager == manager
+        and f.explained_by is None
+        and f.expected is None
+        and _PIN_WORD.fullmatch(f"{f.name}={f.actual}")
     ]
 
 
@@ -73,7 +74,10 @@ def _old_files_block(lines: list[str]) -> set[int]:
 
 
 def reconcile(result: DiffResult, image: str) -> str:
+    """Every value from the image is checked or escaped (drift.dockerfile.escape): findings
+    carry escaped fixes, and names in comments are shown with control characters escaped."""
     assert result.dockerfile is not None and result.dockerfile_text is not None
+    image = comment(image)
     df = result.dockerfile
     lines = result.dockerfile_text.splitlines()
     start, end = _final_stage(df)
@@ -195,7 +199,9 @@ def _repin(lines: list[str], df: Dockerfile, f: Finding) -> None:
     else:
         pattern = re.compile(rf"(?<![\w.-]){name}\s*(==|>=|<=|~=|!=|>|<)[^\s\\'\"]+", re.IGNORECASE)
         new = f"{f.name}=={f.actual}"
+    if not _PIN_WORD.fullmatch(new.replace("==", "=")):
+        return  # a version no RUN line can hold unquoted: left as written
     for index in range(inst.line - 1, min(inst.end_line, len(lines))):
         if pattern.search(lines[index]):
-            lines[index] = pattern.sub(new, lines[index], count=1)
+            lines[index] = pattern.sub(lambda _: new, lines[index], count=1)
             return

@@ -25,7 +25,7 @@ def acknowledge(
 ) -> str:
     now = dt.datetime.now(dt.timezone.utc)
     until = (now + dt.timedelta(seconds=duration(expires, "--expires"))).strftime(_FMT) if expires else None
-    with open_store(store_url, write=False) as store:
+    with open_store(store_url, create=False) as store:
         open_items = store.open_fingerprints()
         matched = [
             (row, fp)

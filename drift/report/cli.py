@@ -98,7 +98,8 @@ def report(
     """Report drift over the engine's containers (and images), with history: new, persisting, resolved."""
     from drift.report import config as config_mod
     from drift.report.engines import specs
-    from drift.report.run import DEFAULT_FAIL_ON, Options, run_report
+    from drift.report.options import DEFAULT_FAIL_ON, Options
+    from drift.report.run import run_report
     from drift.report.targets import Selection
 
     cfg = config_mod.load(config)
@@ -124,6 +125,7 @@ def report(
         engines=tuple(specs(list(context or ()), all_contexts, list(host or ()), cfg.path)),
         jobs=jobs,
         engine_timeout=engine_timeout,
+        project=os.path.dirname(cfg.path) if cfg.path else os.getcwd(),
     )
     doc = run_report(opts, progress=_progress(quiet))
     code = doc["run"]["exit_code"]
@@ -139,7 +141,9 @@ def report(
             print(f"drift: error: engine {e['name']} is down: {e['error']}", file=sys.stderr)
     for t in doc["targets"]:
         if t["status"] == "error" and quiet:
-            print(f"drift: error: {t['kind']} {t['name']}: {t['error']}", file=sys.stderr)
+            from drift.report.terminal import safe
+
+            print(f"drift: error: {t['kind']} {t['name']}: {safe(t['error'] or '')}", file=sys.stderr)
     code = max(code, _write_outputs(doc, outputs))
     url = notify or cfg.notify
     if url:
@@ -150,14 +154,14 @@ def report(
 
 
 def _progress(quiet: bool) -> Any:
-    from drift.report.run import NoProgress
+    from drift.report.options import NoProgress
     from drift.report.terminal import Bar
 
     return Bar() if not quiet and sys.stderr.isatty() else NoProgress()
 
 
 def _fail_on(states: list[str]) -> tuple[str, ...]:
-    from drift.report.run import FAIL_ON_CHOICES
+    from drift.report.options import FAIL_ON_CHOICES
 
     out = tuple(s.strip() for s in states if s.strip())
     bad = [s for s in out if s not in FAIL_ON_CHOICES]

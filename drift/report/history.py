@@ -111,7 +111,7 @@ def _delta(runs: list[dict[str, Any]], i: int) -> str:
 
 def prune(store_url: str | None, keep: str) -> str:
     cutoff = _ago(duration(keep, "--keep"))
-    with open_store(store_url, write=False) as store:
+    with open_store(store_url, create=False) as store:
         dropped = store.prune(cutoff)
     parts = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in dropped.items())
     return f"pruned detail older than {cutoff} ({parts}); runs and trend counts kept"

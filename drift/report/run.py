@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from drift import __version__
 from drift import ignore as ignore_mod
@@ -26,68 +26,13 @@ from drift.report import doc as docmod
 from drift.report import engines as engines_mod
 from drift.report import quick, trends
 from drift.report.engines import EngineSpec
-from drift.report.scan import DockerfileMap, Scanned, container_meta, dockerfile_for, scan
+from drift.report.options import NoProgress, Options, Progress, now_iso
 from drift.report.shared import LayerReader, LockedStore
+from drift.report.scan import Scanned, container_meta, dockerfile_for, scan
 from drift.report.states import Outcome, fails, transition
-from drift.report.targets import Selected, Selection, exists, missing_names, select
+from drift.report.targets import Selected, exists, missing_names, select
 from drift.store import Store, open_store
 from drift.store.records import TargetRow
-
-DEFAULT_FAIL_ON = ("new", "updated")
-FAIL_ON_CHOICES = ("new", "updated", "persisting", "stale", "resolved", "removed", "open", "none")
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class Progress(Protocol):
-    def start(self, total: int) -> None: ...
-    def step(self, label: str) -> None: ...
-    def stop(self) -> None: ...
-
-
-class NoProgress:
-    def start(self, total: int) -> None:
-        pass
-
-    def step(self, label: str) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    selection: Selection = field(default_factory=Selection)
-    fail_on: tuple[str, ...] = DEFAULT_FAIL_ON
-    fail_on_first_run: bool = False
-    ignore: tuple[str, ...] = ()
-    ignore_folders: tuple[str, ...] = (".",)
-    dockerfiles: tuple[DockerfileMap, ...] = ()
-    store: str | None = None
-    lock_timeout: float = 300.0
-    no_cache: bool = False
-    keep: float | None = None  # seconds of detail to keep (prune after the run)
-    engine_name: str = "default"
-    engines: tuple[EngineSpec, ...] = ()  # none: the engine of the current Docker context
-    jobs: int = 4  # engines scanned at once
-    engine_timeout: float = 120.0  # seconds an engine may take to answer one request
-
-    def to_json(self) -> dict[str, Any]:
-        sel = self.selection
-        return {
-            "targets": list(sel.names),
-            "all": sel.all,
-            "filters": list(sel.filters),
-            "images": sel.images,
-            "fail_on": list(self.fail_on),
-            "fail_on_first_run": self.fail_on_first_run,
-            "ignore": list(self.ignore),
-            "dockerfiles": [{"image": d.image, "path": d.path} for d in self.dockerfiles],
-            "engines": [{"name": e.name, "endpoint": e.endpoint.host} for e in self.engines],
-        }
 
 
 @dataclass(slots=True)
@@ -210,7 +155,7 @@ def _one_engine(
 ) -> tuple[dict[str, Any], _Run, str | None]:
     store, run_id, started, key, reader, rules = shared
     eng = engines_mod.identify(engine, spec, store.engine_id(spec.name))
-    changed = eng.pop("changed", False)
+    changed = eng.pop("changed", False)  # reported down, its ID not recorded: never merged
     engine_row = store.engine(
         eng["name"], eng["endpoint"], None if changed else eng["id"], started if eng["status"] == "up" else None
     )
@@ -261,21 +206,48 @@ def _one(run: _Run, engine: Any, target: Selected) -> None:
     try:
         if _unchanged(run, engine, target, row):
             return
-        scanned = scan(
-            engine, target, scanner=run.scanner, dockerfiles=list(run.opts.dockerfiles), baseline=row.baseline
-        )
+        scanned = _scan_live(run, engine, target, row)
     except EngineUnreachable:
         raise
     except Exception as exc:  # one target's trouble never stops the run; it is recorded as its error
         if not exists(engine, target.kind, target.id):
             _gone(run, row)  # it went away while it was being read
             return
-        reason = str(exc) if isinstance(exc, DriftError) else f"unexpected {type(exc).__name__}: {exc}"
-        _record(run, row, None, "error", [], error=reason.splitlines()[0] if reason else type(exc).__name__)
+        _record(run, row, None, "error", [], error=_reason(exc))
         return
     scanned.scan_key = run.pending_key
     kept, _ = ignore_mod.split(scanned.findings, run.rules)
     _record(run, row, scanned, _status(row), [f.to_json() for f in kept])
+
+
+def _scan_live(run: _Run, engine: Any, target: Selected, row: TargetRow) -> Scanned:
+    """A running container can change while it is read (a file gone between listing and
+    reading it): read it once more before calling it an error."""
+    for attempt in (1, 2):
+        try:
+            return scan(
+                engine,
+                target,
+                scanner=run.scanner,
+                dockerfiles=list(run.opts.dockerfiles),
+                baseline=row.baseline,
+                project=run.opts.project,
+            )
+        except OSError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, DriftError):
+        text = str(exc)
+    elif isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        text = f"its files changed or could not be read while drift read them ({exc.strerror or exc}{where})"
+    else:
+        text = f"unexpected {type(exc).__name__}: {exc}"
+    return text.splitlines()[0] if text.strip() else type(exc).__name__
 
 
 def _status(row: TargetRow) -> str:
@@ -307,7 +279,7 @@ def _unchanged(run: _Run, engine: Any, target: Selected, row: TargetRow) -> bool
 def _image_unchanged(run: _Run, engine: Any, target: Selected, row: TargetRow) -> bool:
     """An image compared with its baseline is immutable by id: the same id gives the same findings.
     (An image audited against a Dockerfile is always read: its build context may have changed.)"""
-    if dockerfile_for(engine, target, list(run.opts.dockerfiles)) is not None:
+    if dockerfile_for(engine, target, list(run.opts.dockerfiles), run.opts.project) is not None:
         return False
     run.pending_key = quick.image_signature(target.id, run.rules_key)
     if row.baseline is None or run.pending_key != row.scan_key or _status(row) != "scanned":

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from drift.errors import DriftError
 from drift.model import Finding, short_id
-from drift.report.redact import redact_argv, redact_env, redact_findings, redact_value, secret_path
+from drift.report.redact import (
+    known_values,
+    redact_argv,
+    redact_env,
+    redact_findings,
+    redact_value,
+    secret_path,
+)
 from drift.report.targets import DOCKERFILE_LABEL, Selected
 
 if TYPE_CHECKING:
@@ -52,11 +59,12 @@ def scan(
     scanner: Scanner,
     dockerfiles: list[DockerfileMap],
     baseline: dict[str, Any] | None,
+    project: str = ".",
 ) -> Scanned:
     with contextlib.ExitStack() as stack:
         if target.kind == "container":
             return _container(engine, target, stack, scanner)
-        mapping = dockerfile_for(engine, target, dockerfiles)
+        mapping = dockerfile_for(engine, target, dockerfiles, project)
         if mapping is not None:
             return _image_vs_dockerfile(target, mapping, stack, scanner)
         return _image_vs_baseline(engine, target, stack, scanner, baseline)
@@ -79,7 +87,7 @@ def _with_content(findings: list[Finding], inv: Any) -> list[Finding]:
     same size) is `updated` between runs. Files whose path looks secret keep no digest."""
     import dataclasses
 
-    sums = {f.path: f.sha256 for f in inv.files if f.sha256}
+    sums = {f.path: f.sha256 for f in inv.files if f.sha256 and not f.secret}
     out = []
     for f in findings:
         digest = sums.get(f.name) if f.category == "file" and isinstance(f.actual, dict) else None
@@ -131,7 +139,8 @@ def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
     """What was chosen at `docker run`: shown beside the target, never compared."""
     cfg = attrs.get("Config") or {}
     host = attrs.get("HostConfig") or {}
-    env = [redact_env(item) for item in cfg.get("Env") or ()]
+    known = known_values(list(cfg.get("Env") or ()))
+    env = [redact_env(item, known) for item in cfg.get("Env") or ()]
     ports = sorted(
         f"{(b or {}).get('HostIp') or ''}:{(b or {}).get('HostPort')}->{port}".lstrip(":")
         for port, binds in (host.get("PortBindings") or {}).items()
@@ -141,12 +150,12 @@ def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
         f"{m.get('Source') or m.get('Name') or ''}:{m.get('Destination')}" for m in attrs.get("Mounts") or ()
     )
     return {
-        "command": redact_argv([str(a) for a in cfg.get("Cmd") or []]),
-        "entrypoint": redact_argv([str(a) for a in cfg.get("Entrypoint") or []]),
+        "command": redact_argv([str(a) for a in cfg.get("Cmd") or []], known),
+        "entrypoint": redact_argv([str(a) for a in cfg.get("Entrypoint") or []], known),
         "env": env,
         "ports": ports,
         "volumes": mounts,
-        "labels": {k: redact_value(k, str(v)) for k, v in sorted((cfg.get("Labels") or {}).items())},
+        "labels": {k: redact_value(k, str(v), known) for k, v in sorted((cfg.get("Labels") or {}).items())},
         "user": cfg.get("User") or "",
         "working_dir": cfg.get("WorkingDir") or "",
         "restart": (host.get("RestartPolicy") or {}).get("Name") or "",
@@ -156,15 +165,25 @@ def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def dockerfile_for(engine: Any, target: Selected, maps: list[DockerfileMap]) -> DockerfileMap | None:
+def dockerfile_for(engine: Any, target: Selected, maps: list[DockerfileMap], project: str) -> DockerfileMap | None:
+    """The Dockerfile an image is audited against: drift.toml's mapping, else the image's label
+    `drift.dockerfile=PATH`. The label comes from the image (untrusted): it may only name a file
+    inside the project folder (drift.toml's folder, else the current one), never any host file."""
     for m in maps:
         if fnmatch.fnmatchcase(target.name, m.image):
             return m
     attrs = engine.find_image(target.id) or {}
-    path = ((attrs.get("Config") or {}).get("Labels") or {}).get(DOCKERFILE_LABEL)
-    if path:
-        return DockerfileMap(image=target.name, path=os.path.abspath(path))
-    return None
+    label = ((attrs.get("Config") or {}).get("Labels") or {}).get(DOCKERFILE_LABEL)
+    if not label:
+        return None
+    root = os.path.realpath(project)
+    path = os.path.realpath(os.path.join(root, label))
+    if os.path.isabs(label) or os.path.commonpath([root, path]) != root:
+        raise DriftError(
+            f"label {DOCKERFILE_LABEL}={label!r} must be a path inside {root} (relative to drift.toml's folder): "
+            "ignored; map the image in drift.toml [[dockerfile]] instead"
+        )
+    return DockerfileMap(image=target.name, path=path)
 
 
 def _image_vs_dockerfile(

@@ -12,6 +12,8 @@ from typing import Any
 from drift.model import short_id
 
 _MAX_FINDINGS = 50
+# Names come from inside containers and images (untrusted): no control character reaches the terminal.
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
 
 
 class Bar:
@@ -50,6 +52,10 @@ class Bar:
             self._progress = None
 
 
+def safe(text: str) -> str:
+    return text.translate(_CONTROL)
+
+
 def _counts(t: dict[str, Any]) -> str:
     c = t["counts"]
     parts = [f"{c[s]} {s}" for s in ("new", "updated", "resolved", "stale", "removed") if c.get(s)]
@@ -85,6 +91,11 @@ def summary(doc: dict[str, Any]) -> str:
     if doc["run"].get("error"):
         lines.append(f"  run failed: {doc['run']['error']}")
     for e in doc["engines"]:
+        if e.get("previous_id"):
+            lines.append(
+                f"  engine {e['name']} ({e['endpoint']}) is another engine than last time "
+                f"(id {e['id']}, was {e['previous_id']}): its targets are compared with the other engine's history"
+            )
         if e["status"] != "up":
             lines.append(f"  engine {e['name']} ({e['endpoint']}) is down: {e['error']}")
     for t in doc["targets"]:
@@ -109,4 +120,4 @@ def summary(doc: dict[str, Any]) -> str:
             )
         if len(shown) > _MAX_FINDINGS:
             lines.append(f"  ... and {len(shown) - _MAX_FINDINGS} more (see -o json:PATH)")
-    return "\n".join(lines) + "\n"
+    return "\n".join(line.translate(_CONTROL) for line in lines) + "\n"

@@ -29,17 +29,20 @@ _MAGIC = b"SQLite format 3\x00"
 
 
 @contextlib.contextmanager
-def open_store(url: str | None, *, lock_timeout: float = 300.0, write: bool = True) -> Iterator[Store]:
+def open_store(
+    url: str | None, *, lock_timeout: float = 300.0, write: bool = True, create: bool | None = None
+) -> Iterator[Store]:
+    """`write=True` holds the store's lock while it is open (one writer at a time); a reader
+    takes it only to upgrade the schema. `create` (default: `write`) makes a new store."""
     parsed = parse_url(url)
     shown = parsed.path
     if parsed.dialect is POSTGRES:
         from drift.store import pg
 
-        with pg.session(parsed, lock_timeout=lock_timeout, write=write) as conn:
-            _migrate(conn, parsed)
+        with pg.session(parsed, lock_timeout=lock_timeout, write=write, create=create) as conn:
             yield Store(conn, parsed.dialect, shown)
         return
-    if not write and not os.path.exists(parsed.path):
+    if not (write if create is None else create) and not os.path.exists(parsed.path):
         raise StoreError(f"no history store at {shown}: run 'drift report' first (or pass --store)")
     folder = os.path.dirname(parsed.path)
     try:
@@ -47,15 +50,19 @@ def open_store(url: str | None, *, lock_timeout: float = 300.0, write: bool = Tr
     except OSError as exc:
         raise StoreError(f"cannot create the folder {folder} for the history store: {exc.strerror}") from exc
     _check_file(parsed.path)
-    with exclusive(parsed.path, timeout=lock_timeout, what=f"the history store {shown}"):
+    lock = exclusive(parsed.path, timeout=lock_timeout, what=f"the history store {shown}")
+    with contextlib.ExitStack() as stack:
+        if write:
+            stack.enter_context(lock)
         conn = _connect(parsed)
+        stack.callback(conn.close)
         try:
-            _migrate(conn, parsed)
+            if _version(conn) != LATEST:
+                with contextlib.nullcontext() if write else lock:
+                    _migrate(conn, parsed)
             yield Store(conn, parsed.dialect, shown)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"the history store {shown} failed: {exc}") from exc
-        finally:
-            conn.close()
 
 
 def _check_file(path: str) -> None:

@@ -54,14 +54,23 @@ def connect(text: str, shown: str, *, timeout: float) -> Any:
 
 
 @contextlib.contextmanager
-def session(url: StoreURL, *, lock_timeout: float, write: bool) -> Iterator[Any]:
+def session(url: StoreURL, *, lock_timeout: float, write: bool, create: bool | None = None) -> Iterator[Any]:
+    """A writer holds the lock while the store is open; a reader takes it only to upgrade the schema."""
+    from drift.store import LATEST, _migrate, _version
+
     psycopg = _driver()
     conn = url.connect(busy_timeout=60.0)
     try:
-        if not write and "schema_migrations" not in tables(conn):
+        if not (write if create is None else create) and "schema_migrations" not in tables(conn):
             raise StoreError(f"no drift history in {url.path}: run 'drift report --store URL' first")
         _foreign(conn, url.path)
-        with _locked(conn, timeout=lock_timeout, what=f"the history store {url.path}"):
+        lock = _locked(conn, timeout=lock_timeout, what=f"the history store {url.path}")
+        with contextlib.ExitStack() as stack:
+            if write:
+                stack.enter_context(lock)
+            if _version(conn) != LATEST:
+                with contextlib.nullcontext() if write else lock:
+                    _migrate(conn, url)
             yield conn
     except psycopg.Error as exc:
         raise StoreError(f"the history store {url.path} failed: {_line(exc)}") from exc

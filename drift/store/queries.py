@@ -93,7 +93,7 @@ class Store:
         return int(row[0])
 
     def engine_id(self, name: str) -> str | None:
-        """The `docker info` ID recorded for the engine of this name (None: not known yet)."""
+        """The engine id last recorded under this name (None: never seen, or never answered)."""
         row = self._x("SELECT engine_id FROM engines WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
 

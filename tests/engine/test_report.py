@@ -298,7 +298,9 @@ def test_images_against_their_dockerfile_or_their_baseline(
     mapped = f"drift-test/report-img-mapped:{RUN_ID}"
     build(docker_client, app, mapped, cleanup)
     labelled = f"drift-test/report-img-labelled:{RUN_ID}"
-    build(docker_client, app, labelled, cleanup, labels={"drift.dockerfile": str(app / "Dockerfile")})
+    build(docker_client, app, labelled, cleanup, labels={"drift.dockerfile": "services/app/Dockerfile"})
+    nosy = f"drift-test/report-img-nosy:{RUN_ID}"  # an image may not make drift read a host file
+    build(docker_client, app, nosy, cleanup, labels={"drift.dockerfile": "../../../../../etc/shadow"})
     plain_ctx = tmp_path / "plain"
     plain_ctx.mkdir()
     plain = f"drift-test/report-img-plain:{RUN_ID}"
@@ -312,9 +314,11 @@ def test_images_against_their_dockerfile_or_their_baseline(
     store = ["--store", f"sqlite:///{tmp_path / 'h.sqlite'}", "--config", str(tmp_path / "drift.toml")]
     args = ["report", f"drift-test/report-img-*:{RUN_ID}", *store, "-o", f"json:{tmp_path / 'r.json'}"]
 
-    run_drift(*args, check=0)
+    assert run_drift(*args).returncode == 2  # the nosy image is an error
     doc = json.loads((tmp_path / "r.json").read_text())
-    assert {t["name"] for t in doc["targets"]} == {mapped, labelled, plain}
+    assert {t["name"] for t in doc["targets"]} == {mapped, labelled, plain, nosy}
+    assert "must be a path inside" in target(doc, nosy)["error"]
+    docker_client.images.remove(nosy, force=True)
     assert target(doc, mapped)["compared_with"] == f"Dockerfile {app / 'Dockerfile'}"
     assert target(doc, labelled)["compared_with"] == f"Dockerfile {app / 'Dockerfile'}"
     assert target(doc, plain)["compared_with"].startswith("its first inventory")
@@ -360,6 +364,7 @@ def test_a_container_gone_between_listing_and_reading_is_removed(
     """The engine listed it, then it was removed before its turn (a redeploy during the run):
     the run goes on, and the target is `removed`, not an error and not a crash."""
     from drift.report import run as run_mod
+    from drift.report.options import Options
     from drift.report.targets import Selection
 
     names = [f"drift-test-rep-race{i}-{RUN_ID}" for i in (1, 2)]
@@ -373,7 +378,7 @@ def test_a_container_gone_between_listing_and_reading_is_removed(
         return found
 
     monkeypatch.setattr(run_mod, "select", select_then_remove)
-    opts = run_mod.Options(
+    opts = Options(
         selection=Selection(filters=(f"label={LABEL}={RUN_ID}-race",)), store=f"sqlite:///{tmp_path / 'h.sqlite'}"
     )
     doc = run_mod.run_report(opts)
@@ -397,3 +402,27 @@ def test_a_filter_the_engine_refuses_is_a_failed_run_and_the_next_is_the_baselin
     assert proc.returncode == 0, proc.stderr
     run = json.loads((tmp_path / "r.json").read_text())["run"]
     assert run["first_run"] is True and run["previous_run"] is None  # a run that saw nothing is no baseline
+
+
+def test_an_engine_name_that_now_reaches_another_engine_is_said(tmp_path: Path) -> None:
+    store = tmp_path / "h.sqlite"
+    args = ["report", "--filter", f"label={LABEL}=none-{RUN_ID}", "--store", f"sqlite:///{store}"]
+    run_drift(*args, check=0)
+    conn = sqlite3.connect(store)
+    conn.execute("UPDATE engines SET engine_id = 'AAAA:OTHER:ENGINE'")  # as if 'default' pointed elsewhere before
+    conn.commit()
+    conn.close()
+    proc = run_drift(*args, "-o", f"json:{tmp_path / 'r.json'}", check=2)
+    engine = json.loads((tmp_path / "r.json").read_text())["engines"][0]
+    # not merged into the other engine's history (its findings would be 'resolved' on a machine never scanned)
+    assert engine["status"] == "down" and engine["id"] != "AAAA:OTHER:ENGINE"
+    assert "another Docker engine" in engine["error"] and "AAAA:OTHER:ENGINE" in engine["error"]
+    assert "another Docker engine" in proc.stderr
+
+
+def test_default_store_location_follows_xdg_state_home(tmp_path: Path) -> None:
+    env = {"DRIFT_STORE": "", "XDG_STATE_HOME": str(tmp_path / "state")}
+    run_drift("report", "--filter", f"label={LABEL}=none-{RUN_ID}", "--quiet", env=env, check=0)
+    assert (tmp_path / "state" / "drift" / "history.sqlite").is_file()
+    hist = json.loads(run_drift("history", "--format", "json", env=env, check=0).stdout)
+    assert [r["status"] for r in hist["runs"]] == ["complete"]

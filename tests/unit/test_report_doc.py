@@ -83,3 +83,10 @@ def test_summary_lists_changed_targets_then_new_findings() -> None:
     assert not any("container db" in line for line in lines)  # nothing changed there
     assert any(line.strip().startswith("new") and "/etc/x" in line and "[f1]" in line for line in lines)
     assert "tree" not in text  # persisting findings are not repeated on every run
+
+
+def test_summary_escapes_control_characters_from_file_names() -> None:
+    doc = _doc()
+    doc["findings"][0]["name"] = "/etc/\x1b[2Jevil\nname"
+    text = summary(doc)
+    assert "\x1b" not in text and "\\x1b[2Jevil\\x0aname" in text

@@ -186,3 +186,13 @@ def test_ack_by_target_glob_covers_its_open_findings_only(tmp_path: Path) -> Non
         assert all(a.expires and a.expires > "2026" and a.reason == "rebuilding" for a in store.acks(web))
     with pytest.raises(DriftError, match="no open finding with fingerprint z"):
         acknowledge(url(tmp_path), fingerprint="z", target=None, reason="x", expires=None)
+
+
+def test_readers_do_not_wait_for_the_writer(tmp_path: Path) -> None:
+    with open_store(url(tmp_path)) as store:
+        store.begin_run(started="2026-01-01T00:00:00Z", version="t", selection="s", options={}, host="h")
+    with exclusive(str(tmp_path / "h.sqlite"), timeout=1, what="a running report"):
+        with open_store(url(tmp_path), write=False, lock_timeout=0.2) as store:
+            assert [r.id for r in store.runs()] == [1]
+        with pytest.raises(StoreBusy), open_store(url(tmp_path), create=False, lock_timeout=0.2):
+            pass  # drift ack writes: it waits for its turn
