@@ -27,8 +27,8 @@ from drift.report import engines as engines_mod
 from drift.report import quick, trends
 from drift.report.engines import EngineSpec
 from drift.report.options import NoProgress, Options, Progress, now_iso
-from drift.report.shared import LayerReader, LockedStore
 from drift.report.scan import Scanned, container_meta, dockerfile_for, scan
+from drift.report.shared import LayerReader, LockedStore
 from drift.report.states import Outcome, fails, transition
 from drift.report.targets import Selected, exists, missing_names, select
 from drift.store import Store, open_store
