@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 import typer.core
+from typer.models import DefaultPlaceholder
 
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click.exceptions import ClickException
@@ -160,8 +161,22 @@ def _message(exc: ClickException) -> str:
     return text
 
 
+def plain(app: typer.Typer) -> None:
+    """Give every command and sub-group of APP plain help, also those added with a bare
+    typer.Typer() (a command left at typer's default class gets DriftCommand)."""
+    for info in app.registered_commands:
+        if info.cls is None or info.cls is typer.core.TyperCommand:
+            info.cls = DriftCommand
+    for group in app.registered_groups:
+        if group.cls is None or isinstance(group.cls, DefaultPlaceholder) or group.cls is typer.core.TyperGroup:
+            group.cls = DriftGroup
+        if group.typer_instance is not None:
+            plain(group.typer_instance)
+
+
 def run(app: typer.Typer, argv: list[str] | None = None) -> int:
     """Run APP; returns the exit code. Usage mistakes are one line, exit 2."""
+    plain(app)
     command = typer.main.get_command(app)
     try:
         rv = command.main(args=argv, prog_name=PROG, standalone_mode=False)
