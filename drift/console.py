@@ -176,9 +176,9 @@ def plain(app: typer.Typer) -> None:
 
 def run(app: typer.Typer, argv: list[str] | None = None) -> int:
     """Run APP; returns the exit code. Usage mistakes are one line, exit 2."""
-    plain(app)
-    command = typer.main.get_command(app)
     try:
+        plain(app)
+        command = typer.main.get_command(app)
         rv = command.main(args=argv, prog_name=PROG, standalone_mode=False)
     except ClickException as exc:
         ctx = getattr(exc, "ctx", None)
@@ -187,7 +187,7 @@ def run(app: typer.Typer, argv: list[str] | None = None) -> int:
             return 2
         print(f"drift: error: {_message(exc)}", file=sys.stderr)
         return 2
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         print("drift: interrupted", file=sys.stderr)
         return 130
     if rv == 130:
