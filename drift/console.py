@@ -65,7 +65,7 @@ def option_record(param: Any) -> tuple[str, str]:
     default = _default(param)
     if default is not None and getattr(param, "show_default", True) is not False:
         extra.append(f"default: {default}")
-    if getattr(param, "multiple", False):
+    if getattr(param, "multiple", False) and "repeatable" not in text.lower():
         extra.append("repeatable")
     if param.required:
         extra.append("required")
@@ -73,7 +73,7 @@ def option_record(param: Any) -> tuple[str, str]:
 
 
 def _arg_name(param: Any) -> str:
-    return str(param.metavar or param.name.upper())
+    return str(param.metavar or param.name.upper()) + ("..." if param.nargs != 1 else "")
 
 
 def _usage_pieces(command: Any, ctx: Any) -> list[str]:
@@ -81,7 +81,7 @@ def _usage_pieces(command: Any, ctx: Any) -> list[str]:
     for param in command.get_params(ctx):
         if param.param_type_name == "argument":
             name = _arg_name(param)
-            pieces.append(name if param.required else f"[{name}]")
+            pieces.append(name if param.required else f"[{name.removesuffix('...')}]" + "..." * name.endswith("..."))
     return pieces
 
 
