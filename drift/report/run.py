@@ -123,7 +123,7 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
             "fail_on": list(opts.fail_on),
             "exit_code": code,
             "error": trouble,
-            "layer_reads": reader.reads,
+            "layer_reads": {"image": reader.reads, "container": reader.own_reads},
         },
         "engines": engines,
         "targets": targets,

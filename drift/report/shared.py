@@ -5,7 +5,8 @@
 - `LayerReader`: layer scans through the layer cache (keyed by the layer's digest), with one
   reader per digest at a time: when two engines hold the same image, the second waits for the
   first and takes its result, so an image present on ten engines is read once. It counts the
-  layers it really read (`reads`), for the report and the bench.
+  image layers it really read (`reads`: not served by the cache or another engine) and the
+  containers' own layers (`own_reads`, never shared), for the report and the bench.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class LayerReader:
     def __init__(self, no_cache: bool) -> None:
         self.off = no_cache or os.environ.get("DRIFT_NO_CACHE") == "1"
         self.reads = 0
+        self.own_reads = 0
         self._local = threading.local()  # one cache connection per engine thread
         self._memo: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
@@ -100,8 +102,10 @@ class LayerReader:
                 cache = self._cache()
                 hits = cache.hits if cache else 0
                 fresh = scan_all([layers[i] for i in todo], cache)
+                own = sum(1 for i in todo if keys[i] is None)
                 with self._lock:
-                    self.reads += len(todo) - ((cache.hits - hits) if cache else 0)
+                    self.reads += len(todo) - own - ((cache.hits - hits) if cache else 0)
+                    self.own_reads += own
                 for i, scan in zip(todo, fresh, strict=True):
                     out[i] = scan
                     self._memo_put(keys[i], scan)

@@ -132,7 +132,9 @@ def test_two_engines_one_report_then_one_down_then_back(
         sh(c2, "echo two > /etc/two.conf")
 
         # 1. both engines in one report: targets from both, keyed by engine (one name on both is two targets)
-        first = report(tmp_path, group, *args, code=0)
+        first = report(tmp_path, group, *args, "--no-cache", code=0)
+        layers = len(docker_client.images.get(base_image).attrs["RootFS"]["Layers"])
+        assert first["run"]["layer_reads"] == {"image": layers, "container": 3}  # the image on both: read once
         id1, id2 = docker_client.info()["ID"], engine2.client().info()["ID"]
         assert id1 != id2
         assert {(e["name"], e["status"], e["id"]) for e in first["engines"]} == {("one", "up", id1), ("two", "up", id2)}
@@ -255,7 +257,7 @@ def test_an_engine_over_ssh(docker_client: Any, base_image: str, sshd: tuple[int
         (eng,) = doc["engines"]
         assert eng["status"] == "up" and eng["endpoint"] == url and eng["id"] == docker_client.info()["ID"]
         assert states(doc) == {(f"root@127.0.0.1:{port}", name, "/etc/far.conf", "new")}
-        assert doc["run"]["layer_reads"] > 0  # read over the API (docker save/export), not in place
+        assert doc["run"]["layer_reads"]["image"] > 0  # --no-cache: read over the API (docker save/export)
     finally:
         c.remove(force=True)
 
