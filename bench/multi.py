@@ -2,9 +2,9 @@
 
     make bench-multi      (part of `make bench`; BENCH_RUNS=5 for more runs)
 
-A second dockerd (scripts/engine2.sh) beside the first, the base image loaded into it
-(`docker save | docker load`: the same image on both), 30 containers on each, some changed by
-hand. In each round, each report cold (its own empty store and layer cache):
+A second dockerd (scripts/engine2.sh) beside the first, bench.py's small image (Debian with
+python3, pip and requests) loaded into it (`docker save | docker load`: the same image on
+both), 30 containers of it on each engine, some changed by hand. In each round, each report cold (its own empty store and layer cache):
   a        drift report --host A
   b        drift report --host B
   both     drift report --host A --host B   (engines scanned at the same time)
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from fleet import drift_report
 
-from bench import BASE, RUNS, sh
+from bench import RUNS, SMALL, SMALL_STORY, ensure_image, sh
 
 ROOT = Path(__file__).resolve().parent.parent
 FLEET = 30
@@ -41,7 +41,7 @@ def docker(host: str, *args: str) -> str:
 
 def start_engine2(folder: str, bridge: str) -> str:
     host = sh("bash", str(ROOT / "scripts" / "engine2.sh"), "start", folder, bridge).strip()
-    save = subprocess.Popen(["docker", "save", BASE], stdout=subprocess.PIPE)
+    save = subprocess.Popen(["docker", "save", SMALL], stdout=subprocess.PIPE)
     subprocess.run(
         ["docker", "load"], stdin=save.stdout, check=True, capture_output=True, env={**os.environ, "DOCKER_HOST": host}
     )
@@ -53,7 +53,7 @@ def start_fleet(host: str) -> list[str]:
     names = []
     for i in range(FLEET):
         name = f"drift-bench-multi-{ID}-{i:02d}"
-        docker(host, "run", "-d", "--network", "none", "--name", name, "--label", LABEL, BASE, "sleep", "infinity")
+        docker(host, "run", "-d", "--network", "none", "--name", name, "--label", LABEL, SMALL, "sleep", "infinity")
         names.append(name)
     for i, name in enumerate(names[:6]):
         docker(host, "exec", name, "bash", "-c", HAND[i % 3])
@@ -76,6 +76,7 @@ def report(*hosts: str) -> tuple[float, dict[str, object]]:
 def main() -> None:
     if os.geteuid() != 0 or shutil.which("dockerd") is None:
         raise SystemExit("bench/multi.py starts a second dockerd: it needs root and dockerd")
+    ensure_image(SMALL, SMALL_STORY)  # the fleet's image (python3, pip, requests), on both engines
     folder = tempfile.mkdtemp(prefix=f"drift-bench-e2-{ID}-", dir="/tmp")
     bridge = f"drbb{ID[:6]}"
     fleets: dict[str, list[str]] = {}
