@@ -24,6 +24,7 @@ from tests.pgserver import fresh_database, sql
 pytestmark = pytest.mark.engine
 
 LABEL = "drift.test.multi"
+LOCAL_HOST = "unix:///var/run/docker.sock"
 
 
 class Engine2:
@@ -291,3 +292,51 @@ def test_one_postgres_store_two_reports_at_once(
     finally:
         a.remove(force=True)
         b.remove(force=True)
+
+
+def test_an_engine_that_never_answers_times_out_and_the_others_complete(
+    docker_client: Any, base_image: str, tmp_path: Path
+) -> None:
+    """A socket that accepts and then says nothing (a hung engine): down after --engine-timeout,
+    the other engine's report complete, exit 2."""
+    import socket
+    import threading
+    import time
+
+    path = str(tmp_path / "hung.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    name = f"drift-test-multi-hung-{RUN_ID}"
+    c = start(docker_client, base_image, name, "hung")
+    try:
+        sh(c, "echo here > /etc/here.conf")
+        args = ("--host", LOCAL_HOST, "--host", f"unix://{path}", "--engine-timeout", "3")
+        t0 = time.monotonic()
+        doc = report(tmp_path, "hung", *args, "--store", f"sqlite:///{tmp_path / 'h.sqlite'}", code=2)
+        assert time.monotonic() - t0 < 120  # generous: the hung engine is given up, not waited for
+        engines = {e["endpoint"]: e for e in doc["engines"]}
+        assert engines[f"unix://{path}"]["status"] == "down" and "timed out" in engines[f"unix://{path}"]["error"]
+        assert engines[LOCAL_HOST]["status"] == "up"
+        assert states(doc) == {("/var/run/docker.sock", name, "/etc/here.conf", "new")}
+        assert doc["run"]["status"] == "partial"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()
+        c.remove(force=True)
