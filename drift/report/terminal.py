@@ -98,24 +98,26 @@ def summary(doc: dict[str, Any]) -> str:
             )
         if e["status"] != "up":
             lines.append(f"  engine {e['name']} ({e['endpoint']}) is down: {e['error']}")
+    many = len(doc["engines"]) > 1  # then every target and finding says its engine
     for t in doc["targets"]:
         if not _changed(t):
             continue
         extra = []
         if t["redeployed"]:
             extra.append(f"redeployed ({short_id(t['id'])})")
-        if t["error"]:
-            extra.append(f"error: {t['error']}")
+        if t["error"]:  # an engine down was said once above
+            extra.append("engine down" if t["error"].startswith("engine down:") else f"error: {t['error']}")
         counts = _counts(t)
-        label = f"  {t['kind']} {t['name']}: {t['status']}"
+        label = f"  {t['engine'] + ': ' if many else ''}{t['kind']} {t['name']}: {t['status']}"
         lines.append(label + "".join(f", {x}" for x in [counts, *extra] if x))
     shown = [f for f in doc["findings"] if f["state"] in ("new", "updated")]
     if shown:
         lines.append("")
         for f in shown[:_MAX_FINDINGS]:
             what = f"{f['category']} {f['manager'] + ' ' if f['manager'] else ''}{f['name']}"
+            where = f"{f['engine']}/{f['target']}" if many else f["target"]
             lines.append(
-                f"  {f['state']:<8} {f['target']}: {what} ({_value(f['expected'])} -> {_value(f['actual'])})"
+                f"  {f['state']:<8} {where}: {what} ({_value(f['expected'])} -> {_value(f['actual'])})"
                 f"  [{f['fingerprint']}]"
             )
         if len(shown) > _MAX_FINDINGS:
