@@ -262,16 +262,6 @@ class DiffFormat(str, Enum):
     junit = "junit"
 
 
-def _build_args(values: list[str]) -> dict[str, str]:
-    out = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep:
-            value = os.environ.get(key, "")
-        out[key] = value
-    return out
-
-
 @app.command()
 @guard
 def diff(
@@ -321,30 +311,31 @@ def diff(
     show_secrets: ShowSecretsOpt = False,
 ) -> None:
     """Audit an image against the Dockerfile that claims to describe it (or against another target)."""
+    from drift.diffcmd import apply_fix, build_args, parse_fail_on, run_audit
     from drift.render import json as json_render
     from drift.render import junit, sarif
     from drift.render.findings import render_markdown, render_table
 
     if fix and patch:
         fail("--fix writes the Dockerfile and --patch only prints the change: choose one")
-    categories = _fail_on(fail_on)
+    categories = parse_fail_on(fail_on)
 
     def audit(dockerfile: str) -> Any:
-        return _audit(
+        return run_audit(
             actual,
             dockerfile,
             base=base,
             build=build,
             network=network,
-            build_args=_build_args(build_arg),
-            no_cache=no_cache,
+            build_args=build_args(build_arg),
+            scanner=_scanner(no_cache),
             ignore=ignore,
             fail_on=categories,
             show_secrets=show_secrets,
         )
 
     result = audit(expected)
-    if (fix or patch) and _fix(result, actual, fix=fix, patch=patch):
+    if (fix or patch) and apply_fix(result, actual, fix=fix, patch=patch):
         result = audit(f"dockerfile:{result.dockerfile.path}")  # the report is the one for the fixed file
     if not patch or output:
         renderer: dict[DiffFormat, Callable[[Any], str]] = {
@@ -357,70 +348,6 @@ def diff(
         emit(renderer[fmt](result), output)
     if result.failing:
         raise SystemExit(1)
-
-
-def _fail_on(value: str | None) -> tuple[str, ...]:
-    from drift.diff import DEFAULT_FAIL_ON
-    from drift.model import FINDING_CATEGORIES
-
-    if value is None:
-        return DEFAULT_FAIL_ON
-    categories = tuple(c.strip() for c in value.split(",") if c.strip())
-    bad = [c for c in categories if c not in FINDING_CATEGORIES]
-    if bad:
-        fail(
-            f"--fail-on: unknown categor{'y' if len(bad) == 1 else 'ies'} {', '.join(bad)}; "
-            f"choose from {', '.join(FINDING_CATEGORIES)}"
-        )
-    return categories
-
-
-def _audit(
-    actual: str, expected: str, *, no_cache: bool, ignore: list[str], fail_on: tuple[str, ...], **kw: Any
-) -> Any:
-    """run_diff, then .driftignore / --ignore and --fail-on applied."""
-    from drift import ignore as ignore_mod
-    from drift.diff import run_diff
-
-    with contextlib.ExitStack() as stack:
-        result = run_diff(actual, expected, stack, scanner=_scanner(no_cache), **kw)
-    result.fail_on = fail_on
-    folders = ["."]
-    if result.dockerfile is not None:
-        folders.append(os.path.dirname(os.path.abspath(result.dockerfile.path)))
-    result.findings, result.ignored = ignore_mod.split(result.findings, ignore_mod.load(folders, ignore))
-    return result
-
-
-def _fix(result, image: str, *, fix: bool, patch: bool) -> bool:  # type: ignore[no-untyped-def]
-    """Print (--patch) or write (--fix) the reconciled Dockerfile; True when a file was rewritten."""
-    import difflib
-
-    from drift.dockerfile.fix import reconcile
-    from drift.output import write_text
-
-    if result.dockerfile is None or result.dockerfile_text is None:
-        fail("--fix and --patch need a Dockerfile as EXPECTED")
-    new = reconcile(result, image)
-    path = result.dockerfile.path
-    shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path.lstrip("/")
-    if patch:
-        sys.stdout.writelines(
-            difflib.unified_diff(
-                result.dockerfile_text.splitlines(keepends=True),
-                new.splitlines(keepends=True),
-                fromfile=f"a/{shown}",
-                tofile=f"b/{shown}",
-            )
-        )
-    if not fix:
-        return False
-    if new == result.dockerfile_text:
-        print(f"drift: {path} is already reconciled with {image}: nothing to change", file=sys.stderr)
-        return False
-    write_text(path, new)
-    print(f"drift: rewrote {path} reconciled with {image}; the report below is for the rewritten file", file=sys.stderr)
-    return True
 
 
 def _scanner(no_cache: bool):  # type: ignore[no-untyped-def]
