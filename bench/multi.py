@@ -4,7 +4,8 @@
 
 A second dockerd (scripts/engine2.sh) beside the first, bench.py's small image (Debian with
 python3, pip and requests) loaded into it (`docker save | docker load`: the same image on
-both), 30 containers of it on each engine, some changed by hand. In each round, each report cold (its own empty store and layer cache):
+both), 30 containers of it on each engine, some changed by hand. In each round, each report
+runs cold (its own empty store and layer cache):
   a        drift report --host A
   b        drift report --host B
   both     drift report --host A --host B   (engines scanned at the same time)
