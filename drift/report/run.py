@@ -89,11 +89,11 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
         except BaseException:
             store.finish_run(run_id, finished=now_iso(), status="failed", first_run=previous is None, exit_code=2)
             raise
-        engines = [p.engine for p in results]
-        trouble = next((p.trouble for p in results if p.trouble), None)
-        targets = [t for p in results for t in p.targets]
-        states = [s for p in results for s in p.states]
-        reads = reader.reads + sum(p.reads for p in results), reader.own_reads + sum(p.own_reads for p in results)
+        engines = [eng for eng, _, _ in results]
+        runs = [r for _, r, _ in results]
+        trouble = next((t for _, _, t in results if t), None)
+        targets = [t for r in runs for t in r.targets]
+        states = [s for r in runs for s in r.states]
         first_run = previous is None
         errors = sum(1 for t in targets if t["status"] == "error")
         down = [e for e in engines if e["status"] != "up"]
@@ -108,7 +108,7 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
             cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=opts.keep)
             store.prune(cutoff.strftime("%Y-%m-%dT%H:%M:%SZ"))
     targets.sort(key=lambda t: (t["engine"], t["kind"], t["name"]))
-    findings = [f for p in results for f in p.findings]
+    findings = [f for r in runs for f in r.findings]
     return {
         "schema": docmod.SCHEMA,
         "run": {
@@ -123,7 +123,7 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
             "fail_on": list(opts.fail_on),
             "exit_code": code,
             "error": trouble,
-            "layer_reads": {"image": reads[0], "container": reads[1]},
+            "layer_reads": {"image": reader.reads, "container": reader.own_reads},
         },
         "engines": engines,
         "targets": targets,
@@ -134,32 +134,25 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
 
 
 def _engines(pairs: list[tuple[EngineSpec, Any]], shared: tuple[Any, ...], opts: Options, progress: Progress) -> Any:
-    """Every engine at once (up to --jobs): one process each where the system can fork (threads
-    otherwise), one client each; one engine's trouble stays its own."""
-    from drift.report import procs
-
-    _, run_id, started, key, _, rules = shared
-    if len(pairs) == 1 or opts.jobs == 1:
-        return [procs.EnginePart(*one_engine(spec, eng, shared, opts, progress), 0, 0) for spec, eng in pairs]
-    if procs.available():
-        return procs.scan_engines([spec for spec, _ in pairs], opts, (run_id, started, key, rules), progress)
+    """Every engine at once (up to --jobs), one client each; one engine's trouble stays its own."""
+    if len(pairs) == 1:
+        return [_one_engine(*pairs[0], shared, opts, progress)]
     progress.start(len(pairs))
     try:
-        with ThreadPoolExecutor(max_workers=opts.jobs, thread_name_prefix="drift-engine") as pool:
-            futures = [pool.submit(one_engine, spec, eng, shared, opts, NoProgress()) for spec, eng in pairs]
+        with ThreadPoolExecutor(max_workers=max(1, opts.jobs), thread_name_prefix="drift-engine") as pool:
+            futures = [pool.submit(_one_engine, spec, eng, shared, opts, NoProgress()) for spec, eng in pairs]
             out = []
             for spec, future in zip(pairs, futures, strict=True):
-                out.append(procs.EnginePart(*future.result(), 0, 0))
+                out.append(future.result())
                 progress.step(f"engine {spec[0].name}")
             return out
     finally:
         progress.stop()
 
 
-def one_engine(
+def _one_engine(
     spec: EngineSpec, engine: Any, shared: tuple[Any, ...], opts: Options, progress: Progress
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], list[str], str | None]:
-    """Scan one engine and record its targets: (engines[] entry, targets, findings, states, trouble)."""
+) -> tuple[dict[str, Any], _Run, str | None]:
     store, run_id, started, key, reader, rules = shared
     eng = engines_mod.identify(engine, spec, store.engine_id(spec.name))
     changed = eng.pop("changed", False)  # reported down, its ID not recorded: never merged
@@ -178,7 +171,7 @@ def one_engine(
             trouble = str(exc)
     if eng["status"] == "down":
         _engine_down(run, eng["error"])
-    return eng, run.targets, run.findings, run.states, trouble
+    return eng, run, trouble
 
 
 def _trends(store: Store, key: str, engines: set[str], targets: list[dict[str, Any]]) -> dict[str, Any]:

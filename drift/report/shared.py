@@ -21,28 +21,6 @@ from typing import Any
 _MEMO = 32  # layer scans kept in memory: the layers of the last few images
 
 
-@contextlib.contextmanager
-def _file_lock(key: str) -> Iterator[None]:
-    """An advisory lock on one layer key, between processes sharing the layer cache."""
-    import fcntl
-    import hashlib
-
-    from drift.cache import cache_dir
-
-    folder = os.path.join(cache_dir(), "locks")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd = os.open(os.path.join(folder, hashlib.sha256(key.encode()).hexdigest()[:32]), os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:  # a cache folder we cannot write: no sharing between processes, still correct
-        yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 class LockedStore:
     def __init__(self, store: Any) -> None:
         self._store = store
@@ -115,8 +93,6 @@ class LayerReader:
         with contextlib.ExitStack() as held:
             for lock_key in sorted({k for k in keys if k is not None}):  # one order: no deadlock between engines
                 held.enter_context(self._key_lock(lock_key))
-                if not self.off:  # and between processes (one per engine) sharing the cache's file
-                    held.enter_context(_file_lock(lock_key))
             todo = []
             for i, key in enumerate(keys):
                 out[i] = self._memo_get(key)

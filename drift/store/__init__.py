@@ -30,23 +30,16 @@ _MAGIC = b"SQLite format 3\x00"
 
 @contextlib.contextmanager
 def open_store(
-    url: str | None,
-    *,
-    lock_timeout: float = 300.0,
-    write: bool = True,
-    create: bool | None = None,
-    locked: bool = True,
+    url: str | None, *, lock_timeout: float = 300.0, write: bool = True, create: bool | None = None
 ) -> Iterator[Store]:
     """`write=True` holds the store's lock while it is open (one writer at a time); a reader
-    takes it only to upgrade the schema. `create` (default: `write`) makes a new store.
-    `locked=False`: a helper of a run that already holds the lock (one process per engine)."""
+    takes it only to upgrade the schema. `create` (default: `write`) makes a new store."""
     parsed = parse_url(url)
     shown = parsed.path
     if parsed.dialect is POSTGRES:
         from drift.store import pg
 
-        create = write if create is None else create
-        with pg.session(parsed, lock_timeout=lock_timeout, write=write and locked, create=create) as conn:
+        with pg.session(parsed, lock_timeout=lock_timeout, write=write, create=create) as conn:
             yield Store(conn, parsed.dialect, shown)
         return
     if not (write if create is None else create) and not os.path.exists(parsed.path):
@@ -59,7 +52,7 @@ def open_store(
     _check_file(parsed.path)
     lock = exclusive(parsed.path, timeout=lock_timeout, what=f"the history store {shown}")
     with contextlib.ExitStack() as stack:
-        if write and locked:
+        if write:
             stack.enter_context(lock)
         conn = _connect(parsed)
         stack.callback(conn.close)
