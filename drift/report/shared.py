@@ -21,6 +21,28 @@ from typing import Any
 _MEMO = 32  # layer scans kept in memory: the layers of the last few images
 
 
+@contextlib.contextmanager
+def _file_lock(key: str) -> Iterator[None]:
+    """An advisory lock on one layer key, between processes sharing the layer cache."""
+    import fcntl
+    import hashlib
+
+    from drift.cache import cache_dir
+
+    folder = os.path.join(cache_dir(), "locks")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(os.path.join(folder, hashlib.sha256(key.encode()).hexdigest()[:32]), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:  # a cache folder we cannot write: no sharing between processes, still correct
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class LockedStore:
     def __init__(self, store: Any) -> None:
         self._store = store
@@ -86,27 +108,35 @@ class LayerReader:
                 self._memo.popitem(last=False)
 
     def __call__(self, layers: list[Any]) -> list[Any]:
-        from drift.cache import LayerCache, scan_all
+        from drift.cache import LayerCache
 
         keys = [LayerCache.key(layer) for layer in layers]
-        out: list[Any] = [None] * len(layers)
-        with contextlib.ExitStack() as held:
-            for lock_key in sorted({k for k in keys if k is not None}):  # one order: no deadlock between engines
-                held.enter_context(self._key_lock(lock_key))
-            todo = []
-            for i, key in enumerate(keys):
-                out[i] = self._memo_get(key)
-                if out[i] is None:
-                    todo.append(i)
-            if todo:
-                cache = self._cache()
-                hits = cache.hits if cache else 0
-                fresh = scan_all([layers[i] for i in todo], cache)
-                own = sum(1 for i in todo if keys[i] is None)
-                with self._lock:
-                    self.reads += len(todo) - own - ((cache.hits - hits) if cache else 0)
-                    self.own_reads += own
-                for i, scan in zip(todo, fresh, strict=True):
-                    out[i] = scan
-                    self._memo_put(keys[i], scan)
+        out: list[Any] = [self._memo_get(k) for k in keys]
+        missing = [i for i, k in enumerate(keys) if k is not None and out[i] is None]
+        if missing:  # only image layers not yet read are locked: one reader per layer at a time
+            with contextlib.ExitStack() as held:
+                for lock_key in sorted({str(keys[i]) for i in missing}):  # one order: no deadlock
+                    held.enter_context(self._key_lock(lock_key))
+                    if not self.off:  # and between processes (one per engine) sharing the cache's file
+                        held.enter_context(_file_lock(lock_key))
+                for i in missing:
+                    out[i] = self._memo_get(keys[i])
+                self._read([i for i in missing if out[i] is None], layers, keys, out)
+        self._read([i for i, k in enumerate(keys) if k is None], layers, keys, out)  # containers' own
         return out
+
+    def _read(self, todo: list[int], layers: list[Any], keys: list[str | None], out: list[Any]) -> None:
+        from drift.cache import scan_all
+
+        if not todo:
+            return
+        cache = self._cache()
+        hits = cache.hits if cache else 0
+        fresh = scan_all([layers[i] for i in todo], cache)
+        own = sum(1 for i in todo if keys[i] is None)
+        with self._lock:
+            self.reads += len(todo) - own - ((cache.hits - hits) if cache else 0)
+            self.own_reads += own
+        for i, scan in zip(todo, fresh, strict=True):
+            out[i] = scan
+            self._memo_put(keys[i], scan)

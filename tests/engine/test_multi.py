@@ -133,7 +133,8 @@ def test_two_engines_one_report_then_one_down_then_back(
         sh(c2, "echo two > /etc/two.conf")
 
         # 1. both engines in one report: targets from both, keyed by engine (one name on both is two targets)
-        first = report(tmp_path, group, *args, "--no-cache", code=0)
+        cold = {"DRIFT_CACHE_DIR": str(tmp_path / "cache")}  # an empty layer cache, shared by the engines
+        first = report(tmp_path, group, *args, code=0, env=cold)
         layers = len(docker_client.images.get(base_image).attrs["RootFS"]["Layers"])
         assert first["run"]["layer_reads"] == {"image": layers, "container": 3}  # the image on both: read once
         id1, id2 = docker_client.info()["ID"], engine2.client().info()["ID"]
