@@ -2,6 +2,7 @@
 # A second, throwaway Docker engine for multi-engine tests (root, no systemd):
 #   scripts/engine2.sh start DIR [BRIDGE]   -> prints the engine's DOCKER_HOST (unix://DIR/docker.sock)
 #   scripts/engine2.sh stop DIR [BRIDGE]
+# ENGINE2_ARGS adds dockerd options (e.g. a TLS listener: --tlsverify ... -H tcp://127.0.0.1:PORT).
 # It has its own --data-root, --exec-root, --pidfile, socket and bridge. A bridge of its own matters:
 # a second dockerd started with --bridge=none deletes the first engine's docker0.
 set -euo pipefail
@@ -24,7 +25,7 @@ start)
   mkdir -p "$dir/etc-docker"
   nohup unshare -m --propagation private sh -c 'mount --bind "$0" /etc/docker && exec "$@"' "$dir/etc-docker" \
     dockerd --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$pidfile" \
-    --host "unix://$sock" --bridge "$bridge" --iptables=false --ip6tables=false \
+    --host "unix://$sock" --bridge "$bridge" --iptables=false --ip6tables=false ${ENGINE2_ARGS:-} \
     >"$dir/dockerd.log" 2>&1 &
   for _ in $(seq 60); do
     if DOCKER_HOST="unix://$sock" docker info >/dev/null 2>&1; then

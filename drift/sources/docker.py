@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from drift.errors import CorruptArchive, DriftError, EngineUnreachable, TargetNotFound
@@ -32,16 +34,51 @@ def connect(endpoint: Endpoint, timeout: float = 120) -> Any:
     import docker
 
     if endpoint.chosen_by == "DOCKER_HOST":
-        return docker.from_env(timeout=timeout)  # DOCKER_TLS_VERIFY / DOCKER_CERT_PATH as docker reads them
+        verify = bool(os.environ.get("DOCKER_TLS_VERIFY")) and endpoint.host.startswith("tcp://")
+        with _own_ca_only() if verify else contextlib.nullcontext():
+            client = docker.from_env(timeout=timeout)
+        if verify:
+            _pin_ca(client.api)
+        return client  # DOCKER_TLS_VERIFY / DOCKER_CERT_PATH as docker reads them
     tls: Any = False
     if endpoint.host.startswith("tcp://") and (endpoint.ca or endpoint.cert):
         from docker.tls import TLSConfig
 
         cert = (endpoint.cert, endpoint.key) if endpoint.cert and endpoint.key else None
         tls = TLSConfig(client_cert=cert, ca_cert=endpoint.ca, verify=not endpoint.skip_tls_verify)
-    return docker.DockerClient(
-        base_url=endpoint.host, tls=tls, timeout=timeout, use_ssh_client=endpoint.host.startswith("ssh://")
-    )
+    with _own_ca_only() if tls else contextlib.nullcontext():  # the client asks the engine's version here
+        client = docker.DockerClient(
+            base_url=endpoint.host, tls=tls, timeout=timeout, use_ssh_client=endpoint.host.startswith("ssh://")
+        )
+    if tls:
+        _pin_ca(client.api)
+    return client
+
+
+_ENV_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _own_ca_only() -> Iterator[None]:
+    with _ENV_LOCK:
+        saved = {k: os.environ.pop(k) for k in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if k in os.environ}
+        try:
+            yield
+        finally:
+            os.environ.update(saved)
+
+
+def _pin_ca(api: Any) -> None:
+    """Verify the engine with its own CA, as docker does: requests would otherwise let
+    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (common on corporate machines) replace it."""
+    merge = api.merge_environment_settings
+
+    def settings(url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        out = merge(url, proxies, stream, verify, cert)
+        out["verify"] = api.verify
+        return out
+
+    api.merge_environment_settings = settings
 
 
 class Engine:

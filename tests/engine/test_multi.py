@@ -341,3 +341,52 @@ def test_an_engine_that_never_answers_times_out_and_the_others_complete(
             conn.close()
         server.close()
         c.remove(force=True)
+
+
+def make_certs(folder: Path) -> None:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, as docker's TLS guide makes them."""
+
+    def ssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=drift-test-ca",
+        "-keyout", "ca-key.pem", "-out", "ca.pem")  # fmt: skip
+    (folder / "server.ext").write_text("subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n")
+    (folder / "client.ext").write_text("extendedKeyUsage = clientAuth\n")
+    for who, cn in (("server", "127.0.0.1"), ("client", "drift")):
+        key, csr, cert = (f"{who}-key.pem", f"{who}.csr", f"{who}-cert.pem")
+        ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout", key, "-out", csr)
+        ssl("x509", "-req", "-in", csr, "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-days", "2", "-out", cert, "-extfile", f"{who}.ext")  # fmt: skip
+    (folder / "client").mkdir()
+    for name, src in (("ca.pem", "ca.pem"), ("cert.pem", "client-cert.pem"), ("key.pem", "client-key.pem")):
+        shutil.copy(folder / src, folder / "client" / name)
+
+
+def test_an_engine_over_tcp_with_tls(docker_client: Any, tmp_path: Path) -> None:
+    """tcp:// with TLS as docker does it: DOCKER_TLS_VERIFY and DOCKER_CERT_PATH; without them
+    the TLS engine is down with its reason."""
+    if shutil.which("dockerd") is None or os.geteuid() != 0:
+        pytest.skip("needs root and dockerd")
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    make_certs(certs)
+    port = 23000 + int(RUN_ID[:4], 16) % 2000
+    folder = tempfile.mkdtemp(prefix=f"drift-e3-{RUN_ID}-", dir="/tmp")
+    eng = Engine2(folder, f"drt{RUN_ID[:6]}")
+    tls = f"--tlsverify --tlscacert {certs}/ca.pem --tlscert {certs}/server-cert.pem --tlskey {certs}/server-key.pem"
+    os.environ["ENGINE2_ARGS"] = f"{tls} -H tcp://127.0.0.1:{port}"
+    try:
+        eng.start()
+        engine_id = eng.client().info()["ID"]
+        url = f"tcp://127.0.0.1:{port}"
+        store = ("--store", f"sqlite:///{tmp_path / 'h.sqlite'}")
+        env = {"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(certs / "client")}
+        doc = report(tmp_path, "tls", "--host", url, *store, code=0, env=env)
+        assert [(e["name"], e["status"], e["id"]) for e in doc["engines"]] == [(f"127.0.0.1:{port}", "up", engine_id)]
+        plain = report(tmp_path, "tls", "--host", url, *store, code=2, env={"DOCKER_TLS_VERIFY": ""})
+        assert plain["engines"][0]["status"] == "down" and url in plain["engines"][0]["error"]
+    finally:
+        os.environ.pop("ENGINE2_ARGS", None)
+        eng.stop()
+        subprocess.run(["rm", "-rf", folder], timeout=300)
