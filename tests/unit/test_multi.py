@@ -123,3 +123,24 @@ def test_locked_store_serializes_calls_and_transactions() -> None:
         t.join()
     assert all(events[i].endswith("-in") and events[i + 1].endswith("-out") for i in range(0, 8, 2))
     assert store.where == "fake"
+
+
+def test_all_contexts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+    import json
+
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    for name, host in (("prod", "ssh://ops@prod"), ("build", "tcp://build:2376")):
+        meta = tmp_path / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+        meta.mkdir(parents=True)
+        (meta / "meta.json").write_text(json.dumps({"Name": name, "Endpoints": {"docker": {"Host": host}}}))
+    found = [(s.name, s.endpoint.host) for s in specs([], True, [], None)]
+    assert found == [
+        ("default", "unix:///var/run/docker.sock"),
+        ("build", "tcp://build:2376"),
+        ("prod", "ssh://ops@prod"),
+    ]
+    with pytest.raises(DriftError, match="no Docker context 'nope'"):
+        specs(["nope"], False, [], None)
