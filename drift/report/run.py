@@ -22,11 +22,12 @@ from typing import Any, cast
 from drift import __version__
 from drift import ignore as ignore_mod
 from drift.errors import DriftError, EngineUnreachable
+from drift.progress import NoProgress, Progress
 from drift.report import doc as docmod
 from drift.report import engines as engines_mod
 from drift.report import quick, trends
 from drift.report.engines import EngineSpec
-from drift.report.options import NoProgress, Options, Progress, now_iso
+from drift.report.options import Options, now_iso
 from drift.report.scan import Scanned, container_meta, dockerfile_for, scan
 from drift.report.shared import LayerReader, LockedStore
 from drift.report.states import Outcome, fails, transition
