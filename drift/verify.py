@@ -72,8 +72,7 @@ def _stream(
         if "aux" in item and "ID" in item["aux"]:
             image_id = item["aux"]["ID"]
         if "error" in item:
-            last = " ".join(item["error"].split())
-            raise BuildFailed(f"docker build of {context} failed: {last[-400:]}")
+            raise build_failed(context, item["error"], log, network)
     return image_id
 
 
