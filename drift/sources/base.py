@@ -156,9 +156,13 @@ def _from_prefix(source: Source, engine: Any, stack: contextlib.ExitStack) -> Ba
             source.target.kind != "image" or attrs.get("Created", "") >= source.raw.get("Created", "")
         ):
             continue  # the same image saved, or a later image with our layers: not a base
-        key = (len(layers), _tagged(attrs), attrs.get("Created", ""))
-        if best is None or key > (len(_layers(best)), _tagged(best), best.get("Created", "")):
-            best = attrs
+        # Among images with the same layers (an image and its retags, or images that only add
+        # ENV/LABEL on top of it), the oldest is the one the others were made from.
+        if best is not None:
+            key, best_key = (len(layers), _tagged(attrs)), (len(_layers(best)), _tagged(best))
+            if key < best_key or (key == best_key and attrs.get("Created", "") >= best.get("Created", "")):
+                continue
+        best = attrs
     if best is None:
         return None
     return _choice_from_image(engine, source, best, "longest local image whose layers are a prefix", stack)
