@@ -102,6 +102,9 @@ FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format
 OutputOpt = Annotated[
     str | None, typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")
 ]
+KeepImageOpt = Annotated[
+    bool, typer.Option("--keep-image", help="Keep the image the build made (default: remove it afterwards).")
+]
 NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", help="Read every layer again; do not use or fill the layer cache.")
 ]
@@ -146,6 +149,7 @@ def snapshot(
         bool, typer.Option("--include-secrets", help="Also write secret-looking ENV values and credential files.")
     ] = False,
     tag: Annotated[str | None, typer.Option("--tag", help="Tag for the --verify build.")] = None,
+    keep_image: KeepImageOpt = False,
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Write a Dockerfile (and build context) that rebuilds a container or image."""
@@ -192,7 +196,7 @@ def snapshot(
     )
     _report_left_out(plan)
     if verify:
-        _verify(insp, plan, output, network=network, tag=tag, no_cache=no_cache)
+        _verify(insp, plan, output, network=network, tag=tag, no_cache=no_cache, keep_image=keep_image)
 
 
 def _report_left_out(plan) -> None:  # type: ignore[no-untyped-def]
@@ -201,7 +205,7 @@ def _report_left_out(plan) -> None:  # type: ignore[no-untyped-def]
         print(f"drift: left out {item.what}: {item.why}{hint}", file=sys.stderr)
 
 
-def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no_cache: bool) -> None:  # type: ignore[no-untyped-def]
+def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no_cache: bool, keep_image: bool) -> None:  # type: ignore[no-untyped-def]
     from drift.model import short_id
     from drift.render.findings import findings_sections
     from drift.render.table import render_sections
@@ -210,8 +214,18 @@ def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no
     inv = insp.inventory
     tag = tag or f"drift-verify:{short_id(inv.target.id) or 'snapshot'}"
     print(f"drift: building {folder} as {tag} to verify it ...", file=sys.stderr)
-    findings, rebuilt = verify_rebuild(
-        insp, folder, base=plan.base, tag=tag, network=network, buildargs=plan.secret_args, scanner=_scanner(no_cache)
+    findings, rebuilt, left = verify_rebuild(
+        insp,
+        folder,
+        base=plan.base,
+        tag=tag,
+        network=network,
+        buildargs=plan.secret_args,
+        scanner=_scanner(no_cache),
+        keep_image=keep_image,
+    )
+    print(
+        f"drift: {left.message()}" if left else f"drift: removed image {tag} (--keep-image keeps it)", file=sys.stderr
     )
     hand = sum(1 for f in inv.files if f.klass == "unexplained")
     on_purpose = {item.key for item in plan.left_out if item.key}
@@ -276,6 +290,7 @@ def diff(
     ] = [],  # noqa: B006
     fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.table,
     output: OutputOpt = None,
+    keep_image: KeepImageOpt = False,
     fix: Annotated[bool, typer.Option("--fix", help="Rewrite the Dockerfile reconciled with the image.")] = False,
     patch: Annotated[bool, typer.Option("--patch", help="Print the reconciliation as a unified diff.")] = False,
     no_cache: NoCacheOpt = False,
@@ -307,7 +322,10 @@ def diff(
             network=network,
             build_args=_build_args(build_arg),
             scanner=_scanner(no_cache),
+            keep_image=keep_image,
         )
+    if result.left_image:
+        print(f"drift: {result.left_image}", file=sys.stderr)
     result.fail_on = categories
     folders = ["."]
     if result.dockerfile is not None:
