@@ -47,7 +47,7 @@ class DirLayer:
     """
 
     def __init__(self, root: str, *, digest: str | None, overlay: bool, description: str) -> None:
-        self.root = root.rstrip("/") or "/"
+        self.root = os.path.realpath(root)  # links in the path given are the user's; inside it, none is followed
         self.digest = digest
         self.overlay = overlay
         self.description = description
