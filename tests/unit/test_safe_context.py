@@ -202,3 +202,26 @@ def test_rewriting_a_file_keeps_its_mode(tmp_path: Path) -> None:
     os.chmod(target, 0o640)
     write_text(str(target), "new\n")
     assert target.read_text() == "new\n" and stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_layer_folder_reads_never_follow_links(tmp_path: Path) -> None:
+    """Item 6, the mechanism: a path through a link (or to a FIFO) in a layer folder is refused."""
+    from drift.sources.layers import DirLayer
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("host\n")
+    root = tmp_path / "layer"
+    (root / "srv" / "real").mkdir(parents=True)
+    (root / "srv" / "real" / "secret.txt").write_text("layer\n")
+    (root / "srv" / "data").symlink_to(outside)
+    os.mkfifo(root / "srv" / "fifo")
+    layer = DirLayer(str(root), digest=None, overlay=False, description="test layer")
+    with layer.open("/srv/real/secret.txt") as fh:
+        assert fh.read() == b"layer\n"
+    with pytest.raises(OSError):
+        layer.open("/srv/data/secret.txt")
+    with pytest.raises(OSError):
+        layer.open("/srv/fifo")  # refused at once, never a hang
+    scan = layer.scan()
+    assert scan.entries["/srv/data"].kind == "symlink" and "/srv/data/secret.txt" not in scan.entries
