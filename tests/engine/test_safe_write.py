@@ -93,7 +93,7 @@ def test_killed_snapshot_leftover_is_cleaned_next_run(
 ) -> None:
     """Item 14: kill -9 while the context is written; the next run removes the half-written sibling."""
     name = f"drift-test-big-{RUN_ID}"
-    run_script(docker_client, base_image, "head -c 600M /dev/zero > /srv/big.bin", name, cleanup)
+    run_script(docker_client, base_image, "head -c 256M /dev/zero > /srv/big.bin", name, cleanup)
     out = tmp_path / "snap"
     proc = subprocess.Popen([sys.executable, "-m", "drift", "snapshot", name, "-o", str(out)], stderr=subprocess.PIPE)
     deadline = time.time() + 300
@@ -109,7 +109,7 @@ def test_killed_snapshot_leftover_is_cleaned_next_run(
     assert not out.exists()
     run_drift("snapshot", name, "-o", str(out), check=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["snap"]
-    assert (out / "files/srv/big.bin").stat().st_size == 600 * 1024 * 1024
+    assert (out / "files/srv/big.bin").stat().st_size == 256 * 1024 * 1024
     assert oct(out.stat().st_mode & 0o777) == oct(0o777 & ~_umask())
 
 
