@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 from drift.compare import apt_label, compare_inventories, native_arch
 from drift.dockerfile import audit as audit_mod
-from drift.dockerfile.declared import declare, stages
+from drift.dockerfile.declared import declare
 from drift.dockerfile.parse import Dockerfile, parse
+from drift.dockerfile.resolve import chain, heads
 from drift.errors import BaseNotFound, DockerfileError, DriftError
 from drift.inventory import Inspection, Scanner, inspect_target
 from drift.model import FINDING_CATEGORIES, Finding, Inventory, Target
@@ -148,13 +149,8 @@ def run_diff(
 def _base_of(df: Dockerfile, base: str | None, build_args: dict[str, str]) -> str:
     if base:
         return base
-    from drift.dockerfile.declared import chain
-
-    all_stages, _ = stages(df, build_args)
-    root = chain(all_stages)[0]
-    if "$" in root.base:
-        raise DockerfileError(f"{df.path}:{root.line}: FROM {root.base} uses an ARG without a value: pass --build-arg")
-    return root.base
+    all_stages, _ = heads(df, build_args)
+    return chain(all_stages)[0].base
 
 
 def _static(
