@@ -59,12 +59,13 @@ def ancestors(path: str) -> list[str]:
 class Placer:
     """Decides where each copied path lands in the context, or why it cannot."""
 
-    def __init__(self, view: View) -> None:
-        self.view = view
+    def __init__(self, view: View | None) -> None:
+        self.view = view  # None: a plan made from an inventory alone (no tree to resolve in)
+        self.entries = view.entries if view is not None else {}
         self.taken: dict[str, str] = {}  # dest -> kind
 
     def dest_of(self, path: str) -> str:
-        return self.view.resolve_parent(path)
+        return self.view.resolve_parent(path) if self.view is not None else path
 
     def place(self, path: str, kind: str) -> tuple[str | None, str | None]:
         """(dest, None) when PATH can be written, else (None, why it is left out)."""
@@ -72,7 +73,7 @@ class Placer:
         if dest in self.taken:
             return None, f"it lands on {dest} inside the image, which another copied path already takes"
         for folder in ancestors(dest):
-            entry = self.view.entries.get(folder)
+            entry = self.entries.get(folder)
             taken = self.taken.get(folder)
             if (taken is not None and taken != "dir") or (entry is not None and entry.kind != "dir"):
                 shown = f"{folder} (where {path} lands)" if dest != path else folder
@@ -87,12 +88,12 @@ class Placer:
             for folder in ancestors(dest):
                 if folder in out:
                     continue
-                entry = self.view.entries.get(folder)
+                entry = self.entries.get(folder)
                 if entry is not None and entry.kind == "dir":
                     out[folder] = Folder(stat.S_IMODE(entry.mode), entry.uid, entry.gid)
                 else:
                     out[folder] = Folder(0o755, 0, 0)
-        root = self.view.entries.get("/")
+        root = self.entries.get("/")
         if root is not None and root.kind == "dir":
             out["/"] = Folder(stat.S_IMODE(root.mode), root.uid, root.gid)
         return out

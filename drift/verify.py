@@ -15,6 +15,7 @@ from typing import Any
 
 from drift.compare import compare_inventories
 from drift.errors import BuildFailed
+from drift.filediff import content_differences
 from drift.inventory import Inspection, Scanner, inspect_target
 from drift.model import Finding, short_id
 
@@ -163,7 +164,10 @@ def verify_rebuild(
     try:
         with contextlib.ExitStack() as stack:
             rebuilt = inspect_target(f"image:{tag}", stack, base=base, engine=engine, scanner=scanner)
+            findings = content_differences(
+                compare_inventories(original.inventory, rebuilt.inventory), original, rebuilt
+            )
     finally:
         if not keep_image:
             left = remove_build(engine, built)
-    return compare_inventories(original.inventory, rebuilt.inventory), rebuilt, left
+    return findings, rebuilt, left

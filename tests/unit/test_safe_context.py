@@ -18,7 +18,6 @@ import pytest
 from drift.context import Folder, Item, write
 from drift.errors import OutputError
 from drift.output import atomic_dir, clean_leftovers, write_text
-from tests.conftest import run_drift
 
 
 def _layer(members: list[tuple[str, str, bytes | str | int]]) -> bytes:
@@ -103,7 +102,14 @@ def test_links_in_the_image_never_carry_writes_out(tmp_path: Path) -> None:
     base_tar = _archive(tmp_path / "base.tar", [base])
     top_tar = _archive(tmp_path / "top.tar", [base, hostile])
     out = tmp_path / "snap"
-    proc = run_drift("snapshot", str(top_tar), "--base", str(base_tar), "-o", str(out))
+    # run from the archives' folder: FROM takes the base as written, and it must read as an image reference
+    proc = subprocess.run(
+        [sys.executable, "-m", "drift", "snapshot", top_tar.name, "--base", base_tar.name, "-o", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert (_tree(host), stat.S_IMODE(host.stat().st_mode)) == before  # the host folder is untouched
