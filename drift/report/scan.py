@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from drift.errors import DriftError
 from drift.model import Finding, short_id
-from drift.report.redact import redact_argv, redact_env, redact_findings, redact_value, secret_path
+from drift.report.redact import (
+    known_values,
+    redact_argv,
+    redact_env,
+    redact_findings,
+    redact_value,
+    secret_path,
+)
 from drift.report.targets import DOCKERFILE_LABEL, Selected
 
 if TYPE_CHECKING:
@@ -80,7 +87,7 @@ def _with_content(findings: list[Finding], inv: Any) -> list[Finding]:
     same size) is `updated` between runs. Files whose path looks secret keep no digest."""
     import dataclasses
 
-    sums = {f.path: f.sha256 for f in inv.files if f.sha256}
+    sums = {f.path: f.sha256 for f in inv.files if f.sha256 and not f.secret}
     out = []
     for f in findings:
         digest = sums.get(f.name) if f.category == "file" and isinstance(f.actual, dict) else None
@@ -132,7 +139,8 @@ def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
     """What was chosen at `docker run`: shown beside the target, never compared."""
     cfg = attrs.get("Config") or {}
     host = attrs.get("HostConfig") or {}
-    env = [redact_env(item) for item in cfg.get("Env") or ()]
+    known = known_values(list(cfg.get("Env") or ()))
+    env = [redact_env(item, known) for item in cfg.get("Env") or ()]
     ports = sorted(
         f"{(b or {}).get('HostIp') or ''}:{(b or {}).get('HostPort')}->{port}".lstrip(":")
         for port, binds in (host.get("PortBindings") or {}).items()
@@ -142,12 +150,12 @@ def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
         f"{m.get('Source') or m.get('Name') or ''}:{m.get('Destination')}" for m in attrs.get("Mounts") or ()
     )
     return {
-        "command": redact_argv([str(a) for a in cfg.get("Cmd") or []]),
-        "entrypoint": redact_argv([str(a) for a in cfg.get("Entrypoint") or []]),
+        "command": redact_argv([str(a) for a in cfg.get("Cmd") or []], known),
+        "entrypoint": redact_argv([str(a) for a in cfg.get("Entrypoint") or []], known),
         "env": env,
         "ports": ports,
         "volumes": mounts,
-        "labels": {k: redact_value(k, str(v)) for k, v in sorted((cfg.get("Labels") or {}).items())},
+        "labels": {k: redact_value(k, str(v), known) for k, v in sorted((cfg.get("Labels") or {}).items())},
         "user": cfg.get("User") or "",
         "working_dir": cfg.get("WorkingDir") or "",
         "restart": (host.get("RestartPolicy") or {}).get("Name") or "",
