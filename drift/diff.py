@@ -12,7 +12,8 @@ from typing import Any, Literal
 from drift import secrets
 from drift.compare import apt_label, compare_inventories, native_arch
 from drift.dockerfile import audit as audit_mod
-from drift.dockerfile.declared import declare
+from drift.dockerfile.audit_files import copied_differences
+from drift.dockerfile.declared import Declaration, declare
 from drift.dockerfile.parse import Dockerfile, parse
 from drift.dockerfile.resolve import chain, heads
 from drift.errors import BaseNotFound, DockerfileError, DriftError
@@ -240,6 +241,7 @@ def _build_mode(
             left = remove_build(engine, image)
     insp = inspect_target(actual, stack, base=ref, engine=engine, scanner=scanner, scratch=scratch)
     findings = compare_inventories(built.inventory, insp.inventory)
+    findings += copied_differences(built, insp, _declare_for(df, built, build_args), context, findings)
     findings = content_differences(findings, built, insp, ("Dockerfile's build", "image"))
     findings = attribute_findings(findings, insp.inventory)
     return DiffResult(
@@ -257,6 +259,12 @@ def _build_mode(
         inspection=insp,
         left_image=left.message() if left else None,
     )
+
+
+def _declare_for(df: Dockerfile, built: Inspection, build_args: dict[str, str]) -> Declaration:
+    inv = built.inventory
+    venvs = {e.path for e in inv.environments if e.kind == "venv"}
+    return declare(df, base_config=inv.base_config, build_args=build_args, known_venvs=venvs)
 
 
 def from_delta(inv: Inventory) -> list[Finding]:

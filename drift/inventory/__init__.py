@@ -82,8 +82,11 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         base_view = View(scans[: choice.prefix], source.layers[: choice.prefix])
         touched = touched_paths(scans[choice.prefix :])
         opaque = [o for s in scans[choice.prefix :] for o in s.opaque]
-    elif choice is not None and choice.source is not None:
-        base_view = View(scanner(choice.source.layers), choice.source.layers)
+    suspects: set[str] | None = None
+    if choice is not None and choice.prefix is None and choice.source is not None:
+        base_scans = scanner(choice.source.layers)
+        base_view = View(base_scans, choice.source.layers)
+        suspects = _suspects(source, choice.source, scans, base_scans)
 
     apt_top = apt.collect(top)
     pip_top = pip.collect(top, apt_top.owners_for)
@@ -104,7 +107,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         base_venvs = {e.path for e in pip_base.environments if e.kind == "venv"}
         apt_changed = frozenset(c.name for c in package_changes if c.manager == "apt")
         scripts = apt_top.maintainer_scripts(set(apt_changed))
-        changes = files.raw_changes(base_view, top, touched, opaque)
+        changes = files.raw_changes(base_view, top, touched, opaque, suspects)
         present = [p for p, change in changes if change != "deleted"]
         links = [top.resolve(p) for p in present if top.entries[p].kind == "symlink"]
         explainers = files.Explainers(
@@ -141,6 +144,18 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         base_pip=tuple(base_pip),
     )
     return Inspection(inventory, source, top, base_view, scripts)
+
+
+def _suspects(source: Source, other: Source, scans: list[LayerScan], other_scans: list[LayerScan]) -> set[str] | None:
+    """Paths the layers above two sources' shared layers touch (None: no layer ids to share)."""
+    if not source.layer_ids or not other.layer_ids:
+        return None
+    shared = 0
+    for mine, theirs in zip(source.layer_ids, other.layer_ids, strict=False):
+        if mine != theirs:
+            break
+        shared += 1
+    return touched_paths(scans[shared:]) | touched_paths(other_scans[shared:])
 
 
 def mark_secrets(changes: list[FileChange], top: View) -> list[FileChange]:
