@@ -233,16 +233,16 @@ def _build_mode(
     left: Leftover | None = Leftover(tag, image.id, "kept (--keep-image)") if keep_image else None
     scratch = base_ref == "scratch"
     ref = None if scratch else base_ref
-    try:
+    try:  # the build is read (content too) before it is removed
         with contextlib.ExitStack() as inner:
             built = inspect_target(f"image:{tag}", inner, base=ref, engine=engine, scanner=scanner, scratch=scratch)
+            insp = inspect_target(actual, stack, base=ref, engine=engine, scanner=scanner, scratch=scratch)
+            findings = compare_inventories(built.inventory, insp.inventory)
+            findings += copied_differences(built, insp, _declare_for(df, built, build_args), context, findings)
+            findings = content_differences(findings, built, insp, ("Dockerfile's build", "image"))
     finally:
         if not keep_image:
             left = remove_build(engine, image)
-    insp = inspect_target(actual, stack, base=ref, engine=engine, scanner=scanner, scratch=scratch)
-    findings = compare_inventories(built.inventory, insp.inventory)
-    findings += copied_differences(built, insp, _declare_for(df, built, build_args), context, findings)
-    findings = content_differences(findings, built, insp, ("Dockerfile's build", "image"))
     findings = attribute_findings(findings, insp.inventory)
     return DiffResult(
         actual=insp.inventory.target,
