@@ -24,12 +24,6 @@ STALE_AGE = 24 * 3600  # seconds after which a leftover is removed whatever its 
 _LEFTOVER = re.compile(r"^\.(?P<name>.+)\.drift-(?P<pid>\d+)-[A-Za-z0-9_]+(\.old)?$")
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -81,22 +75,33 @@ def write_text(path: str, text: str) -> None:
         raise OutputError(f"cannot write {path}: folder {folder} does not exist")
     clean_leftovers(path)
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        mode = 0o666 & ~_umask()
-    try:
         fd, tmp = tempfile.mkstemp(prefix=_prefix(path), dir=folder)
     except OSError as exc:
         raise OutputError(f"cannot write in {folder}: {exc.strerror}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-            os.fchmod(fh.fileno(), mode)
+            os.fchmod(fh.fileno(), _file_mode(path))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _file_mode(path: str) -> int:
+    """The mode a plain open() would give: the replaced file's own, else 0666 less the umask
+    (mkstemp's 0600 would hide a report from node_exporter or a web server)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
 
 
 @contextlib.contextmanager
@@ -112,11 +117,11 @@ def atomic_dir(path: str, *, force: bool) -> Iterator[str]:
         os.makedirs(parent, exist_ok=True)
         clean_leftovers(target)
         tmp = tempfile.mkdtemp(prefix=_prefix(target), dir=parent)
+        os.chmod(tmp, 0o777 & ~_umask())  # as mkdir would make it, not mkdtemp's 0700
     except OSError as exc:
         raise OutputError(f"cannot write in {parent}: {exc.strerror}") from exc
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())
         if os.path.isdir(target):
             old = tmp + ".old"
             os.rename(target, old)

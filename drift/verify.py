@@ -18,6 +18,7 @@ from drift.errors import BuildFailed
 from drift.filediff import content_differences
 from drift.inventory import Inspection, Scanner, inspect_target
 from drift.model import Finding, short_id
+from drift.progress import Status, status
 
 _STEP = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$")
 
@@ -78,30 +79,13 @@ def build_image(
     api = engine.api
     before = _image_ids(api)
     old = engine.find_image(tag)
-    last_step: str | None = None
+    log: list[str] = []
     image_id = None
     try:
-        stream = api.build(
-            path=context,
-            dockerfile=dockerfile,
-            tag=tag,
-            network_mode=network,
-            buildargs=buildargs or {},
-            rm=True,
-            forcerm=True,
-            decode=True,
-        )
-        for item in stream:
-            if "stream" in item:
-                step = _STEP.match(item["stream"])
-                last_step = step.group(1) if step else last_step
-            if "aux" in item and "ID" in item["aux"]:
-                image_id = item["aux"]["ID"]
-            if "error" in item:
-                last = " ".join(item["error"].split())
-                raise BuildFailed(f"docker build of {context} failed: {last[-400:]}")
+        with status(f"docker build {tag}") as shown:
+            image_id = _stream(api, context, tag, dockerfile, network, buildargs, log, shown)
     except BaseException as exc:
-        _remove(api, None, _chain(api, image_id or last_step, before))
+        _remove(api, None, _chain(api, image_id or _last_step(log), before))
         if isinstance(exc, BuildFailed) or not isinstance(exc, Exception):
             raise
         raise BuildFailed(f"docker build of {context} failed: {' '.join(str(exc).split())[-400:]}") from exc
@@ -111,6 +95,15 @@ def build_image(
             raise BuildFailed(f"docker build of {context} produced no image")
         image_id = found["Id"]
     return Built(tag, image_id, _chain(api, image_id, before), old["Id"] if old else None)
+
+
+def _last_step(log: list[str]) -> str | None:
+    """The image of the last step the classic builder finished (its ' ---> ID' line)."""
+    for line in reversed(log):
+        step = _STEP.match(line)
+        if step:
+            return step.group(1)
+    return None
 
 
 def _remove(api: Any, tag: str | None, ids: tuple[str, ...]) -> list[str]:
@@ -142,6 +135,41 @@ def remove_build(engine: Any, built: Built) -> Leftover | None:
     if problems:
         return Leftover(built.tag, built.id, f"drift could not remove it ({problems[0]})")
     return None
+
+
+def _stream(
+    api: Any,
+    context: str,
+    tag: str,
+    dockerfile: str,
+    network: str | None,
+    buildargs: dict[str, str] | None,
+    log: list[str],
+    shown: Status,
+) -> str | None:
+    """Follow the build's messages: its steps on the terminal's status line, its errors raised."""
+    image_id = None
+    stream = api.build(
+        path=context,
+        dockerfile=dockerfile,
+        tag=tag,
+        network_mode=network,
+        buildargs=buildargs or {},
+        rm=True,
+        forcerm=True,
+        decode=True,
+    )
+    for item in stream:
+        if "stream" in item:
+            log.append(item["stream"])
+            if item["stream"].startswith("Step "):
+                shown.update(item["stream"])
+        if "aux" in item and "ID" in item["aux"]:
+            image_id = item["aux"]["ID"]
+        if "error" in item:
+            last = " ".join(item["error"].split())
+            raise BuildFailed(f"docker build of {context} failed: {last[-400:]}")
+    return image_id
 
 
 def verify_rebuild(

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from debian.debian_support import version_compare
 
 from drift import secrets
-from drift.inventory import apt, files, pip, users
+from drift.inventory import apt, files, pip, runtime, users
 from drift.model import (
     AptPackage,
     ConfigChange,
@@ -124,7 +124,10 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
             scripts=scripts,
             accounts_by_packages=users.made_by_packages(users.delta(base_view, top), scripts),
         )
-        file_changes = mark_secrets(files.classify(changes, base_view, top, explainers), top)
+        classified = files.classify(changes, base_view, top, explainers)
+        if source.target.kind == "container":
+            classified = runtime.mark_run_paths(classified, source.raw, top)
+        file_changes = mark_secrets(classified, top)
 
     base_config = choice.config if choice else None
     inventory = Inventory(
@@ -136,7 +139,9 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         files=tuple(file_changes),
         config=source.config,
         base_config=base_config,
-        config_changes=tuple(config_changes(base_config, source.config)) if choice else (),
+        config_changes=tuple(config_changes(base_config, source.config))
+        if choice and not runtime.own_image(source, choice.ref.id)
+        else (),
         package_changes=tuple(package_changes),
         history=tuple(history(source.history, choice.history_len if choice else 0)),
         unknowns=tuple(sorted(set(unknowns), key=lambda u: (u.where, u.reason))),

@@ -77,8 +77,9 @@ def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scann
     insp = inspect_target(f"container:{target.id}", stack, engine=engine, scanner=scanner)
     inv = insp.inventory
     attrs = insp.source.raw
-    mounts = _mount_points(attrs)
-    found = [f for f in from_delta(inv) if f.category != "config" and not _made_for_mount(f, mounts)]
+    # What docker run made (mount points, -w, --init) is noise in the container's inventory
+    # (drift/inventory/runtime.py); its config (command, env...) is context, never a finding.
+    found = [f for f in from_delta(inv) if f.category != "config"]
     return container_meta(attrs, target, redact_findings(_with_content(found, inv), inv))
 
 
@@ -110,29 +111,6 @@ def container_meta(attrs: dict[str, Any], target: Selected, findings: list[Findi
         labels={k: redact_value(k, str(v)) for k, v in ((attrs.get("Config") or {}).get("Labels") or {}).items()},
         context=run_context(attrs),
     )
-
-
-def _mount_points(attrs: dict[str, Any]) -> set[str]:
-    """Paths `docker run` makes in the container: volume, bind and tmpfs mount points, -w, --init."""
-    points = {m["Destination"] for m in attrs.get("Mounts") or () if m.get("Destination")}
-    host = attrs.get("HostConfig") or {}
-    points |= set((host.get("Tmpfs") or {}).keys())
-    if host.get("Init"):
-        points.add("/usr/sbin/docker-init")  # --init: the engine binds its init there
-    workdir = (attrs.get("Config") or {}).get("WorkingDir")
-    if workdir:
-        points.add(workdir)
-    return {p.rstrip("/") for p in points if p.startswith("/") and p.rstrip("/")}
-
-
-def _made_for_mount(f: Finding, mounts: set[str]) -> bool:
-    """A folder the engine made in the container for a mount point or a working folder (and its
-    parents): part of what was given at `docker run`, not a change made inside."""
-    if f.category != "file" or not isinstance(f.actual, dict) or f.actual.get("change") != "added":
-        return False
-    if f.name in mounts:  # the mount point itself: an empty folder, or an empty file for a file bind
-        return f.actual.get("kind") in ("dir", "file")
-    return f.actual.get("kind") == "dir" and any(m.startswith(f.name.rstrip("/") + "/") for m in mounts)
 
 
 def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
