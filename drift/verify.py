@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from drift.buildlog import build_failed
 from drift.compare import compare_inventories
 from drift.errors import BuildFailed
 from drift.filediff import content_differences
@@ -88,7 +89,7 @@ def build_image(
         _remove(api, None, _chain(api, image_id or _last_step(log), before))
         if isinstance(exc, BuildFailed) or not isinstance(exc, Exception):
             raise
-        raise BuildFailed(f"docker build of {context} failed: {' '.join(str(exc).split())[-400:]}") from exc
+        raise build_failed(context, str(exc), log, network) from exc
     if image_id is None:
         found = engine.find_image(tag)
         if found is None:
@@ -167,8 +168,7 @@ def _stream(
         if "aux" in item and "ID" in item["aux"]:
             image_id = item["aux"]["ID"]
         if "error" in item:
-            last = " ".join(item["error"].split())
-            raise BuildFailed(f"docker build of {context} failed: {last[-400:]}")
+            raise build_failed(context, item["error"], log, network)
     return image_id
 
 
