@@ -106,6 +106,9 @@ OutputOpt = Annotated[
     str | None,
     typer.Option("--output", "-o", metavar="FILE", help="Write to this file (atomically) instead of stdout."),
 ]
+KeepImageOpt = Annotated[
+    bool, typer.Option("--keep-image", help="Keep the image the build made (default: remove it afterwards).")
+]
 NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", help="Read every layer again; do not use or fill the layer cache.")
 ]
@@ -157,6 +160,7 @@ def snapshot(
         bool, typer.Option("--include-secrets", help="Also write secret-looking ENV values and credential files.")
     ] = False,
     tag: Annotated[str | None, typer.Option("--tag", metavar="TAG", help="Tag for the --verify build.")] = None,
+    keep_image: KeepImageOpt = False,
     no_cache: NoCacheOpt = False,
     cmd: Annotated[
         str | None, typer.Option("--cmd", help="CMD to write instead of the image's: a JSON array or a shell command.")
@@ -213,7 +217,7 @@ def snapshot(
         )
         _report_left_out(plan)
         if verify:  # the original's layers stay open: a file finding shows the lines that differ
-            _verify(insp, plan, output, network=network, tag=tag, no_cache=no_cache)
+            _verify(insp, plan, output, network=network, tag=tag, no_cache=no_cache, keep_image=keep_image)
 
 
 def _report_left_out(plan) -> None:  # type: ignore[no-untyped-def]
@@ -226,7 +230,7 @@ def _report_left_out(plan) -> None:  # type: ignore[no-untyped-def]
         print(f"drift: left out {comment(item.what)}: {comment(item.why)}{hint}", file=sys.stderr)
 
 
-def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no_cache: bool) -> None:  # type: ignore[no-untyped-def]
+def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no_cache: bool, keep_image: bool) -> None:  # type: ignore[no-untyped-def]
     from drift.model import short_id
     from drift.render.findings import findings_sections
     from drift.render.table import render_sections
@@ -236,8 +240,18 @@ def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no
     inv = insp.inventory
     tag = tag or f"drift-verify:{short_id(inv.target.id) or 'snapshot'}"
     print(f"drift: building {folder} as {tag} to verify it ...", file=sys.stderr)
-    findings, rebuilt = verify_rebuild(
-        insp, folder, base=plan.base, tag=tag, network=network, buildargs=plan.secret_args, scanner=_scanner(no_cache)
+    findings, rebuilt, left = verify_rebuild(
+        insp,
+        folder,
+        base=plan.base,
+        tag=tag,
+        network=network,
+        buildargs=plan.secret_args,
+        scanner=_scanner(no_cache),
+        keep_image=keep_image,
+    )
+    print(
+        f"drift: {left.message()}" if left else f"drift: removed image {tag} (--keep-image keeps it)", file=sys.stderr
     )
     hand = sum(1 for f in inv.files if f.klass == "unexplained")
     on_purpose = {item.key for item in plan.left_out if item.key}
@@ -300,6 +314,7 @@ def diff(
         DiffFormat, typer.Option("--format", "-f", metavar="FORMAT", help="Output format.")
     ] = DiffFormat.table,
     output: OutputOpt = None,
+    keep_image: KeepImageOpt = False,
     fix: Annotated[bool, typer.Option("--fix", help="Rewrite the Dockerfile reconciled with the image.")] = False,
     patch: Annotated[
         bool, typer.Option("--patch", help="Print the reconciliation as a unified diff; write nothing.")
@@ -332,9 +347,12 @@ def diff(
             ignore=ignore,
             fail_on=categories,
             show_secrets=show_secrets,
+            keep_image=keep_image,
         )
 
     result = audit(expected)
+    if result.left_image:
+        print(f"drift: {result.left_image}", file=sys.stderr)
     if (fix or patch) and apply_fix(result, actual, fix=fix, patch=patch):
         result = audit(f"dockerfile:{result.dockerfile.path}")  # the report is the one for the fixed file
     if not patch or output:

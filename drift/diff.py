@@ -36,6 +36,7 @@ class DiffResult:
     inspection: Inspection | None = None
     dockerfile: Dockerfile | None = None
     dockerfile_text: str | None = None
+    left_image: str | None = None  # what a --build left on the engine (kept or not removable)
 
     @property
     def failing(self) -> list[Finding]:
@@ -161,6 +162,7 @@ def _run(
     network: str | None = None,
     build_args: dict[str, str] | None = None,
     scanner: Scanner | None = None,
+    keep_image: bool = False,
 ) -> DiffResult:
     build_args = build_args or {}
     check_dockerfile_path(expected)
@@ -168,7 +170,16 @@ def _run(
     if folder is not None or is_dockerfile(expected):
         df, text = read_dockerfile(folder or expected)
         if build:
-            result = _build_mode(actual, df, stack, base=base, network=network, build_args=build_args, scanner=scanner)
+            result = _build_mode(
+                actual,
+                df,
+                stack,
+                base=base,
+                network=network,
+                build_args=build_args,
+                scanner=scanner,
+                keep_image=keep_image,
+            )
         else:
             result = _static(actual, df, stack, base=base, build_args=build_args, scanner=scanner)
         result.dockerfile, result.dockerfile_text = df, text
@@ -244,23 +255,32 @@ def _build_mode(
     network: str | None,
     build_args: dict[str, str],
     scanner: Scanner | None,
+    keep_image: bool,
 ) -> DiffResult:
     from drift.sources.docker import Engine
-    from drift.verify import build_image
+    from drift.verify import Leftover, build_image, remove_build
 
     base_ref = _base_of(df, base, build_args)
     context = os.path.dirname(os.path.abspath(df.path))
     digest = hashlib.sha256(os.path.abspath(df.path).encode()).hexdigest()[:12]
     tag = f"drift-diff:{digest}"
     engine = Engine()
-    build_image(engine, context, tag, network=network, buildargs=build_args, dockerfile=os.path.basename(df.path))
+    image = build_image(
+        engine, context, tag, network=network, buildargs=build_args, dockerfile=os.path.basename(df.path)
+    )
+    left: Leftover | None = Leftover(tag, image.id, "kept (--keep-image)") if keep_image else None
     scratch = base_ref == "scratch"
     ref = None if scratch else base_ref
-    built = inspect_target(f"image:{tag}", stack, base=ref, engine=engine, scanner=scanner, scratch=scratch)
-    insp = inspect_target(actual, stack, base=ref, engine=engine, scanner=scanner, scratch=scratch)
-    findings = compare_inventories(built.inventory, runtime.as_built(insp, engine).inventory)
-    findings += copied_differences(built, insp, _declare_for(df, built, build_args), context, findings)
-    findings = content_differences(findings, built, insp, ("Dockerfile's build", "image"))
+    try:  # the build is read (content too) before it is removed
+        with contextlib.ExitStack() as inner:
+            built = inspect_target(f"image:{tag}", inner, base=ref, engine=engine, scanner=scanner, scratch=scratch)
+            insp = inspect_target(actual, stack, base=ref, engine=engine, scanner=scanner, scratch=scratch)
+            findings = compare_inventories(built.inventory, runtime.as_built(insp, engine).inventory)
+            findings += copied_differences(built, insp, _declare_for(df, built, build_args), context, findings)
+            findings = content_differences(findings, built, insp, ("Dockerfile's build", "image"))
+    finally:
+        if not keep_image:
+            left = remove_build(engine, image)
     findings = attribute_findings(findings, insp.inventory)
     return DiffResult(
         actual=insp.inventory.target,
@@ -270,10 +290,12 @@ def _build_mode(
             "base": base_ref,
             "built": tag,
             "id": built.inventory.target.id,
+            "kept": left is not None,
         },
         mode="build",
         findings=sort_findings(findings),
         inspection=insp,
+        left_image=left.message() if left else None,
     )
 
 

@@ -8,18 +8,17 @@ here talks to Docker; `--verify` lives in `drift.verify`.
 
 from __future__ import annotations
 
-import os
-import posixpath
 import re
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from drift import secrets
 from drift.compare import apt_label, native_arch
+from drift.context import Folder, Item, Placer
+from drift.context import write as write_context_items
 from drift.dockerfile import escape
-from drift.errors import BaseNotFound, OutputError
+from drift.errors import BaseNotFound
 from drift.inventory import Inspection, users
 from drift.inventory.users import ACCOUNT_PATHS
 from drift.model import AptPackage, FileChange, Inventory, PipPackage, PythonEnv, canonical_name
@@ -58,6 +57,7 @@ class PipEnvPlan:
 class ContextFile:
     change: FileChange
     early: bool
+    dest: str = ""  # where it lands in the image: its path with the folders' links resolved in the image
 
 
 @dataclass(slots=True)
@@ -77,6 +77,7 @@ class Plan:
     left_out: list[LeftOut]
     secret_args: dict[str, str]  # build args --verify passes (values never written)
     notes: list[str] = field(default_factory=list)  # what a person should know (printed on stderr)
+    folders: dict[str, Folder] = field(default_factory=dict)  # folders above copied paths: mode, owner
 
     @property
     def needs_context(self) -> bool:
@@ -109,7 +110,7 @@ def plan(
     if not _IMAGE_REF.fullmatch(ref):
         raise BaseNotFound(f"the base {escape.comment(ref)!r} is not an image reference: pass --base IMAGE")
     accounts = _accounts(insp, left)
-    files, deletions, chown, chmod = _files(insp, include_secrets, left)
+    files, deletions, chown, chmod, folders = _files(insp, include_secrets, left)
     env, secret_args = env_settings(inv, include_secrets, left)
     secret_values = tuple(v for v in secret_args.values() if len(v) >= 4)
     overrides = {k: parse_command(v) for k, v in (("Cmd", cmd), ("Entrypoint", entrypoint)) if v is not None}
@@ -131,6 +132,7 @@ def plan(
         left_out=left,
         secret_args=secret_args,
         notes=notes,
+        folders=folders,
     )
 
 
@@ -350,7 +352,7 @@ def _usermod(before: users.User, after: users.User) -> str:
 
 def _files(
     insp: Inspection, include_secrets: bool, left: list[LeftOut]
-) -> tuple[list[ContextFile], list[str], dict[str, list[str]], dict[str, list[str]]]:
+) -> tuple[list[ContextFile], list[str], dict[str, list[str]], dict[str, list[str]], dict[str, Folder]]:
     inv = insp.inventory
     changed_pkgs = {c.name for c in inv.package_changes if c.manager == "apt" and c.change != "removed"}
     conffiles = {c.path: (p.name, c.state) for p in inv.apt if p.name in changed_pkgs for c in p.conffiles_changed}
@@ -368,14 +370,16 @@ def _files(
     out: list[ContextFile] = []
     chown: dict[str, list[str]] = {}
     chmod: dict[str, list[str]] = {}
-    for f in picked:
+    placer = Placer(insp.top)
+    for f in sorted(picked, key=lambda f: placer.dest_of(f.path)):
         if f.change == "deleted":
             continue
         if f.kind not in ("file", "symlink", "dir"):
             left.append(LeftOut(f.path, f"a {f.kind} cannot be copied into a build context"))
             continue
         named = (f.kind == "dir" and f.change == "modified") or (f.uid, f.gid) != (0, 0)
-        if named and escape.has_control(f.path):  # its chown/chmod would write the name into a RUN line
+        # its chown/chmod would write the name (and where it lands) into a RUN line
+        if named and (escape.has_control(f.path) or escape.has_control(placer.dest_of(f.path))):
             why = "its name holds a control character, and its owner or mode needs a RUN line naming it"
             left.append(LeftOut(f.path, why, None, f.path))
             continue
@@ -388,43 +392,52 @@ def _files(
             if (f.uid, f.gid) != (0, 0):
                 chown.setdefault(f"{f.uid}:{f.gid}", []).append(f.path)
             continue
-        out.append(ContextFile(f, bool(EARLY.search(f.path))))
+        dest, unsafe = placer.place(f.path, f.kind)
+        if dest is None:
+            left.append(LeftOut(f.path, f"cannot be written safely: {unsafe}", None, f.path))
+            continue
+        out.append(ContextFile(f, bool(EARLY.search(f.path)), dest))
         if (f.uid, f.gid) != (0, 0):
-            chown.setdefault(f"{f.uid}:{f.gid}", []).append(f.path)
+            chown.setdefault(f"{f.uid}:{f.gid}", []).append(dest)
             if f.kind != "symlink" and f.mode & 0o7000:
-                chmod.setdefault(f"{f.mode:04o}", []).append(f.path)
-    return out, sorted(deletions), chown, chmod
+                chmod.setdefault(f"{f.mode:04o}", []).append(dest)
+    folders = placer.folders(c.dest for c in out)
+    _keep_folder_owners(folders, {c.dest for c in out}, chown, chmod, left)
+    return out, sorted(deletions), chown, chmod, folders
+
+
+def _keep_folder_owners(
+    folders: dict[str, Folder],
+    copied: set[str],
+    chown: dict[str, list[str]],
+    chmod: dict[str, list[str]],
+    left: list[LeftOut],
+) -> None:
+    """`COPY` makes every folder it passes root's: give the image's owners back (modes come from the context)."""
+    for path, folder in sorted(folders.items()):
+        if path == "/" or path in copied or (folder.uid, folder.gid) == (0, 0):
+            continue
+        if escape.has_control(path):
+            left.append(LeftOut(path, "its owner is not restored: its name holds a control character", None, path))
+            continue
+        chown.setdefault(f"{folder.uid}:{folder.gid}", []).append(path)
+        if folder.mode & 0o7000:
+            chmod.setdefault(f"{folder.mode:04o}", []).append(path)
 
 
 def write_context(insp: Inspection, plan_: Plan, root: str) -> None:
-    """Copy the planned files into ROOT/files (and ROOT/files-early) with their modes."""
-    for item in sorted(plan_.files, key=lambda c: c.change.path):
-        f = item.change
-        dest = os.path.join(root, "files-early" if item.early else "files", f.path.lstrip("/"))
-        _makedirs(os.path.dirname(dest))
-        if f.kind == "dir":
-            _makedirs(dest)
-            os.chmod(dest, stat.S_IMODE(f.mode))
-        elif f.kind == "symlink":
-            os.symlink(f.link_target or "", dest)
-        else:
-            with insp.top.open(f.path) as src, open(dest, "wb") as out:
-                while chunk := src.read(1 << 20):
-                    out.write(chunk)
-            os.chmod(dest, stat.S_IMODE(f.mode) & 0o777)
-    # folders that only hold copied files get the original's mode
-    for item in plan_.files:
-        if item.change.kind == "dir":
-            continue
-        parent = posixpath.dirname(item.change.path)
-        entry = insp.top.entries.get(parent)
-        dest = os.path.join(root, "files-early" if item.early else "files", parent.lstrip("/"))
-        if entry is not None and os.path.isdir(dest) and parent != "/":
-            os.chmod(dest, stat.S_IMODE(entry.mode))
+    """Copy the planned files into ROOT/files (and ROOT/files-early) with their modes.
 
-
-def _makedirs(path: str) -> None:
-    try:
-        os.makedirs(path, mode=0o755, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create {path}: {exc.strerror}") from exc
+    Written under directory descriptors, never through a link (see `drift.context`)."""
+    items = [
+        Item(
+            "files-early" if c.early else "files",
+            c.dest or c.change.path,
+            c.change.path,
+            c.change.kind,
+            c.change.mode,
+            c.change.link_target or "",
+        )
+        for c in plan_.files
+    ]
+    write_context_items(root, items, plan_.folders, insp.top.open)

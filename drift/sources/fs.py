@@ -248,7 +248,8 @@ class View:
             if entry is not None and entry.kind == "symlink":
                 target = entry.linkname
                 base = "/" if target.startswith("/") else out
-                joined = normalize(posixpath.join(base, target).lstrip("/")) or "/"
+                # '..' above the root stays at the root, as in a chroot
+                joined = posixpath.normpath("/" + posixpath.join(base, target).lstrip("/"))
                 rest = "/".join(parts[i + 1 :])
                 full = posixpath.join(joined, rest) if rest else joined
                 result = self.resolve(full, depth=depth + 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import gzip
 import io
@@ -38,10 +39,15 @@ class DirLayer:
 
     With `overlay=True`, character devices 0:0 are whiteouts and folders carrying the
     `trusted.overlay.opaque` attribute hide what lower layers hold below them.
+
+    The folder may belong to a running container that changes it while drift reads: every
+    path is opened one component at a time from the layer root's descriptor, never
+    following a link (`O_NOFOLLOW`), so a folder swapped for a link to the host between a
+    look and a read is refused instead of followed.
     """
 
     def __init__(self, root: str, *, digest: str | None, overlay: bool, description: str) -> None:
-        self.root = root.rstrip("/") or "/"
+        self.root = os.path.realpath(root)  # links in the path given are the user's; inside it, none is followed
         self.digest = digest
         self.overlay = overlay
         self.description = description
@@ -49,48 +55,124 @@ class DirLayer:
 
     def scan(self) -> LayerScan:
         scan = LayerScan(digest=self.digest)
-        stack = [""]
-        while stack:
-            rel = stack.pop()
-            try:
-                items = list(os.scandir(self.root + rel if rel else self.root))
-            except OSError as exc:
-                raise CorruptArchive(f"cannot read {self.description} at {self.root}{rel}: {exc}") from exc
-            for item in items:
-                path = f"{rel}/{item.name}"
-                st = item.stat(follow_symlinks=False)
-                kind = _stat_kind(st.st_mode)
-                if self.overlay and kind == "char" and st.st_rdev == 0:
-                    scan.whiteouts.append(path)
+        try:
+            root_fd = os.open(self.root, _DIR_FLAGS)
+        except OSError as exc:
+            raise CorruptArchive(f"cannot read {self.description} at {self.root}: {exc}") from exc
+        # Depth first with one open descriptor per folder on the current path.
+        stack: list[tuple[str, int, Iterator[os.DirEntry[str]]]] = []
+        try:
+            stack.append(("", root_fd, iter(self._list(root_fd, ""))))
+            while stack:
+                rel, fd, items = stack[-1]
+                item = next(items, None)
+                if item is None:
+                    os.close(fd)
+                    stack.pop()
                     continue
-                link = os.readlink(item.path) if kind == "symlink" else ""
-                size = st.st_size if kind == "file" else 0
-                scan.entries[path] = Entry(
-                    kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, size, int(st.st_mtime), link
-                )
-                if kind == "dir":
-                    if self.overlay and _is_opaque(item.path):
-                        scan.opaque.append(path)
-                    stack.append(path)
-                elif kind == "file":
-                    capture(path, size, functools.partial(_read_file, item.path), scan)
+                child = self._add(scan, fd, rel, item)
+                if child is not None:
+                    stack.append(child)
+        except BaseException:
+            for _, fd, _ in stack:
+                os.close(fd)
+            raise
         return scan
 
+    def _list(self, fd: int, rel: str) -> list[os.DirEntry[str]]:
+        try:
+            return list(os.scandir(fd))
+        except OSError as exc:
+            raise CorruptArchive(f"cannot read {self.description} at {self.root}{rel}: {exc}") from exc
+
+    def _add(
+        self, scan: LayerScan, parent: int, rel: str, item: os.DirEntry[str]
+    ) -> tuple[str, int, Iterator[os.DirEntry[str]]] | None:
+        """Record one entry; for a folder, return what the walk continues with."""
+        path = f"{rel}/{item.name}"
+        try:
+            st = os.stat(item.name, dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            return None  # removed while the walk ran (a running container)
+        kind = _stat_kind(st.st_mode)
+        if self.overlay and kind == "char" and st.st_rdev == 0:
+            scan.whiteouts.append(path)
+            return None
+        link = ""
+        if kind == "symlink":
+            try:
+                link = os.readlink(item.name, dir_fd=parent)
+            except OSError:
+                return None  # replaced while the walk ran
+        size = st.st_size if kind == "file" else 0
+        scan.entries[path] = Entry(kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, size, int(st.st_mtime), link)
+        if kind == "file":
+            try:
+                capture(path, size, functools.partial(_read_at, parent, item.name, path), scan)
+            except OSError as exc:
+                if exc.errno not in _CHANGED:
+                    raise CorruptArchive(f"cannot read {self.description} at {self.root}{path}: {exc}") from exc
+            return None  # changed into something else while the walk ran: its content is not read
+        if kind != "dir":
+            return None
+        try:
+            fd = os.open(item.name, _DIR_FLAGS, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno in _CHANGED:
+                return None  # no longer a folder: swapped while the walk ran; nothing below it is read
+            raise CorruptArchive(f"cannot read {self.description} at {self.root}{path}: {exc}") from exc
+        if self.overlay and _is_opaque(fd):
+            scan.opaque.append(path)
+        try:
+            return path, fd, iter(self._list(fd, path))
+        except BaseException:
+            os.close(fd)
+            raise
+
     def open(self, path: str) -> BinaryIO:
-        fd = os.open(self.root + path, os.O_RDONLY | os.O_NOFOLLOW)
+        """A regular file of this layer, reached without following any link."""
+        parts = [p for p in path.split("/") if p]
+        if not parts:
+            raise IsADirectoryError(errno.EISDIR, "a folder", path)
+        fd = os.open(self.root, _DIR_FLAGS)
+        try:
+            for part in parts[:-1]:
+                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = nxt
+            return _open_file(fd, parts[-1], path)
+        finally:
+            os.close(fd)
+
+
+# errors that mean "this path changed under us" (a running container), not a broken layer
+_CHANGED = (errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.EINVAL, errno.ENXIO)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
+
+
+def _open_file(parent: int, name: str, path: str) -> BinaryIO:
+    """Open NAME in the folder PARENT if it is a regular file (never a link, FIFO or device)."""
+    fd = os.open(name, _FILE_FLAGS, dir_fd=parent)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (changed while being read)", path)
+        os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
-def _read_file(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as fh:
+def _read_at(parent: int, name: str, path: str) -> bytes:
+    with _open_file(parent, name, path) as fh:
         return fh.read()
 
 
-def _is_opaque(path: str) -> bool:
+def _is_opaque(fd: int) -> bool:
     for attr in ("trusted.overlay.opaque", "user.overlay.opaque"):
         try:
-            if os.getxattr(path, attr, follow_symlinks=False) == b"y":
+            if os.getxattr(fd, attr) == b"y":
                 return True
         except OSError:
             continue
