@@ -4,24 +4,102 @@ An embedded SQLite store in the user's cache folder ($DRIFT_CACHE_DIR, else
 $XDG_CACHE_HOME/drift, else ~/.cache/drift). Image layers are content-addressed (their
 diff_id is the sha256 of their tar), so a changed layer has another key and is never
 served from here; layers without a digest (a container's own changes, a root folder) are
-never cached. Each row carries a checksum: a damaged row is dropped and scanned again, a
-damaged database file is replaced. SQLite's locking lets several drift processes share it.
+never cached. Archive layers are cached only after their content was hashed and found
+equal to the diff_id they claim (see TarLayer). Rows are data, never code: a small JSON
+header (zlib'd) followed by the captured file contents, read back with strict type checks.
+Each row carries a checksum: a damaged row is dropped and scanned again, a damaged database
+file is replaced. SQLite's locking lets several drift processes share it. The folder is
+made 0700 and the database 0600. The cache is optional: a location that cannot be used
+(read-only, missing parent, not a folder, disk full) costs one warning, and the run goes
+on without it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
-import pickle
 import sqlite3
+import sys
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from drift.sources.fs import Layer, LayerScan
+from drift.sources.fs import Entry, Layer, LayerScan
 
-# Bump when LayerScan or what a scan captures changes: old rows are then ignored.
-FORMAT = 3
+# Bump when LayerScan or what a scan captures changes: old rows are then ignored (never
+# decoded). 4: JSON rows instead of pickles (format 3 and older rows are never unpickled).
+FORMAT = 4
+_KINDS = frozenset({"file", "dir", "symlink", "hardlink", "char", "block", "fifo", "socket"})
+
+
+class BadRow(ValueError):
+    """A stored row that is not what drift writes."""
+
+
+def encode(scan: LayerScan) -> bytes:
+    """A scan as bytes: 8-byte header length, JSON header, then the captured contents."""
+    blobs = list(scan.blobs.items())
+    header = {
+        "digest": scan.digest,
+        "entries": [[path, *entry] for path, entry in scan.entries.items()],
+        "whiteouts": scan.whiteouts,
+        "opaque": scan.opaque,
+        "md5": scan.md5,
+        "blobs": [[path, len(data)] for path, data in blobs],
+    }
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return zlib.compress(b"".join([len(head).to_bytes(8, "big"), head, *(data for _, data in blobs)]), 1)
+
+
+def _strs(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadRow("a list of paths holds something else")
+    return value
+
+
+def _entry(row: Any) -> tuple[str, Entry]:
+    if not isinstance(row, list) or len(row) != 8:
+        raise BadRow("an entry has the wrong shape")
+    path, kind, mode, uid, gid, size, mtime, link = row
+    if not (isinstance(path, str) and kind in _KINDS and isinstance(link, str)):
+        raise BadRow("an entry has the wrong types")
+    if not all(type(n) is int for n in (mode, uid, gid, size, mtime)):
+        raise BadRow("an entry has the wrong types")
+    return path, Entry(kind, mode, uid, gid, size, mtime, link)
+
+
+def decode(data: bytes) -> LayerScan:
+    """The inverse of encode; BadRow (or a zlib/JSON error) for anything else."""
+    raw = zlib.decompress(data)
+    size = int.from_bytes(raw[:8], "big")
+    header = json.loads(raw[8 : 8 + size])
+    if not isinstance(header, dict) or not isinstance(header.get("md5"), dict):
+        raise BadRow("the header has the wrong shape")
+    digest = header.get("digest")
+    if digest is not None and not isinstance(digest, str):
+        raise BadRow("the digest is not a string")
+    scan = LayerScan(digest=digest, whiteouts=_strs(header.get("whiteouts")), opaque=_strs(header.get("opaque")))
+    scan.entries = dict(_entry(row) for row in header.get("entries") or ())
+    md5 = header["md5"]
+    if not all(isinstance(v, str) for v in md5.values()):
+        raise BadRow("an md5 is not a string")
+    scan.md5 = md5
+    pos = 8 + size
+    for item in header.get("blobs") or ():
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and type(item[1]) is int):
+            raise BadRow("a content record has the wrong shape")
+        if item[1] < 0 or pos + item[1] > len(raw):
+            raise BadRow("a content record points outside the row")
+        scan.blobs[item[0]] = raw[pos : pos + item[1]]
+        pos += item[1]
+        scan.captured += item[1]
+    return scan
+
+
+def warn(message: str) -> None:
+    print(f"drift: warning: {message}", file=sys.stderr)
 
 
 def cache_dir() -> str:
@@ -36,19 +114,48 @@ def db_path() -> str:
     return os.path.join(cache_dir(), "layers.sqlite")
 
 
+class Unusable(Exception):
+    """The cache location cannot be used; drift runs without a cache."""
+
+
 class LayerCache:
     def __init__(self, path: str | None = None) -> None:
         self.path = path or db_path()
         self.hits = 0
         self.misses = 0
+        self.disabled = False
         self._conn: sqlite3.Connection | None = None
 
+    def _disable(self, why: object) -> None:
+        if not self.disabled:
+            self.disabled = True
+            warn(f"the layer cache at {self.path} cannot be used ({why}); going on without it")
+        self.close()
+
+    def _make_folder(self) -> None:
+        folder = os.path.dirname(self.path)
+        if not os.path.isdir(folder):
+            os.makedirs(folder, mode=0o700)
+        if not os.path.isdir(folder):
+            raise Unusable(f"{folder} is not a folder")
+
     def _connect(self) -> sqlite3.Connection:
+        if self.disabled:
+            raise Unusable("disabled")
         if self._conn is not None:
             return self._conn
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        try:
+            self._make_folder()
+            return self._open()
+        except (OSError, sqlite3.Error, Unusable) as exc:
+            self._disable(exc)
+            raise Unusable(str(exc)) from exc
+
+    def _open(self) -> sqlite3.Connection:
         for attempt in range(2):
             try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+                os.close(fd)
                 conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(
@@ -58,8 +165,8 @@ class LayerCache:
                 conn.execute("SELECT count(*) FROM layers").fetchone()
                 self._conn = conn
                 return conn
-            except sqlite3.DatabaseError:
-                if attempt:
+            except sqlite3.DatabaseError as exc:
+                if attempt or isinstance(exc, sqlite3.OperationalError):
                     raise
                 _remove_db(self.path)  # damaged: start again, it is only a cache
         raise AssertionError("unreachable")
@@ -73,7 +180,7 @@ class LayerCache:
     def get(self, key: str) -> LayerScan | None:
         try:
             row = self._connect().execute("SELECT format, checksum, data FROM layers WHERE key = ?", (key,)).fetchone()
-        except sqlite3.DatabaseError:
+        except (sqlite3.Error, Unusable):
             return None
         if row is None or row[0] != FORMAT:
             return None
@@ -82,24 +189,30 @@ class LayerCache:
             self.drop(key)
             return None
         try:
-            scan = pickle.loads(zlib.decompress(data))
-        except Exception:
+            return decode(data)
+        except (BadRow, ValueError, zlib.error, RecursionError):
             self.drop(key)
             return None
-        return scan if isinstance(scan, LayerScan) else None
 
     def put(self, key: str, scan: LayerScan) -> None:
-        data = zlib.compress(pickle.dumps(scan, protocol=pickle.HIGHEST_PROTOCOL), 1)
-        with contextlib.suppress(sqlite3.DatabaseError):
+        if self.disabled:
+            return
+        data = encode(scan)
+        try:
             conn = self._connect()
             with conn:
                 conn.execute(
                     "INSERT OR REPLACE INTO layers (key, format, checksum, data, size) VALUES (?, ?, ?, ?, ?)",
                     (key, FORMAT, hashlib.sha256(data).hexdigest(), data, len(data)),
                 )
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):  # full disk, read-only file, locked for a minute
+                self._disable(exc)
+        except Unusable:
+            pass
 
     def drop(self, key: str) -> None:
-        with contextlib.suppress(sqlite3.DatabaseError):
+        with contextlib.suppress(sqlite3.Error, Unusable):
             conn = self._connect()
             with conn:
                 conn.execute("DELETE FROM layers WHERE key = ?", (key,))
@@ -107,7 +220,10 @@ class LayerCache:
     def stats(self) -> tuple[int, int]:
         if not os.path.exists(self.path):
             return 0, 0
-        row = self._connect().execute("SELECT count(*), coalesce(sum(size), 0) FROM layers").fetchone()
+        try:
+            row = self._connect().execute("SELECT count(*), coalesce(sum(size), 0) FROM layers").fetchone()
+        except (sqlite3.Error, Unusable):
+            return 0, 0
         return int(row[0]), int(row[1])
 
     def close(self) -> None:
@@ -157,7 +273,7 @@ def scan_all(layers: list[Layer], cache: LayerCache | None) -> list[LayerScan]:
             for i, scan in zip(todo, pool.map(lambda j: layers[j].scan(), todo), strict=True):
                 out[i] = scan
                 key = cache.key(layers[i]) if cache else None
-                if cache and key:
+                if cache and key and not cache.disabled:
                     cache.misses += 1
                     cache.put(key, scan)
     return [s for s in out if s is not None]

@@ -27,7 +27,8 @@ _DPKG_INFO = (".list", ".postinst", ".preinst", ".config")
 _DIST_INFO_FILES = {"METADATA", "REQUESTED", "INSTALLER", "direct_url.json", "RECORD"}
 _EGG_INFO_FILES = {"PKG-INFO", "requires.txt", "installed-files.txt", "INSTALLER", "REQUESTED"}
 _MD5_PREFIX = "/etc/"
-MAX_CAPTURE = 64 * 1024 * 1024
+MAX_CAPTURE = 16 * 1024 * 1024  # per file; larger files are read on demand, streamed
+LAYER_BUDGET = 96 * 1024 * 1024  # captured content per layer; beyond it, on demand too
 MAX_MD5 = 4 * 1024 * 1024
 
 _PY_MANAGED = re.compile(r"^/usr/lib/python3(\.\d+)?/EXTERNALLY-MANAGED$")
@@ -79,6 +80,7 @@ class LayerScan:
     opaque: list[str] = field(default_factory=list)
     blobs: dict[str, bytes] = field(default_factory=dict)
     md5: dict[str, str] = field(default_factory=dict)
+    captured: int = 0  # bytes held in blobs (bounded by LAYER_BUDGET)
 
 
 class Layer(Protocol):
@@ -114,13 +116,14 @@ def normalize(name: str) -> str | None:
 
 def capture(path: str, size: int, read: Callable[[], bytes], scan: LayerScan) -> None:
     """Record what a scan keeps of a regular file: its content and/or its md5."""
-    want_blob = size <= MAX_CAPTURE and wants_content(path)
+    want_blob = size <= MAX_CAPTURE and scan.captured + size <= LAYER_BUDGET and wants_content(path)
     want_md5 = size <= MAX_MD5 and wants_md5(path)
     if not (want_blob or want_md5):
         return
     data = read()
     if want_blob:
         scan.blobs[path] = data
+        scan.captured += len(data)
     if want_md5:
         scan.md5[path] = hashlib.md5(data, usedforsecurity=False).hexdigest()
 
@@ -186,15 +189,24 @@ class View:
     def exists(self, path: str) -> bool:
         return path in self.entries
 
-    def read(self, path: str) -> bytes | None:
-        """Content of a regular file (captured, else read from its layer), or None."""
-        entry = self.entries.get(path)
-        if entry is None:
+    def file_of(self, path: str) -> tuple[str, Entry] | None:
+        """The path whose content a path shows (hard links followed, a few hops at most)."""
+        for _ in range(8):
+            entry = self.entries.get(path)
+            if entry is None or entry.kind != "hardlink":
+                return (path, entry) if entry is not None else None
+            path = entry.linkname
+        return None  # a hard-link loop (crafted across layers): no content
+
+    def read(self, path: str, limit: int | None = None) -> bytes | None:
+        """Content of a regular file (captured, else read from its layer), or None; None too
+        when the file is larger than `limit` (a crafted size must not fill memory)."""
+        found = self.file_of(path)
+        if found is None or found[1].kind != "file":
             return None
-        if entry.kind == "hardlink":
-            return self.read(entry.linkname)
-        if entry.kind != "file":
+        if limit is not None and found[1].size > limit:
             return None
+        path = found[0]
         index = self.layer_of[path]
         blob = self.scans[index].blobs.get(path)
         if blob is not None:
@@ -205,9 +217,10 @@ class View:
             return fh.read()
 
     def open(self, path: str) -> BinaryIO:
-        entry = self.entries[path]
-        if entry.kind == "hardlink":
-            return self.open(entry.linkname)
+        found = self.file_of(path)
+        if found is None:
+            raise FileNotFoundError(path)
+        path = found[0]
         index = self.layer_of[path]
         if self.handles is None:
             import io
@@ -216,11 +229,10 @@ class View:
         return self.handles[index].open(path)
 
     def md5(self, path: str) -> str | None:
-        entry = self.entries.get(path)
-        if entry is None:
+        found = self.file_of(path)
+        if found is None:
             return None
-        if entry.kind == "hardlink":
-            return self.md5(entry.linkname)
+        path = found[0]
         digest = self.scans[self.layer_of[path]].md5.get(path)
         if digest is not None:
             return digest
