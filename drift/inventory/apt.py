@@ -245,10 +245,10 @@ def owners_for(view: View, paths: Iterable[str]) -> dict[str, str]:
     spelled: dict[bytes, str] = {}
     links = aliases(view)
     for path in paths:
-        spelled[path.encode()] = path
+        spelled[path.encode("utf-8", "surrogateescape")] = path
         for real, alias in links:
             if path.startswith(real + "/"):
-                spelled[(alias + path[len(real) :]).encode()] = path
+                spelled[(alias + path[len(real) :]).encode("utf-8", "surrogateescape")] = path
     out: dict[str, str] = {}
     if not spelled:
         return out

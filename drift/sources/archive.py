@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import gzip
 import hashlib
@@ -189,6 +190,8 @@ def _open_in_layout(root: str, rel: str) -> BinaryIO:
     try:
         fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeArchive(f"{root}: {rel} is a symbolic link, not a regular file; refusing to read it") from exc
         raise CorruptArchive(
             f"{root}: blob {rel} is missing from the OCI layout or unreadable ({exc.strerror})"
         ) from exc
@@ -236,8 +239,8 @@ def _oci(label: str, kind: str, resolved_by: str, open_rel: Any, where: str) -> 
     if "layers" not in manifest or "config" not in manifest:
         raise CorruptArchive(f"{where}: no image manifest found in index.json")
     config_desc = _descriptor(manifest["config"], "the config descriptor", where)
-    config = _shape(load(digest_path(config_desc["digest"], where)), dict, "the image config", where)
     descs = [_descriptor(d, "a layer descriptor", where) for d in _shape(manifest["layers"], list, "layers", where)]
+    config = _shape(load(digest_path(config_desc["digest"], where)), dict, "the image config", where)
     diff_ids = _diff_ids(config, where)
     if len(diff_ids) != len(descs):
         raise CorruptArchive(f"{where}: the manifest lists {len(descs)} layer(s) but the image config {len(diff_ids)}")

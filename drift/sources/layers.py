@@ -312,8 +312,10 @@ class TarLayer:
             linked = scan.entries.get(target)
             if linked is not None and linked.kind == "hardlink":
                 target = linked.linkname  # always name the file itself: no chains within a layer
-            if target == path:
-                return  # a link to itself names no content
+            if target == path or (linked is None and self.only is None):
+                # A link to itself, or to nothing earlier in its layer: no content, and
+                # Docker could not extract it either (a layer's links stay in the layer).
+                return
             size = linked.size if linked else 0
             scan.entries[path] = Entry("hardlink", member.mode, member.uid, member.gid, size, member.mtime, target)
             if target in scan.blobs:
