@@ -260,20 +260,25 @@ def scan_all(layers: list[Layer], cache: LayerCache | None) -> list[LayerScan]:
     """Scan layers (in parallel), serving and filling the cache when there is one."""
     out: list[LayerScan | None] = [None] * len(layers)
     todo: list[int] = []
+    claims: list[Layer] = []  # hits whose layer only claims its digest (an archive): hashed, not parsed
     for i, layer in enumerate(layers):
         key = cache.key(layer) if cache else None
         hit = cache.get(key) if cache and key else None
         if cache is not None and hit is not None:
             cache.hits += 1
             out[i] = hit
+            if getattr(layer, "verify", False):
+                claims.append(layer)
         else:
             todo.append(i)
-    if todo:
-        with ThreadPoolExecutor(max_workers=_workers(len(todo))) as pool:
+    if todo or claims:
+        with ThreadPoolExecutor(max_workers=_workers(len(todo) + len(claims))) as pool:
+            checked = pool.map(lambda layer: layer.check(), claims)  # type: ignore[attr-defined]
             for i, scan in zip(todo, pool.map(lambda j: layers[j].scan(), todo), strict=True):
                 out[i] = scan
                 key = cache.key(layers[i]) if cache else None
                 if cache and key and not cache.disabled:
                     cache.misses += 1
                     cache.put(key, scan)
+            list(checked)  # raises what a check raised
     return [s for s in out if s is not None]

@@ -277,15 +277,34 @@ class TarLayer:
             raise
         except _TAR_ERRORS as exc:
             raise self._corrupt(exc) from exc
+        self._refuse_mismatch(actual)
+        with self._lock:
+            if self._index is None and seekable:
+                self._index = index  # offsets for open(), for free
+        return scan
+
+    def check(self) -> None:
+        """Hash the layer (no parsing) and refuse it if it is not what its digest claims.
+
+        A cache hit is served by digest; this makes sure the archive at hand really holds
+        that layer, so a forged archive cannot borrow a genuine layer's cached scan."""
+        if not self.verify:
+            return
+        try:
+            with self._raw() as (raw, _):
+                actual = _Hashing(raw).drain()
+        except (UnsafeArchive, CorruptArchive):
+            raise
+        except _TAR_ERRORS as exc:
+            raise self._corrupt(exc) from exc
+        self._refuse_mismatch(actual)
+
+    def _refuse_mismatch(self, actual: str | None) -> None:
         if actual is not None and actual != self.digest:
             raise CorruptArchive(
                 f"{self.description}: its content hashes to {actual}, not to the diff_id {self.digest} "
                 "the image config claims; the archive is damaged or forged (recreate it with 'docker save')"
             )
-        with self._lock:
-            if self._index is None and seekable:
-                self._index = index  # offsets for open(), for free
-        return scan
 
     def _add(self, scan: LayerScan, reader: Reader, path: str, member: Member) -> None:
         if path == "/":

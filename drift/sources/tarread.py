@@ -83,7 +83,9 @@ def _pax(data: bytes) -> dict[str, str]:
         if end <= space + 1 or end > len(data) or data[end - 1 : end] != b"\n":
             raise TarError(f"a PAX header record has a bad length ({length})")
         record = data[space + 1 : end - 1]
-        key, _, value = record.partition(b"=")
+        key, eq, value = record.partition(b"=")
+        if not eq or not key:
+            raise TarError("a PAX header record has no key=value")
         out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
         pos = end
     return out
