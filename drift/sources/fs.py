@@ -59,7 +59,7 @@ def wants_md5(path: str) -> bool:
 
 
 class Entry(NamedTuple):
-    """One path of a layer. A tuple: tens of thousands per image, pickled into the cache."""
+    """One path of a layer. A tuple: tens of thousands per image, stored as JSON rows in the cache."""
 
     kind: str  # file, dir, symlink, hardlink, char, block, fifo, socket
     mode: int

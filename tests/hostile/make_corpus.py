@@ -107,8 +107,9 @@ def tar(*members: bytes) -> bytes:
     return b"".join(members) + bytes(2 * BLOCK)
 
 
-def folder(name: str) -> bytes:
-    return member(name.rstrip("/") + "/", kind=b"5", mode=0o755)
+def folder(name: str | bytes) -> bytes:
+    raw = name.encode() if isinstance(name, str) else name
+    return member(raw.rstrip(b"/") + b"/", kind=b"5", mode=0o755)
 
 
 def symlink(name: str | bytes, target: str | bytes) -> bytes:
@@ -417,6 +418,37 @@ def oci_blob_symlink(d: Path, s: Path) -> Case:
     secret.write_text('{"manifests": []}')
     os.symlink(secret, blob)
     return Case("oci_blob_symlink", root, expect=2, words="symbolic link")
+
+
+@case
+def odd_dist_info(d: Path, s: Path) -> Case:
+    """Python metadata of every wrong shape: each is an unknown or a package, never a crash."""
+    site = "usr/lib/python3/dist-packages"
+    meta = b"Metadata-Version: 2.1\nName: x\nVersion: 1\n\n"
+    top = tar(
+        folder("usr/lib/python3"),
+        folder(site),
+        folder(f"{site}/garbage.dist-info"),
+        member(f"{site}/garbage.dist-info/METADATA", b"\xff\xfe\x00\x01" * 100),
+        folder(f"{site}/x-1.dist-info"),
+        member(f"{site}/x-1.dist-info/METADATA", meta),
+        member(f"{site}/x-1.dist-info/direct_url.json", b'{"url": "https://x", "vcs_info": "git", "dir_info": []}'),
+        member(f"{site}/x-1.dist-info/RECORD", b"../../../../etc/passwd,,\n/abs/path,,\n\n,,,\n"),
+        folder(f"{site}/y-1.dist-info"),
+        member(f"{site}/y-1.dist-info/METADATA", meta.replace(b"x", b"y")),
+        member(f"{site}/y-1.dist-info/direct_url.json", b'[{"url": 5}]'),
+        folder(f"{site}/.dist-info"),
+        member(f"{site}/.dist-info/METADATA", b"Name: \nVersion: \n"),
+        folder(b"usr/lib/python3/dist-packages/caf\xe9-1.dist-info"),
+        member(b"usr/lib/python3/dist-packages/caf\xe9-1.dist-info/METADATA", meta.replace(b"x", b"caf\xc3\xa9")),
+        folder(f"{site}/nl\nname.dist-info"),
+        member(f"{site}/file.dist-info", b"not a folder"),
+        symlink(f"{site}/link.egg-info", "/etc/passwd"),
+        folder(f"{site}/dir.egg-info"),
+        member(f"{site}/dir.egg-info/PKG-INFO", b"Name: z\nVersion: 2\n"),
+        member(f"{site}/dir.egg-info/requires.txt", b"[\n\x00\n"),
+    )
+    return layered(d, "odd_dist_info", top, expect=0)
 
 
 # -- metadata size (items 8, 9) ---------------------------------------------------------------
