@@ -127,6 +127,8 @@ class LayerCache:
         self._conn: sqlite3.Connection | None = None
 
     def _disable(self, why: object) -> None:
+        if isinstance(why, OSError) and why.strerror:
+            why = f"{why.strerror}: {why.filename}" if why.filename else why.strerror
         if not self.disabled:
             self.disabled = True
             warn(f"the layer cache at {self.path} cannot be used ({why}); going on without it")
@@ -134,10 +136,13 @@ class LayerCache:
 
     def _make_folder(self) -> None:
         folder = os.path.dirname(self.path)
+        if os.path.lexists(folder) and not os.path.isdir(folder):
+            raise Unusable(f"{folder} is not a folder")
         if not os.path.isdir(folder):
             os.makedirs(folder, mode=0o700)
-        if not os.path.isdir(folder):
-            raise Unusable(f"{folder} is not a folder")
+        st = os.stat(folder)
+        if st.st_uid == os.getuid() and st.st_mode & 0o077:
+            os.chmod(folder, 0o700)  # made by an older drift, or by hand: make it private
 
     def _connect(self) -> sqlite3.Connection:
         if self.disabled:
@@ -155,7 +160,11 @@ class LayerCache:
         for attempt in range(2):
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-                os.close(fd)
+                try:
+                    if os.fstat(fd).st_mode & 0o077:
+                        os.fchmod(fd, 0o600)
+                finally:
+                    os.close(fd)
                 conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(
