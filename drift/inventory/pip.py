@@ -201,7 +201,9 @@ def _read_dist(
         data = view.read(meta)
         requires_extra = ()
     if data is None:
-        result.unknowns.append(Unknown(meta, "no METADATA/PKG-INFO: distribution skipped"))
+        result.unknowns.append(
+            Unknown(meta, "no readable METADATA/PKG-INFO (missing, not a file, or over 64 MB): distribution skipped")
+        )
         return None
     name, version, requires = parse_metadata(data)
     if not name or not version:

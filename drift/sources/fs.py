@@ -30,6 +30,7 @@ _MD5_PREFIX = "/etc/"
 MAX_CAPTURE = 16 * 1024 * 1024  # per file; larger files are read on demand, streamed
 LAYER_BUDGET = 96 * 1024 * 1024  # captured content per layer; beyond it, on demand too
 MAX_MD5 = 4 * 1024 * 1024
+MAX_READ = 64 * 1024 * 1024  # View.read: a larger file is not read whole (None); stream it with open()
 
 _PY_MANAGED = re.compile(r"^/usr/lib/python3(\.\d+)?/EXTERNALLY-MANAGED$")
 
@@ -198,13 +199,11 @@ class View:
             path = entry.linkname
         return None  # a hard-link loop (crafted across layers): no content
 
-    def read(self, path: str, limit: int | None = None) -> bytes | None:
+    def read(self, path: str, limit: int = MAX_READ) -> bytes | None:
         """Content of a regular file (captured, else read from its layer), or None; None too
         when the file is larger than `limit` (a crafted size must not fill memory)."""
         found = self.file_of(path)
-        if found is None or found[1].kind != "file":
-            return None
-        if limit is not None and found[1].size > limit:
+        if found is None or found[1].kind != "file" or found[1].size > limit:
             return None
         path = found[0]
         index = self.layer_of[path]
@@ -236,8 +235,16 @@ class View:
         digest = self.scans[self.layer_of[path]].md5.get(path)
         if digest is not None:
             return digest
-        data = self.read(path)
-        return hashlib.md5(data, usedforsecurity=False).hexdigest() if data is not None else None
+        if found[1].kind != "file":
+            return None
+        blob = self.scans[self.layer_of[path]].blobs.get(path)
+        if blob is not None or self.handles is None:
+            return hashlib.md5(blob, usedforsecurity=False).hexdigest() if blob is not None else None
+        md5 = hashlib.md5(usedforsecurity=False)
+        with self.open(path) as fh:  # streamed: the file may be large
+            while chunk := fh.read(1 << 20):
+                md5.update(chunk)
+        return md5.hexdigest()
 
     def listdir(self, path: str) -> list[str]:
         return sorted(self.children.get(path, ()))
