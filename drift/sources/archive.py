@@ -21,7 +21,8 @@ from drift.errors import CorruptArchive, TargetNotFound, UnsafeArchive
 from drift.model import ImageConfig, Target
 from drift.sources import RawHistory, Source
 from drift.sources.fs import Layer
-from drift.sources.layers import TarLayer, window
+from drift.sources.layers import window
+from drift.sources.tarlayer import TarLayer
 
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"

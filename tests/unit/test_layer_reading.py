@@ -14,7 +14,7 @@ import pytest
 from drift.errors import CorruptArchive
 from drift.inventory.files import content_sha256
 from drift.sources.fs import View
-from drift.sources.layers import TarLayer
+from drift.sources.tarlayer import TarLayer
 from drift.sources.tarread import Reader, TarError
 from tests.hostile.make_corpus import folder, hardlink, header, member, pax, pax_record, tar
 
