@@ -265,8 +265,17 @@ def _workers(count: int) -> int:
     return max(1, min(count, os.cpu_count() or 1, 4))
 
 
+def _trusted(layer: Layer) -> bool:
+    """A layer whose digest is a claim is cached only after its scan hashed it."""
+    return not getattr(layer, "verify", False) or bool(getattr(layer, "verified", False))
+
+
 def scan_all(layers: list[Layer], cache: LayerCache | None) -> list[LayerScan]:
     """Scan layers (in parallel), serving and filling the cache when there is one."""
+    if cache is not None:
+        for layer in layers:  # the cache relies on every claimed digest: hash them all
+            if getattr(layer, "verify", False):
+                layer.relied = True  # type: ignore[attr-defined]
     out: list[LayerScan | None] = [None] * len(layers)
     todo: list[int] = []
     claims: list[Layer] = []  # hits whose layer only claims its digest (an archive): hashed, not parsed
@@ -286,7 +295,7 @@ def scan_all(layers: list[Layer], cache: LayerCache | None) -> list[LayerScan]:
             for i, scan in zip(todo, pool.map(lambda j: layers[j].scan(), todo), strict=True):
                 out[i] = scan
                 key = cache.key(layers[i]) if cache else None
-                if cache and key and not cache.disabled:
+                if cache and key and not cache.disabled and _trusted(layers[i]):
                     cache.misses += 1
                     cache.put(key, scan)
             list(checked)  # raises what a check raised

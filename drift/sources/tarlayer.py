@@ -73,8 +73,9 @@ class TarLayer:
     how a container read through the API (export + diff) becomes one upper layer.
 
     With `verify=True` the layer's `digest` is a claim (an archive's diff_id): the scan hashes
-    the uncompressed stream as it reads it and refuses a layer whose hash differs, so the
-    cache only ever holds content under a digest drift computed itself.
+    the uncompressed stream as it reads it (same pass) and refuses a layer whose hash
+    differs, so the cache only ever holds content under a digest drift computed itself, and
+    a base detected by layer digests is made of the layers it claims.
 
     File content is read through an index of member offsets built in one pass (a gzip or
     unseekable stream is first inflated once into an anonymous temporary file), so reading
@@ -100,7 +101,12 @@ class TarLayer:
         self.description = description
         self.only = only
         self.extra_whiteouts = extra_whiteouts or []
-        self.verify = verify and digest is not None
+        self.verify = verify and digest is not None  # the digest is a claim, to be hashed
+        # Whether anything relies on the claim (a cache key, a layer of the detected base).
+        # The safe default is yes; `inventory.build` clears it for layers above the base
+        # when no cache is in use, which saves hashing the layers nothing trusts.
+        self.relied = True
+        self.verified = False  # the last scan hashed the layer and it matched its digest
         self._lock = threading.Lock()
         self._index: dict[str, tuple[int, int]] | None = None
         self._spool: BinaryIO | None = None
@@ -142,7 +148,7 @@ class TarLayer:
         seekable = False
         try:
             with self._raw() as (raw, seekable):
-                hashing = _Hashing(raw) if self.verify else None
+                hashing = _Hashing(raw) if self.verify and self.relied else None
                 reader = Reader(hashing, seekable=False) if hashing else Reader(raw, seekable=seekable)  # type: ignore[arg-type]
                 for path, member in self._members(reader):
                     self._add(scan, reader, path, member)
@@ -154,6 +160,7 @@ class TarLayer:
         except _TAR_ERRORS as exc:
             raise self._corrupt(exc) from exc
         self._refuse_mismatch(actual)
+        self.verified = actual is not None
         with self._lock:
             if self._index is None and seekable:
                 self._index = index  # offsets for open(), for free

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import resource
@@ -131,3 +132,29 @@ def test_a_forged_layer_cannot_borrow_a_cached_scan(tmp_path: Path) -> None:
     assert drift(genuine, store).returncode == 0
     refused = drift(forged, store)
     assert refused.returncode == 2 and "not to the diff_id" in refused.stderr, refused.stderr
+
+
+def test_a_forged_base_layer_is_refused_without_cache(tmp_path: Path) -> None:
+    """A layer that claims the base's diff_id would hide its content as 'the base': hashed, refused."""
+    real = base_layer()
+    base = archive(tmp_path, "base.tar", [real])
+    fake = tar(member("etc/os-release", b"ID=backdoor\n"), member("usr/bin/sshd-backdoor", b"x"))
+    top = tar(member("srv/app", b"app\n"))
+    config = image_config([real, top])
+    forged = archive(tmp_path, "forged.tar", [fake, top], config)
+    proc = subprocess.run(
+        [sys.executable, "-m", "drift", "inspect", str(forged), "--base", str(base), "--no-cache", "-f", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "layer 1" in proc.stderr and "not to the diff_id" in proc.stderr, proc.stderr
+    honest = archive(tmp_path, "honest.tar", [real, top], config)
+    proc = subprocess.run(
+        [sys.executable, "-m", "drift", "inspect", str(honest), "--base", str(base), "--no-cache", "-f", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [f["path"] for f in json.loads(proc.stdout)["files"]] == ["/srv/app"]
