@@ -39,11 +39,12 @@ class BadRow(ValueError):
 
 
 def encode(scan: LayerScan) -> bytes:
-    """A scan as bytes: 8-byte header length, JSON header, then the captured contents."""
+    """A scan as bytes: 8-byte header length, JSON header (entries by column: quick to load
+    and check), then the captured contents."""
     blobs = list(scan.blobs.items())
     header = {
         "digest": scan.digest,
-        "entries": [[path, *entry] for path, entry in scan.entries.items()],
+        "entries": [list(scan.entries), *map(list, zip(*scan.entries.values(), strict=True))] if scan.entries else [],
         "whiteouts": scan.whiteouts,
         "opaque": scan.opaque,
         "md5": scan.md5,
@@ -59,15 +60,22 @@ def _strs(value: Any) -> list[str]:
     return value
 
 
-def _entry(row: Any) -> tuple[str, Entry]:
-    if not isinstance(row, list) or len(row) != 8:
-        raise BadRow("an entry has the wrong shape")
-    path, kind, mode, uid, gid, size, mtime, link = row
-    if not (isinstance(path, str) and kind in _KINDS and isinstance(link, str)):
+def _entries(columns: Any) -> dict[str, Entry]:
+    """Entries stored by column (paths, kinds, modes, uids, gids, sizes, mtimes, links)."""
+    if columns == []:
+        return {}
+    if not isinstance(columns, list) or len(columns) != 8 or not all(isinstance(c, list) for c in columns):
+        raise BadRow("the entries have the wrong shape")
+    paths, kinds, modes, uids, gids, sizes, mtimes, links = columns
+    if len({len(c) for c in columns}) != 1 or not set(kinds) <= _KINDS:
+        raise BadRow("the entries have the wrong shape")
+    if not all(type(x) is int for col in (modes, uids, gids, sizes, mtimes) for x in col):
         raise BadRow("an entry has the wrong types")
-    if not all(type(n) is int for n in (mode, uid, gid, size, mtime)):
+    if not all(type(x) is str for col in (paths, links) for x in col):
         raise BadRow("an entry has the wrong types")
-    return path, Entry(kind, mode, uid, gid, size, mtime, link)
+    return dict(
+        zip(paths, map(Entry._make, zip(kinds, modes, uids, gids, sizes, mtimes, links, strict=True)), strict=True)
+    )
 
 
 def decode(data: bytes) -> LayerScan:
@@ -81,7 +89,7 @@ def decode(data: bytes) -> LayerScan:
     if digest is not None and not isinstance(digest, str):
         raise BadRow("the digest is not a string")
     scan = LayerScan(digest=digest, whiteouts=_strs(header.get("whiteouts")), opaque=_strs(header.get("opaque")))
-    scan.entries = dict(_entry(row) for row in header.get("entries") or ())
+    scan.entries = _entries(header.get("entries"))
     md5 = header["md5"]
     if not all(isinstance(v, str) for v in md5.values()):
         raise BadRow("an md5 is not a string")
