@@ -7,13 +7,13 @@ STAMP   = $(VENV)/.installed-stamp
 BASE   ?= drift-base:bookworm
 export DRIFT_BASE_IMAGE = $(BASE)
 
-.PHONY: help venv engine base test test-unit demo lint format bench clean
+.PHONY: help venv engine base chromium test test-unit demo lint format bench bench-fleet clean
 
 help:
 	@echo "make demo   - the story drift exists for, on a real engine"
 	@echo "make test   - the whole test suite (starts an engine and builds base images if needed)"
 	@echo "make lint   - ruff and mypy"
-	@echo "make bench  - drift side by side with syft"
+	@echo "make bench  - drift side by side with syft, and drift report side by side with a shell loop"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ engine:
 base: engine
 	@bash scripts/base-image.sh $(BASE)
 
-test: venv base
+# A headless browser for the HTML report test (Debian's chromium; installed when missing).
+# Without it the browser test skips on a laptop; under CI=true it is an error.
+chromium:
+	@bash scripts/chromium.sh >/dev/null || [ "$${CI:-}" != true ]
+
+test: venv base chromium
 	$(BIN)/python -m pytest
 
 test-unit: venv
@@ -49,6 +54,10 @@ format: venv
 
 bench: venv base
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/fleet.py
+
+bench-fleet: venv base
+	$(BIN)/python bench/fleet.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -105,6 +105,9 @@ OutputOpt = Annotated[
 NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", help="Read every layer again; do not use or fill the layer cache.")
 ]
+ShowSecretsOpt = Annotated[
+    bool, typer.Option("--show-secrets", help="Show secret-looking values (redacted by default).")
+]
 
 
 @app.command()
@@ -115,14 +118,17 @@ def inspect(
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     no_cache: NoCacheOpt = False,
+    show_secrets: ShowSecretsOpt = False,
 ) -> None:
     """What is in a container or image: apt and pip packages, files changed against the base, config."""
     from drift.inventory import inspect_target
     from drift.render import json as json_render
     from drift.render import markdown, table
+    from drift.secrets import redact_inventory
 
     with contextlib.ExitStack() as stack:
         inv = inspect_target(target, stack, base=base, scanner=_scanner(no_cache)).inventory
+    inv = inv if show_secrets else redact_inventory(inv)
     renderer = {Format.table: table, Format.json: json_render, Format.markdown: markdown}[fmt]
     emit(renderer.render(inv), output)
 
@@ -147,12 +153,22 @@ def snapshot(
     ] = False,
     tag: Annotated[str | None, typer.Option("--tag", help="Tag for the --verify build.")] = None,
     no_cache: NoCacheOpt = False,
+    cmd: Annotated[
+        str | None, typer.Option("--cmd", help="CMD to write instead of the image's: a JSON array or a shell command.")
+    ] = None,
+    entrypoint: Annotated[
+        str | None,
+        typer.Option(
+            "--entrypoint", help="ENTRYPOINT to write instead of the image's: a JSON array or a shell command."
+        ),
+    ] = None,
 ) -> None:
     """Write a Dockerfile (and build context) that rebuilds a container or image."""
     from drift import snapshot as snap
     from drift.dockerfile import generate
     from drift.inventory import inspect_target
     from drift.output import atomic_dir
+    from drift.secrets import redact_inventory
 
     with contextlib.ExitStack() as stack:
         insp = inspect_target(target, stack, base=base, scanner=_scanner(no_cache))
@@ -160,7 +176,7 @@ def snapshot(
         ref = snap.base_reference(inv, base)
         if inv.base is not None and inv.base.digest and not base and "@" not in ref:
             ref = f"{ref}@{inv.base.digest}"
-        plan = snap.plan(insp, base=base, include_secrets=include_secrets, from_ref=ref)
+        plan = snap.plan(insp, base=base, include_secrets=include_secrets, from_ref=ref, cmd=cmd, entrypoint=entrypoint)
         dockerfile = generate.render(plan)
         if output is None:
             if plan.needs_context:
@@ -180,31 +196,36 @@ def snapshot(
             from drift.render import json as json_render
 
             with open(os.path.join(tmp, "drift-inventory.json"), "w", encoding="utf-8") as fh:
-                fh.write(json_render.render(snap.redact(inv, plan)))
+                fh.write(json_render.render(inv if include_secrets else redact_inventory(inv)))
             with open(os.path.join(tmp, ".dockerignore"), "w", encoding="utf-8") as fh:
                 fh.write("drift-inventory.json\n")
-    n_apt = len(plan.apt.install) if plan.apt else 0
-    n_pip = sum(len(p.requested) + len(p.constraints) for p in plan.pip)
-    print(
-        f"drift: wrote {output}/Dockerfile: FROM {plan.base}, {n_apt} apt and {n_pip} pip packages pinned, "
-        f"{len(plan.files)} file(s) copied, {len(plan.deletions)} deleted",
-        file=sys.stderr,
-    )
-    _report_left_out(plan)
-    if verify:
-        _verify(insp, plan, output, network=network, tag=tag, no_cache=no_cache)
+        n_apt = len(plan.apt.install) if plan.apt else 0
+        n_pip = sum(len(p.requested) + len(p.constraints) for p in plan.pip)
+        print(
+            f"drift: wrote {output}/Dockerfile: FROM {plan.base}, {n_apt} apt and {n_pip} pip packages pinned, "
+            f"{len(plan.files)} file(s) copied, {len(plan.deletions)} deleted",
+            file=sys.stderr,
+        )
+        _report_left_out(plan)
+        if verify:  # the original's layers stay open: a file finding shows the lines that differ
+            _verify(insp, plan, output, network=network, tag=tag, no_cache=no_cache)
 
 
 def _report_left_out(plan) -> None:  # type: ignore[no-untyped-def]
+    from drift.dockerfile.escape import comment
+
+    for note in plan.notes:
+        print(f"drift: note: {comment(note)}", file=sys.stderr)
     for item in plan.left_out:
         hint = f" (include it with {item.flag})" if item.flag else ""
-        print(f"drift: left out {item.what}: {item.why}{hint}", file=sys.stderr)
+        print(f"drift: left out {comment(item.what)}: {comment(item.why)}{hint}", file=sys.stderr)
 
 
 def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no_cache: bool) -> None:  # type: ignore[no-untyped-def]
     from drift.model import short_id
     from drift.render.findings import findings_sections
     from drift.render.table import render_sections
+    from drift.secrets import redact_findings
     from drift.verify import verify_rebuild
 
     inv = insp.inventory
@@ -217,12 +238,12 @@ def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no
     on_purpose = {item.key for item in plan.left_out if item.key}
     kept = [f for f in findings if not (f.category in ("file", "config") and f.name in on_purpose)]
     skipped = len(findings) - len(kept)
-    findings = kept
+    findings = redact_findings(kept, inv)
     lines = (
         f"original: {inv.target.kind} {inv.target.name}",
         f"rebuilt:  image {tag} ({short_id(rebuilt.inventory.target.id)})",
         f"compared: {len(inv.apt)} apt packages, {len(inv.pip)} pip packages, {hand} hand-made file changes, config",
-    ) + ((f"not counted: {skipped} difference(s) left out on purpose (secrets)",) if skipped else ())
+    ) + ((f"not counted: {skipped} difference(s) left out on purpose (see 'left out' above)",) if skipped else ())
     sys.stdout.write(render_sections(findings_sections(findings, title="drift snapshot --verify", lines=lines)))
     if findings:
         raise SystemExit(1)
@@ -279,6 +300,7 @@ def diff(
     fix: Annotated[bool, typer.Option("--fix", help="Rewrite the Dockerfile reconciled with the image.")] = False,
     patch: Annotated[bool, typer.Option("--patch", help="Print the reconciliation as a unified diff.")] = False,
     no_cache: NoCacheOpt = False,
+    show_secrets: ShowSecretsOpt = False,
 ) -> None:
     """Audit an image against the Dockerfile that claims to describe it (or against another target)."""
     from drift import ignore as ignore_mod
@@ -307,6 +329,7 @@ def diff(
             network=network,
             build_args=_build_args(build_arg),
             scanner=_scanner(no_cache),
+            show_secrets=show_secrets,
         )
     result.fail_on = categories
     folders = ["."]
@@ -389,6 +412,11 @@ def cache_clear() -> None:
 
     size = clear()
     print(f"cleared {db_path()} ({size / 1e6:.1f} MB)")
+
+
+from drift.report.cli import register as _register_report  # noqa: E402 - needs guard above
+
+_register_report(app)
 
 
 def main() -> None:

@@ -9,11 +9,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from drift import secrets
 from drift.compare import apt_label, compare_inventories, native_arch
 from drift.dockerfile import audit as audit_mod
-from drift.dockerfile.declared import declare, stages
+from drift.dockerfile.declared import declare
 from drift.dockerfile.parse import Dockerfile, parse
+from drift.dockerfile.resolve import chain, heads
 from drift.errors import BaseNotFound, DockerfileError, DriftError
+from drift.filediff import content_differences
 from drift.inventory import Inspection, Scanner, inspect_target
 from drift.model import FINDING_CATEGORIES, Finding, Inventory, Target
 
@@ -105,6 +108,22 @@ def run_diff(
     expected: str,
     stack: contextlib.ExitStack,
     *,
+    show_secrets: bool = False,
+    **options: Any,
+) -> DiffResult:
+    """The findings, with secret values redacted (and no fix that copies a secret file)
+    unless SHOW_SECRETS: every renderer and `--fix` get them so."""
+    result = _run(actual, expected, stack, **options)
+    if not show_secrets and result.inspection is not None:
+        result.findings = secrets.redact_findings(result.findings, result.inspection.inventory)
+    return result
+
+
+def _run(
+    actual: str,
+    expected: str,
+    stack: contextlib.ExitStack,
+    *,
     base: str | None = None,
     build: bool = False,
     network: str | None = None,
@@ -137,13 +156,8 @@ def run_diff(
 def _base_of(df: Dockerfile, base: str | None, build_args: dict[str, str]) -> str:
     if base:
         return base
-    from drift.dockerfile.declared import chain
-
-    all_stages, _ = stages(df, build_args)
-    root = chain(all_stages)[0]
-    if "$" in root.base:
-        raise DockerfileError(f"{df.path}:{root.line}: FROM {root.base} uses an ARG without a value: pass --build-arg")
-    return root.base
+    all_stages, _ = heads(df, build_args)
+    return chain(all_stages)[0].base
 
 
 def _static(
@@ -205,7 +219,9 @@ def _build_mode(
     ref = None if scratch else base_ref
     built = inspect_target(f"image:{tag}", stack, base=ref, engine=engine, scanner=scanner, scratch=scratch)
     insp = inspect_target(actual, stack, base=ref, engine=engine, scanner=scanner, scratch=scratch)
-    findings = attribute_findings(compare_inventories(built.inventory, insp.inventory), insp.inventory)
+    findings = compare_inventories(built.inventory, insp.inventory)
+    findings = content_differences(findings, built, insp, ("Dockerfile's build", "image"))
+    findings = attribute_findings(findings, insp.inventory)
     return DiffResult(
         actual=insp.inventory.target,
         expected={

@@ -208,6 +208,7 @@ class FileChange:
     reason: str | None = None
     link_target: str | None = None
     sha256: str | None = None  # content of unexplained regular files
+    secret: str | None = None  # why its path or content looks secret (drift.secrets), if it does
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -223,6 +224,7 @@ class FileChange:
             "reason": self.reason,
             "link_target": self.link_target,
             "sha256": self.sha256,
+            "secret": self.secret,
         }
 
 

@@ -11,43 +11,23 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import shlex
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from drift import secrets
 from drift.compare import apt_label, native_arch
+from drift.dockerfile import escape
 from drift.errors import BaseNotFound, OutputError
 from drift.inventory import Inspection, users
-from drift.inventory.files import pattern_table
 from drift.inventory.users import ACCOUNT_PATHS
-from drift.model import FileChange, Inventory, PipPackage, PythonEnv, canonical_name
+from drift.model import AptPackage, FileChange, Inventory, PipPackage, PythonEnv, canonical_name
+from drift.snapconfig import LeftOut, config_lines, env_settings, parse_command
 
-SECRET_ENV = re.compile(r"PASSW(OR)?D|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|COOKIE|SESSION", re.IGNORECASE)
-SECRET_PATHS = pattern_table(
-    (
-        (r"(^|/)\.ssh(/|$)", "SSH keys and config"),
-        (r"(^|/)\.netrc$", "netrc credentials"),
-        (r"(^|/)\.git-credentials$", "git credentials"),
-        (r"(^|/)\.docker/config\.json$", "registry credentials"),
-        (r"(^|/)\.pgpass$", "PostgreSQL password file"),
-        (r"(^|/)\.aws/credentials$", "AWS credentials"),
-        (r"(^|/)\.(bash|zsh|sh|python|mysql|psql)_?history$", "shell history"),
-        (r"^/etc/g?shadow-?$", "password hashes"),
-        (r"\.(pem|key|p12|pfx|jks)$", "key material"),
-        (r"(^|/)id_(rsa|dsa|ecdsa|ed25519)$", "SSH private key"),
-    )
-)
-_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+_IMAGE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*")
 # apt and pip configuration must be in place before packages are installed.
 EARLY = re.compile(r"^/etc/apt(/|$)|^/usr/share/keyrings(/|$)|^/etc/pip\.conf$|^/root/\.(config/)?pip(/|$)")
-
-
-@dataclass(frozen=True, slots=True)
-class LeftOut:
-    what: str
-    why: str
-    flag: str | None = None
-    key: str | None = None  # the file path or config key a --verify does not count
 
 
 @dataclass(slots=True)
@@ -96,6 +76,7 @@ class Plan:
     config: list[str]  # ready instructions: LABEL, EXPOSE, VOLUME, WORKDIR, USER, ENTRYPOINT, CMD
     left_out: list[LeftOut]
     secret_args: dict[str, str]  # build args --verify passes (values never written)
+    notes: list[str] = field(default_factory=list)  # what a person should know (printed on stderr)
 
     @property
     def needs_context(self) -> bool:
@@ -112,19 +93,33 @@ def base_reference(inv: Inventory, override: str | None) -> str:
     return inv.base.name
 
 
-def plan(insp: Inspection, *, base: str | None, include_secrets: bool, from_ref: str | None = None) -> Plan:
+def plan(
+    insp: Inspection,
+    *,
+    base: str | None,
+    include_secrets: bool,
+    from_ref: str | None = None,
+    cmd: str | None = None,
+    entrypoint: str | None = None,
+) -> Plan:
+    """CMD/ENTRYPOINT (as `parse_command` reads them) replace the image's."""
     inv = insp.inventory
     left: list[LeftOut] = []
     ref = from_ref or base_reference(inv, base)
+    if not _IMAGE_REF.fullmatch(ref):
+        raise BaseNotFound(f"the base {escape.comment(ref)!r} is not an image reference: pass --base IMAGE")
     accounts = _accounts(insp, left)
     files, deletions, chown, chmod = _files(insp, include_secrets, left)
-    env, secret_args = _env(inv, include_secrets, left)
+    env, secret_args = env_settings(inv, include_secrets, left)
     secret_values = tuple(v for v in secret_args.values() if len(v) >= 4)
+    overrides = {k: parse_command(v) for k, v in (("Cmd", cmd), ("Entrypoint", entrypoint)) if v is not None}
+    notes: list[str] = []
+    config = config_lines(inv, left, secret_values, include_secrets, overrides, notes)
     return Plan(
         source=f"{inv.target.kind} {inv.target.name}",
         base=ref,
         base_reason=inv.base.reason if inv.base and not base else "--base",
-        apt=_apt(inv),
+        apt=_apt(inv, left),
         accounts=accounts,
         pip=_pip(inv, left),
         files=files,
@@ -132,19 +127,20 @@ def plan(insp: Inspection, *, base: str | None, include_secrets: bool, from_ref:
         chown=chown,
         chmod=chmod,
         env=env,
-        config=_config(inv, left, () if include_secrets else secret_values, include_secrets),
+        config=config,
         left_out=left,
         secret_args=secret_args,
+        notes=notes,
     )
 
 
 # -- apt ------------------------------------------------------------------------------------
 
 
-def _apt(inv: Inventory) -> AptPlan | None:
+def _apt(inv: Inventory, left: list[LeftOut]) -> AptPlan | None:
     native = native_arch(inv)
-    base = {p.key: p for p in inv.base_apt}
-    now = {p.key: p for p in inv.apt}
+    base = {p.key: p for p in _safe_packages(inv.base_apt, left)}
+    now = {p.key: p for p in _safe_packages(inv.apt, left)}
     out = AptPlan()
     for key in sorted(now, key=lambda k: (now[k].name, now[k].architecture)):
         p = now[key]
@@ -168,6 +164,19 @@ def _apt(inv: Inventory) -> AptPlan | None:
     return out
 
 
+def _safe_packages(packages: tuple[AptPackage, ...], left: list[LeftOut]) -> list[AptPackage]:
+    """Packages whose name, architecture and version a RUN line can name without quoting."""
+    out = []
+    for p in packages:
+        try:
+            escape.package_word(f"{p.name}:{p.architecture or 'all'}={p.version}")
+        except escape.Unsafe as exc:
+            left.append(LeftOut(f"apt {p.name}", str(exc)))
+            continue
+        out.append(p)
+    return out
+
+
 # -- pip ------------------------------------------------------------------------------------
 
 
@@ -187,6 +196,9 @@ def _pip(inv: Inventory, left: list[LeftOut]) -> list[PipEnvPlan]:
         removed = [p for p in base_dists if (canonical_name(p.name), p.location) not in now_keys]
         created = env.kind == "venv" and env.path not in base_envs
         if not (changed or removed or created):
+            continue
+        if escape.has_control(env.path):
+            left.append(LeftOut(f"pip environment {env.path}", "its path holds a control character"))
             continue
         plan_ = _env_plan(inv, env, created)
         if plan_ is None:
@@ -226,8 +238,8 @@ def _env_plan(inv: Inventory, env: PythonEnv, created: bool) -> PipEnvPlan | Non
         create = None
         if created:
             flags = " --system-site-packages" if env.include_system_site_packages else ""
-            create = f"python3 -m venv{flags} {env.path}"
-        return PipEnvPlan(env=env, python=f"{env.path}/bin/python", create=create)
+            create = f"python3 -m venv{flags} {escape.sh(env.path)}"
+        return PipEnvPlan(env=env, python=escape.sh(f"{env.path}/bin/python"), create=create)
     if env.kind in ("local", "system"):
         return PipEnvPlan(env=env, python="python3", break_system=env.externally_managed)
     if env.kind == "user" and env.path == "/root/.local":
@@ -236,6 +248,17 @@ def _env_plan(inv: Inventory, env: PythonEnv, created: bool) -> PipEnvPlan | Non
 
 
 def _pip_spec(p: PipPackage, plan_: PipEnvPlan, left: list[LeftOut]) -> str | None:
+    spec = _pip_requirement(p, plan_, left)
+    if spec is not None and (escape.has_control(spec) or not escape.PACKAGE_NAME.fullmatch(p.name)):
+        left.append(LeftOut(f"pip {p.name}", "its name, version or URL cannot be written in a RUN line"))
+        return None
+    if spec is not None and secrets.text_reason(spec):
+        left.append(LeftOut(f"pip {p.name}", "its URL holds a secret: install it with a build secret by hand"))
+        return None
+    return spec
+
+
+def _pip_requirement(p: PipPackage, plan_: PipEnvPlan, left: list[LeftOut]) -> str | None:
     if p.direct_url is None:
         return f"{p.name}=={p.version}"
     d = p.direct_url
@@ -244,8 +267,9 @@ def _pip_spec(p: PipPackage, plan_: PipEnvPlan, left: list[LeftOut]) -> str | No
         return f"{p.name} @ {d.vcs}+{d.url}@{d.commit}{sub}"
     if d.kind == "archive" and d.url.startswith(("http://", "https://")):
         return f"{p.name} @ {d.url}"
-    plan_.comments.append(f"not reproducible: {p.name} {p.version} was installed from {d.url} (a local {d.kind})")
-    left.append(LeftOut(f"pip {p.name}=={p.version}", f"installed from {d.url}, which a build cannot reach"))
+    url = secrets.redact_text(d.url)
+    plan_.comments.append(f"not reproducible: {p.name} {p.version} was installed from {url} (a local {d.kind})")
+    left.append(LeftOut(f"pip {p.name}=={p.version}", f"installed from {url}, which a build cannot reach"))
     return None
 
 
@@ -262,51 +286,66 @@ def _accounts(insp: Inspection, left: list[LeftOut]) -> list[str]:
     def by_package(name: str) -> bool:
         return any(name in text for text in texts)
 
-    q = shlex.quote
     out: list[str] = []
-    out += [f"userdel {q(u.name)}" for u in d.users_removed]
-    out += [f"groupdel {q(g.name)}" for g in d.groups_removed]
-    added_users = [u for u in d.users_added if not by_package(u.name)]
-    out += [f"groupadd -g {g.gid} {q(g.name)}" for g in d.groups_added if not by_package(g.name)]
+
+    def add(what: str, command: Callable[..., str], *args: Any) -> None:
+        try:
+            out.append(command(*args))
+        except escape.Unsafe as exc:
+            left.append(LeftOut(what, f"not written: {exc}"))
+
+    for u in d.users_removed:
+        add(f"user {u.name}", _cmd, "userdel {}", u.name)
+    for g in d.groups_removed:
+        add(f"group {g.name}", _cmd, "groupdel {}", g.name)
+    for g in d.groups_added:
+        if not by_package(g.name):
+            add(f"group {g.name}", _cmd, f"groupadd -g {g.gid} {{}}", g.name)
     member_of: dict[str, list[str]] = {}
     for group, user in d.members_added:
         member_of.setdefault(user, []).append(group)
-    for u in added_users:
-        extra = f" -G {','.join(member_of.pop(u.name))}" if u.name in member_of else ""
-        gecos = f" -c {q(u.gecos)}" if u.gecos else ""
-        out.append(f"useradd -l -M -u {u.uid} -g {u.gid} -d {q(u.home)} -s {q(u.shell)}{gecos}{extra} {q(u.name)}")
+    for u in d.users_added:
+        if not by_package(u.name):
+            add(f"user {u.name}", _useradd, u, member_of.pop(u.name, []))
     for before, after in d.users_changed:
-        flags = []
-        if before.uid != after.uid:
-            flags.append(f"-u {after.uid}")
-        if before.gid != after.gid:
-            flags.append(f"-g {after.gid}")
-        if before.home != after.home:
-            flags.append(f"-d {q(after.home)}")
-        if before.shell != after.shell:
-            flags.append(f"-s {q(after.shell)}")
-        if before.gecos != after.gecos:
-            flags.append(f"-c {q(after.gecos)}")
-        out.append(f"usermod {' '.join(flags)} {q(after.name)}")
+        add(f"user {after.name}", _usermod, before, after)
     for user, groups_ in sorted(member_of.items()):
         if not by_package(user):
-            out.append(f"usermod -a -G {','.join(groups_)} {q(user)}")
+            add(f"user {user}", _cmd, "usermod -a -G {} {}", ",".join(groups_), user)
     shadow_changed = any(f.path in ("/etc/shadow", "/etc/gshadow") for f in insp.inventory.files)
     if shadow_changed and not d.users_added and not d.groups_added:
         left.append(LeftOut("/etc/shadow", "passwords set by hand are not written", None))
     return out
 
 
+def _cmd(template: str, *words: str) -> str:
+    return template.format(*(escape.sh(w) for w in words))
+
+
+def _useradd(u: users.User, groups_: list[str]) -> str:
+    q = escape.sh
+    extra = f" -G {q(','.join(groups_))}" if groups_ else ""
+    gecos = f" -c {q(u.gecos)}" if u.gecos else ""
+    return f"useradd -l -M -u {u.uid} -g {u.gid} -d {q(u.home)} -s {q(u.shell)}{gecos}{extra} {q(u.name)}"
+
+
+def _usermod(before: users.User, after: users.User) -> str:
+    q = escape.sh
+    flags = []
+    if before.uid != after.uid:
+        flags.append(f"-u {after.uid}")
+    if before.gid != after.gid:
+        flags.append(f"-g {after.gid}")
+    if before.home != after.home:
+        flags.append(f"-d {q(after.home)}")
+    if before.shell != after.shell:
+        flags.append(f"-s {q(after.shell)}")
+    if before.gecos != after.gecos:
+        flags.append(f"-c {q(after.gecos)}")
+    return f"usermod {' '.join(flags)} {q(after.name)}"
+
+
 # -- files ----------------------------------------------------------------------------------
-
-
-def secret_reason(path: str, head: bytes | None) -> str | None:
-    for pattern, why in SECRET_PATHS:
-        if pattern.search(path):
-            return why
-    if head and _PRIVATE_KEY.search(head):
-        return "holds a private key"
-    return None
 
 
 def _files(
@@ -323,6 +362,9 @@ def _files(
             picked.append(f)
     deletions = [f.path for f in picked if f.change == "deleted"]
     deletions += [path for path, (_, state) in conffiles.items() if state == "missing" and path not in deletions]
+    for path in [p for p in deletions if escape.has_control(p)]:
+        deletions.remove(path)
+        left.append(LeftOut(path, "deleted, but its name holds a control character", None, path))
     out: list[ContextFile] = []
     chown: dict[str, list[str]] = {}
     chmod: dict[str, list[str]] = {}
@@ -332,10 +374,14 @@ def _files(
         if f.kind not in ("file", "symlink", "dir"):
             left.append(LeftOut(f.path, f"a {f.kind} cannot be copied into a build context"))
             continue
-        head = _head(insp, f.path) if f.kind == "file" else None
-        why = secret_reason(f.path, head)
-        if why and not include_secrets:
-            left.append(LeftOut(f.path, why, "--include-secrets", f.path))
+        named = (f.kind == "dir" and f.change == "modified") or (f.uid, f.gid) != (0, 0)
+        if named and escape.has_control(f.path):  # its chown/chmod would write the name into a RUN line
+            why = "its name holds a control character, and its owner or mode needs a RUN line naming it"
+            left.append(LeftOut(f.path, why, None, f.path))
+            continue
+        secret = f.secret or secrets.path_reason(f.path)
+        if secret and not include_secrets:
+            left.append(LeftOut(f.path, secret, "--include-secrets", f.path))
             continue
         if f.kind == "dir" and f.change == "modified":
             chmod.setdefault(f"{f.mode:04o}", []).append(f.path)
@@ -348,14 +394,6 @@ def _files(
             if f.kind != "symlink" and f.mode & 0o7000:
                 chmod.setdefault(f"{f.mode:04o}", []).append(f.path)
     return out, sorted(deletions), chown, chmod
-
-
-def _head(insp: Inspection, path: str) -> bytes | None:
-    try:
-        with insp.top.open(path) as fh:
-            return fh.read(65536)
-    except (OSError, KeyError):
-        return None
 
 
 def write_context(insp: Inspection, plan_: Plan, root: str) -> None:
@@ -390,130 +428,3 @@ def _makedirs(path: str) -> None:
         os.makedirs(path, mode=0o755, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create {path}: {exc.strerror}") from exc
-
-
-# -- config ---------------------------------------------------------------------------------
-
-
-def _env(
-    inv: Inventory, include_secrets: bool, left: list[LeftOut]
-) -> tuple[list[tuple[str, str, bool]], dict[str, str]]:
-    if inv.config is None:
-        return [], {}
-    base = inv.base_config.env_map() if inv.base_config else {}
-    out = []
-    secrets: dict[str, str] = {}
-    for name, value in inv.config.env_map().items():
-        if base.get(name) == value:
-            continue
-        secret = bool(SECRET_ENV.search(name)) and not include_secrets
-        if secret:
-            secrets[name] = value
-            left.append(
-                LeftOut(
-                    f"ENV {name}",
-                    "its name looks like a secret: written as an ARG without a value",
-                    "--include-secrets",
-                )
-            )
-        out.append((name, value, secret))
-    for name in sorted(base.keys() - inv.config.env_map().keys()):
-        left.append(LeftOut(f"ENV {name}", "removed from the base's environment, which a Dockerfile cannot do"))
-    return sorted(out), secrets
-
-
-def _json_list(items: tuple[str, ...]) -> str:
-    import json
-
-    return json.dumps(list(items))
-
-
-def _leaks(text: str, secret_values: tuple[str, ...]) -> bool:
-    return bool(_PRIVATE_KEY.search(text.encode())) or any(v in text for v in secret_values)
-
-
-def _config(inv: Inventory, left: list[LeftOut], secret_values: tuple[str, ...], include_secrets: bool) -> list[str]:
-    lines = _config_lines(inv, left)
-    if include_secrets:
-        return lines
-    kept = []
-    for line in lines:
-        if _leaks(line, secret_values):
-            instruction = line.split(" ", 1)[0]
-            key = {"CMD": "Cmd", "ENTRYPOINT": "Entrypoint"}.get(instruction)
-            if instruction == "LABEL":
-                key = "Labels." + line.split(" ", 1)[1].split("=", 1)[0].strip('"')
-            left.append(LeftOut(instruction, "its value holds secret material", "--include-secrets", key))
-        else:
-            kept.append(line)
-    return kept
-
-
-def redact(inv: Inventory, plan_: Plan) -> Inventory:
-    """The inventory written beside a snapshot, without the values the snapshot left out."""
-    import dataclasses
-
-    if inv.config is None:
-        return inv
-    values = tuple(v for v in plan_.secret_args.values() if len(v) >= 4)
-
-    def clean(items: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        if items is None:
-            return None
-        return tuple("<redacted>" if _leaks(i, values) else i for i in items)
-
-    env = tuple(
-        f"{i.split('=', 1)[0]}=<redacted>" if i.split("=", 1)[0] in plan_.secret_args else i for i in inv.config.env
-    )
-    config = dataclasses.replace(
-        inv.config, env=env, cmd=clean(inv.config.cmd), entrypoint=clean(inv.config.entrypoint)
-    )
-    from drift.inventory import config_changes
-
-    changes = tuple(config_changes(inv.base_config, config)) if inv.base_config else ()
-    history = tuple(
-        dataclasses.replace(h, created_by="<redacted>") if _leaks(h.created_by, values) else h for h in inv.history
-    )
-    return dataclasses.replace(inv, config=config, config_changes=changes, history=history)
-
-
-def _config_lines(inv: Inventory, left: list[LeftOut]) -> list[str]:
-    if inv.config is None:
-        return []
-    now = inv.config
-    from drift.model import ImageConfig
-
-    base = inv.base_config or ImageConfig()
-    out: list[str] = []
-    base_labels = dict(base.labels)
-    for key, value in now.labels:
-        if base_labels.get(key) != value:
-            out.append(f"LABEL {_quote(key)}={_quote(value)}")
-    for port in now.exposed_ports:
-        if port not in base.exposed_ports:
-            out.append(f"EXPOSE {port}")
-    new_volumes = [v for v in now.volumes if v not in base.volumes]
-    if new_volumes:
-        out.append(f"VOLUME {_json_list(tuple(new_volumes))}")
-    if now.working_dir != base.working_dir:
-        out.append(f"WORKDIR {now.working_dir or '/'}")
-    if now.shell != base.shell and now.shell is not None:
-        out.append(f"SHELL {_json_list(now.shell)}")
-    if now.stop_signal != base.stop_signal and now.stop_signal:
-        out.append(f"STOPSIGNAL {now.stop_signal}")
-    if now.entrypoint != base.entrypoint:
-        out.append(f"ENTRYPOINT {_json_list(now.entrypoint or ())}")
-    if now.cmd != base.cmd or now.entrypoint != base.entrypoint:
-        out.append(f"CMD {_json_list(now.cmd or ())}")
-    if now.user != base.user:
-        out.append(f"USER {now.user or 'root'}")
-    for key, _ in base.labels:
-        if key not in dict(now.labels):
-            left.append(LeftOut(f"LABEL {key}", "removed from the base's labels, which a Dockerfile cannot do"))
-    return out
-
-
-def _quote(text: str) -> str:
-    if re.fullmatch(r"[A-Za-z0-9_.:/@+-]+", text):
-        return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'

@@ -7,6 +7,7 @@ from typing import Any
 
 from drift.compare import compare_inventories
 from drift.errors import BuildFailed
+from drift.filediff import content_differences
 from drift.inventory import Inspection, Scanner, inspect_target
 from drift.model import Finding
 
@@ -71,4 +72,5 @@ def verify_rebuild(
     build_image(engine, context, tag, network=network, buildargs=buildargs)
     with contextlib.ExitStack() as stack:
         rebuilt = inspect_target(f"image:{tag}", stack, base=base, engine=engine, scanner=scanner)
-    return compare_inventories(original.inventory, rebuilt.inventory), rebuilt
+        findings = content_differences(compare_inventories(original.inventory, rebuilt.inventory), original, rebuilt)
+    return findings, rebuilt

@@ -510,7 +510,7 @@ def _file_findings(insp: Inspection, decl: Declaration) -> list[Finding]:
     for f in insp.inventory.files:
         if f.klass != "unexplained" or _covered(f.path, decl) is not None:
             continue
-        fix = f"RUN rm -rf {f.path}" if f.change == "deleted" else f"COPY {f.path.lstrip('/')} {f.path}"
+        fix = _file_fix(f.path, f.change == "deleted")
         desc = {"change": f.change, "kind": f.kind, "mode": f"{f.mode:04o}", "size": f.size}
         out.append(
             Finding(
@@ -525,6 +525,16 @@ def _file_findings(insp: Inspection, decl: Declaration) -> list[Finding]:
             )
         )
     return out
+
+
+def _file_fix(path: str, deleted: bool) -> str | None:
+    """The instruction that reproduces a file change, escaped; None when none can be written."""
+    from drift.dockerfile import escape
+
+    try:
+        return f"RUN rm -rf {escape.sh(path)}" if deleted else escape.copy(path.lstrip("/"), path)
+    except escape.Unsafe:
+        return None
 
 
 def _config_findings(insp: Inspection, decl: Declaration) -> list[Finding]:
@@ -550,24 +560,13 @@ def _norm(value: object) -> object:
 
 
 def _config_fix(key: str, value: object) -> str | None:
-    import json
+    """The instruction that sets KEY to VALUE, escaped (drift.dockerfile.escape); None when
+    no Dockerfile text reproduces the value."""
+    from drift.dockerfile import escape
 
     if value is None:
         return None
-    if key.startswith("Env."):
-        return f'ENV {key[4:]}="{value}"'
-    if key.startswith("Labels."):
-        return f'LABEL {key[7:]}="{value}"'
-    if key in ("Cmd", "Entrypoint", "Shell"):
-        return f"{key.upper() if key != 'Entrypoint' else 'ENTRYPOINT'} {json.dumps(value)}"
-    if key == "WorkingDir":
-        return f"WORKDIR {value}"
-    if key == "User":
-        return f"USER {value}"
-    if key == "ExposedPorts" and isinstance(value, list):
-        return "EXPOSE " + " ".join(value)
-    if key == "Volumes" and isinstance(value, list):
-        return f"VOLUME {json.dumps(value)}"
-    if key == "StopSignal":
-        return f"STOPSIGNAL {value}"
-    return None
+    try:
+        return escape.config_instruction(key, value)
+    except escape.Unsafe:
+        return None

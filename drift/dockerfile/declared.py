@@ -1,21 +1,21 @@
 """What a Dockerfile's final stage declares, walked in build order.
 
-Stages are followed through `FROM stage` to the image the final stage starts from. ARG
-and ENV values are substituted as the builder does; RUN lines go through
-`drift.dockerfile.shell`. The result is plain data for `drift.dockerfile.audit`.
+`drift.dockerfile.resolve` has already followed the stages (`FROM stage`) to the image the
+final stage starts from and expanded ARG/ENV as the builder does; this module only walks
+the resolved commands. RUN scripts go through `drift.dockerfile.shell`. The result is plain
+data for `drift.dockerfile.audit`.
 """
 
 from __future__ import annotations
 
 import posixpath
-import re
-import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from drift.dockerfile.parse import Dockerfile, Instruction, env_pairs, substitute
+from drift.dockerfile.parse import Dockerfile
+from drift.dockerfile.resolve import Command, resolve
 from drift.dockerfile.shell import Declared, PipInstall, analyse
-from drift.errors import DockerfileError
 from drift.model import ImageConfig
 
 
@@ -49,157 +49,78 @@ class Declaration:
     unknown_pip: list[int] = field(default_factory=list)
     unknown_any: list[int] = field(default_factory=list)
     config: dict[str, At] = field(default_factory=dict)  # flat key -> At(line, value)
-    env: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class _Stage:
-    name: str | None
-    base: str
-    line: int
-    instructions: list[Instruction]
-
-
-def stages(df: Dockerfile, build_args: dict[str, str]) -> tuple[list[_Stage], dict[str, str]]:
-    global_args: dict[str, str] = {}
-    out: list[_Stage] = []
-    for inst in df.instructions:
-        if inst.keyword == "FROM":
-            words = substitute(inst.args, global_args, escape=df.escape).split()
-            if not words:
-                raise DockerfileError(f"{df.path}:{inst.line}: FROM without an image")
-            name = words[2] if len(words) >= 3 and words[1].lower() == "as" else None
-            out.append(_Stage(name, words[0], inst.line, []))
-        elif not out:
-            if inst.keyword == "ARG":
-                for key, value in _arg_pairs(inst.args):
-                    global_args[key] = (
-                        build_args.get(key, substitute(value, global_args))
-                        if value is not None
-                        else (build_args.get(key, ""))
-                    )
-        else:
-            out[-1].instructions.append(inst)
-    return out, global_args
-
-
-def _arg_pairs(args: str) -> list[tuple[str, str | None]]:
-    out: list[tuple[str, str | None]] = []
-    for word in args.split():
-        key, eq, value = word.partition("=")
-        out.append((key, value.strip('"').strip("'") if eq else None))
-    return out
-
-
-def chain(all_stages: list[_Stage]) -> list[_Stage]:
-    """The final stage and the stages it is built FROM, root first."""
-    by_name = {s.name.lower(): i for i, s in enumerate(all_stages) if s.name}
-    index = len(all_stages) - 1
-    out = [all_stages[index]]
-    seen = {index}
-    while out[0].base.lower() in by_name:
-        index = by_name[out[0].base.lower()]
-        if index in seen or index >= min(seen):
-            break
-        seen.add(index)
-        out.insert(0, all_stages[index])
-    return out
+    env: dict[str, str] = field(default_factory=dict)  # the final image's ENV, builder defaults included
+    workdir: str = "/"  # the final working directory, cleaned (what a commit records)
+    workdir_raw: str = "/"  # as the builder writes it in the config (`WORKDIR /app/` keeps its slash)
 
 
 def declare(
     df: Dockerfile, *, base_config: ImageConfig | None, build_args: dict[str, str], known_venvs: set[str]
 ) -> Declaration:
-    all_stages, global_args = stages(df, build_args)
-    walked = chain(all_stages)
-    root = walked[0]
-    decl = Declaration(base=root.base, base_line=root.line, stages=[s.name or f"#{i}" for i, s in enumerate(walked)])
+    build = resolve(df, base_config=base_config, build_args=build_args)
+    root = build.stages[0]
+    decl = Declaration(
+        base=root.base, base_line=root.line, stages=[s.name or f"#{i}" for i, s in enumerate(build.stages)]
+    )
     config = base_config or ImageConfig()
-    env: dict[str, str] = dict(config.env_map())
-    flat = config.flat()
-    decl.config = {k: At(0, v) for k, v in flat.items()}
-    workdir = config.working_dir or "/"
-    shell = list(config.shell or ["/bin/sh", "-c"])
+    decl.config = {k: At(0, v) for k, v in config.flat().items()}
+    for key, value in root.added_env:  # what the builder adds at FROM (the default PATH)
+        decl.config[f"Env.{key}"] = At(root.line, value)
+    decl.workdir_raw = config.working_dir or "/"
+    decl.workdir = posixpath.normpath(decl.workdir_raw)
     venvs = set(known_venvs)
-    for stage in walked:
-        args: dict[str, str] = {}
+    for stage in build.stages:
         cmd_set = False
-        for inst in stage.instructions:
-            subst = {**env, **args}
-            kw = inst.keyword
-            if not inst.known:
-                decl.problems.append(At(inst.line, f"unknown instruction {kw}"))
-            elif kw == "ARG":
-                for key, value in _arg_pairs(inst.args):
-                    if key in build_args:
-                        args[key] = build_args[key]
-                    elif value is not None:
-                        args[key] = substitute(value, subst, escape=df.escape)
-                    elif key in global_args:
-                        args[key] = global_args[key]
-            elif kw == "ENV":
-                for key, value in env_pairs(substitute(inst.args, subst, escape=df.escape), df.escape):
-                    env[key] = value
-                    decl.config[f"Env.{key}"] = At(inst.line, value)
-            elif kw == "LABEL":
-                for key, value in env_pairs(substitute(inst.args, subst, escape=df.escape), df.escape):
-                    decl.config[f"Labels.{key}"] = At(inst.line, value)
-            elif kw == "WORKDIR":
-                path = substitute(inst.args, subst, escape=df.escape).strip()
-                workdir = posixpath.normpath(posixpath.join(workdir, path))
-                decl.config["WorkingDir"] = At(inst.line, workdir)
-                decl.workdirs.append(At(inst.line, workdir))
-            elif kw == "USER":
-                decl.config["User"] = At(inst.line, substitute(inst.args, subst, escape=df.escape).strip())
-            elif kw == "EXPOSE":
-                ports = list(decl.config["ExposedPorts"].value)
-                for port in substitute(inst.args, subst, escape=df.escape).split():
-                    port = port if "/" in port else f"{port}/tcp"
-                    if port not in ports:
-                        ports.append(port)
-                decl.config["ExposedPorts"] = At(inst.line, sorted(ports))
-            elif kw == "VOLUME":
-                vols = list(decl.config["Volumes"].value)
-                new = inst.json if inst.json is not None else substitute(inst.args, subst, escape=df.escape).split()
-                decl.config["Volumes"] = At(inst.line, sorted(set(vols) | set(new)))
-            elif kw == "SHELL":
-                if inst.json is None:
-                    raise DockerfileError(f"{df.path}:{inst.line}: SHELL needs the JSON form")
-                shell = inst.json
-                decl.config["Shell"] = At(inst.line, inst.json)
-            elif kw == "STOPSIGNAL":
-                decl.config["StopSignal"] = At(inst.line, inst.args.strip())
-            elif kw in ("CMD", "ENTRYPOINT"):
-                form = inst.json if inst.json is not None else [*shell, inst.args]
-                decl.config["Cmd" if kw == "CMD" else "Entrypoint"] = At(inst.line, form)
-                if kw == "CMD":
-                    cmd_set = True
-                elif not cmd_set:
-                    decl.config["Cmd"] = At(inst.line, None)
-            elif kw == "RUN":
-                _run(decl, inst, subst, workdir, shell, venvs, env, df.escape)
-            elif kw in ("COPY", "ADD"):
-                _copy(decl, inst, subst, workdir, df.escape)
-    decl.env = env
+        for command in stage.commands:
+            if not command.inst.known:
+                decl.problems.append(At(command.line, f"unknown instruction {command.keyword}"))
+            elif command.keyword in ("CMD", "ENTRYPOINT"):
+                cmd_set = _cmd(decl, command, cmd_set)
+            elif command.keyword == "RUN":
+                _run(decl, command, venvs)
+            elif command.keyword in ("COPY", "ADD"):
+                _copy(decl, command)
+            else:
+                _config(decl, command)
+    decl.env = dict(build.env)
     return decl
 
 
-_KEEP = re.compile(r"\$(\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+def _config(decl: Declaration, command: Command) -> None:
+    """What ENV, LABEL, WORKDIR, USER, EXPOSE, VOLUME, SHELL and STOPSIGNAL put in the image config."""
+    kw, line = command.keyword, command.line
+    if kw in ("ENV", "LABEL"):
+        for key, value in command.pairs:
+            decl.config[f"{'Env' if kw == 'ENV' else 'Labels'}.{key}"] = At(line, value)
+    elif kw == "WORKDIR":
+        decl.workdir, decl.workdir_raw = command.workdir, command.workdir_raw
+        decl.config["WorkingDir"] = At(line, command.workdir_raw)
+        decl.workdirs.append(At(line, command.workdir))
+    elif kw in ("USER", "STOPSIGNAL"):
+        decl.config["User" if kw == "USER" else "StopSignal"] = At(line, command.values[0])
+    elif kw == "EXPOSE":
+        ports = set(decl.config["ExposedPorts"].value or [])
+        ports |= {p if "/" in p else f"{p}/tcp" for p in command.values}
+        decl.config["ExposedPorts"] = At(line, sorted(ports))
+    elif kw == "VOLUME":
+        decl.config["Volumes"] = At(line, sorted(set(decl.config["Volumes"].value or []) | set(command.values)))
+    elif kw == "SHELL":
+        decl.config["Shell"] = At(line, list(command.shell))
 
 
-def substitute_keep(text: str, env: dict[str, str], escape: str = "\\") -> str:
-    """Substitute the variables that have values; leave the others as written."""
+def _cmd(decl: Declaration, command: Command, cmd_set: bool) -> bool:
+    """CMD/ENTRYPOINT; an ENTRYPOINT clears a CMD inherited from before (not one set after it)."""
+    inst = command.inst
+    form = inst.json if inst.json is not None else [*command.shell, inst.args]
+    decl.config["Cmd" if command.keyword == "CMD" else "Entrypoint"] = At(command.line, form)
+    if command.keyword == "CMD":
+        return True
+    if not cmd_set:
+        decl.config["Cmd"] = At(command.line, None)
+    return cmd_set
 
-    def repl(match: re.Match[str]) -> str:
-        body = match.group(1).strip("{}")
-        name = re.split(r"[:}]", body, maxsplit=1)[0]
-        if name in env or ":-" in body or ":+" in body:
-            return substitute(match.group(0), env, escape=escape)
-        return match.group(0)
 
-    return _KEEP.sub(repl, text)
-
-
-def _venv_of(interpreter: str, env: dict[str, str], venvs: set[str]) -> str | None:
+def _venv_of(interpreter: str, env: Mapping[str, str], venvs: set[str]) -> str | None:
     """Which environment a pip/python command runs in: a venv path or None (system)."""
     if "/" in interpreter:
         folder = posixpath.dirname(interpreter)
@@ -213,37 +134,12 @@ def _venv_of(interpreter: str, env: dict[str, str], venvs: set[str]) -> str | No
     return None
 
 
-def _script(inst: Instruction, shell: list[str]) -> str | None:
-    if inst.json is not None:
-        words = inst.json
-        if len(words) >= 3 and posixpath.basename(words[0]) in ("sh", "bash", "dash") and words[1] == "-c":
-            return words[2]
-        return " ".join(shlex.quote(w) for w in words)
-    text = inst.args
-    if inst.heredocs:
-        head = re.sub(r"<<-?([\"']?)[A-Za-z_][A-Za-z0-9_]*\1", "", text).strip()
-        prog = posixpath.basename(head.split()[0]) if head else ""
-        if not head or prog in ("sh", "bash", "dash"):
-            return "\n".join(h.content for h in inst.heredocs)
-        return head
-    return text
-
-
-def _run(
-    decl: Declaration,
-    inst: Instruction,
-    subst: dict[str, str],
-    workdir: str,
-    shell: list[str],
-    venvs: set[str],
-    env: dict[str, str],
-    escape: str,
-) -> None:
-    script = _script(inst, shell)
-    if script is None:
+def _run(decl: Declaration, command: Command, venvs: set[str]) -> None:
+    if command.script is None:
         return
-    found: Declared = analyse(substitute_keep(script, subst, escape), workdir=workdir)
-    line = inst.line
+    found: Declared = analyse(command.script, workdir=command.workdir)
+    env = command.env
+    line = command.line
     for apt in found.apt_install:
         decl.apt_install.append(At(line, apt))
     decl.apt_remove += [At(line, name) for name in found.apt_remove]
@@ -271,7 +167,7 @@ def _run(
         decl.unknown_any.append(line)
 
 
-def _pip_env(pip: PipInstall, env: dict[str, str], venvs: set[str]) -> str | None:
+def _pip_env(pip: PipInstall, env: Mapping[str, str], venvs: set[str]) -> str | None:
     if pip.target:
         return "*"
     if pip.user:
@@ -279,13 +175,10 @@ def _pip_env(pip: PipInstall, env: dict[str, str], venvs: set[str]) -> str | Non
     return _venv_of(pip.interpreter, env, venvs)
 
 
-def _copy(decl: Declaration, inst: Instruction, subst: dict[str, str], workdir: str, escape: str) -> None:
-    words = inst.json if inst.json is not None else substitute(inst.args, subst, escape=escape).split()
-    if inst.heredocs:
-        words = [w for w in words if not w.startswith("<<")]
-        words = ["<<heredoc>>", *words]
+def _copy(decl: Declaration, command: Command) -> None:
+    words = command.values
     if len(words) < 2:
         return
     dest = words[-1]
-    dest_path = posixpath.normpath(dest if dest.startswith("/") else posixpath.join(workdir, dest))
-    decl.copies.append(At(inst.line, (dest_path, words[:-1], inst.flags.get("from"))))
+    dest_path = posixpath.normpath(dest if dest.startswith("/") else posixpath.join(command.workdir, dest))
+    decl.copies.append(At(command.line, (dest_path, list(words[:-1]), command.inst.flags.get("from"))))

@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 
 from drift.diff import DiffResult
+from drift.dockerfile.escape import comment
 from drift.dockerfile.parse import Dockerfile
 from drift.model import Finding
 
 _APT_INSTALL = re.compile(r"\b(apt-get|apt)\b[^\n]*?\binstall\b")
+_PIN_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+:~=-]*")  # a name=version a RUN line holds unquoted
 _PIP_INSTALL = re.compile(r"\b(pip3?|python3?(\.\d+)? -m pip)\b[^\n]*?\binstall\b")
 
 
@@ -28,12 +30,19 @@ def _roots(result: DiffResult, manager: str) -> list[Finding]:
     return [
         f
         for f in result.findings
-        if f.category == "undocumented" and f.manager == manager and f.explained_by is None and f.expected is None
+        if f.category == "undocumented"
+        and f.manager == manager
+        and f.explained_by is None
+        and f.expected is None
+        and _PIN_WORD.fullmatch(f"{f.name}={f.actual}")
     ]
 
 
 def reconcile(result: DiffResult, image: str) -> str:
+    """Every value from the image is checked or escaped (drift.dockerfile.escape): findings
+    carry escaped fixes, and names in comments are shown with control characters escaped."""
     assert result.dockerfile is not None and result.dockerfile_text is not None
+    image = comment(image)
     df = result.dockerfile
     lines = result.dockerfile_text.splitlines()
     start, end = _final_stage(df)
@@ -84,7 +93,7 @@ def reconcile(result: DiffResult, image: str) -> str:
         if f.line is None:
             continue
         if f.category == "missing":
-            add_before(f.line - 1, [f"# drift: {f.name} (declared below) is not installed in {image}"])
+            add_before(f.line - 1, [f"# drift: {comment(f.name)} (declared below) is not installed in {image}"])
         elif f.category == "version" and f.manager and f.fix:
             _repin(lines, df, f)
     config = [f for f in result.findings if f.category == "config" and f.fix]
@@ -98,7 +107,7 @@ def reconcile(result: DiffResult, image: str) -> str:
             f"# drift: files changed in {image} that nothing here explains",
             "# ('drift snapshot IMAGE -o DIR' copies them into a build context):",
         ]
-        tail += [f"#   {f.detail or ''} {f.name}" for f in files]
+        tail += [f"#   {comment(f.detail or '')} {comment(f.name)}" for f in files]
     out: list[str] = []
     for i, line in enumerate(lines):
         out += inserts.get(i, [])
@@ -143,7 +152,9 @@ def _repin(lines: list[str], df: Dockerfile, f: Finding) -> None:
     else:
         pattern = re.compile(rf"(?<![\w.-]){name}\s*(==|>=|<=|~=|!=|>|<)[^\s\\'\"]+", re.IGNORECASE)
         new = f"{f.name}=={f.actual}"
+    if not _PIN_WORD.fullmatch(new.replace("==", "=")):
+        return  # a version no RUN line can hold unquoted: left as written
     for index in range(inst.line - 1, min(inst.end_line, len(lines))):
         if pattern.search(lines[index]):
-            lines[index] = pattern.sub(new, lines[index], count=1)
+            lines[index] = pattern.sub(lambda _: new, lines[index], count=1)
             return

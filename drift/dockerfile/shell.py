@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shlex
 from dataclasses import dataclass, field
 
-_OPERATORS = {"&&", "||", ";", "|", "&", ";;", "(", ")", "\n"}
-_REDIRECT = re.compile(r"^\d*(>|>>|>\||&>)$")
+from drift.dockerfile.shellsplit import Op, split_commands
+
 _WRAPPERS = {"sudo", "env", "command", "exec", "nice", "time", "nohup", "stdbuf", "eatmydata"}
 _WRITERS = {
     "mkdir", "touch", "cp", "mv", "ln", "rm", "rmdir", "chmod", "chown", "chgrp", "sed", "tee", "install",
@@ -64,32 +63,6 @@ class Declared:
     unknown_apt: bool = False
     unknown_pip: bool = False
     unknown_any: bool = False
-
-
-def split_commands(script: str) -> list[list[str]]:
-    """Simple commands of a shell script (operators, pipes and newlines split them)."""
-    commands: list[list[str]] = []
-    text = re.sub(r"\\\n", " ", script)
-    for line in text.split("\n"):
-        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
-        lexer.whitespace_split = True
-        lexer.commenters = "#"
-        try:
-            tokens = list(lexer)
-        except ValueError:
-            commands.append(["<unparsable>", line])
-            continue
-        current: list[str] = []
-        for tok in tokens:
-            if tok in _OPERATORS or set(tok) <= set(";&|()"):
-                if current:
-                    commands.append(current)
-                current = [] if tok != "|" else ["|"]
-                continue
-            current.append(tok)
-        if current:
-            commands.append(current)
-    return commands
 
 
 def _strip_prefix(words: list[str]) -> tuple[list[str], bool]:
@@ -187,26 +160,32 @@ def _merge(out: Declared, inner: Declared) -> None:
     out.unknown_any |= inner.unknown_any
 
 
+def _target(word: str, following: str | None) -> str | None:
+    """The file a redirection names (None for `2>&1`, `<&-`, a here-string ...)."""
+    if not isinstance(word, Op) or re.fullmatch(r"[<>]&[\d-]*", word.lstrip("0123456789")):
+        return None
+    return following
+
+
 def _redirections(words: list[str], workdir: str, out: Declared) -> None:
     for i, w in enumerate(words[:-1]):
-        if _REDIRECT.match(w) or w in (">", ">>"):
-            target = words[i + 1]
-            if target.startswith("/dev/") or target.startswith("&"):
-                continue
-            out.paths.append(_resolve(target, workdir))
+        target = _target(w, words[i + 1])
+        if target is None or ">" not in w:
+            continue
+        if target.startswith("/dev/") or target.startswith("&"):
+            continue
+        out.paths.append(_resolve(target, workdir))
 
 
 def _without_redirections(words: list[str]) -> list[str]:
     out = []
     skip = False
-    for w in words:
+    for i, w in enumerate(words):
         if skip:
             skip = False
             continue
-        if _REDIRECT.match(w) or w in (">", ">>", "<", "<<"):
-            skip = True
-            continue
-        if re.match(r"^\d*>", w) or w.startswith("<"):
+        if isinstance(w, Op):
+            skip = _target(w, words[i + 1] if i + 1 < len(words) else None) is not None
             continue
         out.append(w)
     return out

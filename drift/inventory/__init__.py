@@ -8,6 +8,7 @@ Collectors (apt, pip, files, config, history) read views only.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,10 +16,12 @@ from typing import Any, Literal
 
 from debian.debian_support import version_compare
 
+from drift import secrets
 from drift.inventory import apt, files, pip, users
 from drift.model import (
     AptPackage,
     ConfigChange,
+    FileChange,
     HistoryEntry,
     ImageConfig,
     Inventory,
@@ -122,7 +125,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
             scripts=scripts,
             accounts_by_packages=users.made_by_packages(users.delta(base_view, top), scripts),
         )
-        file_changes = files.classify(changes, base_view, top, explainers)
+        file_changes = mark_secrets(files.classify(changes, base_view, top, explainers), top)
 
     base_config = choice.config if choice else None
     inventory = Inventory(
@@ -142,6 +145,27 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         base_pip=tuple(base_pip),
     )
     return Inspection(inventory, source, top, base_view, scripts)
+
+
+def mark_secrets(changes: list[FileChange], top: View) -> list[FileChange]:
+    """Hand-made files whose path or content (the whole file, streamed) looks secret."""
+    out = []
+    for f in changes:
+        why = None
+        if f.klass == "unexplained" and f.change != "deleted":
+            why = secrets.path_reason(f.path)
+            if why is None and f.kind == "file":
+                why = _content_reason(top, f.path)
+        out.append(dataclasses.replace(f, secret=why) if why else f)
+    return out
+
+
+def _content_reason(view: View, path: str) -> str | None:
+    try:
+        with view.open(path) as fh:
+            return secrets.content_reason(fh)
+    except (OSError, KeyError):
+        return None
 
 
 def package_deltas(

@@ -74,6 +74,8 @@ def groups(view: View) -> dict[str, Group]:
 
 
 def delta(base: View, top: View) -> AccountDelta:
+    """Added users and groups come in the order of their lines in the target's files (so
+    commands that add them one by one write the same files); the rest sorted by name."""
     bu, tu = users(base), users(top)
     bg, tg = groups(base), groups(top)
     members = []
@@ -81,10 +83,10 @@ def delta(base: View, top: View) -> AccountDelta:
         before = set(bg[name].members) if name in bg else set()
         members += [(name, m) for m in group.members if m not in before]
     return AccountDelta(
-        users_added=tuple(tu[n] for n in sorted(tu.keys() - bu.keys())),
+        users_added=tuple(u for n, u in tu.items() if n not in bu),
         users_removed=tuple(bu[n] for n in sorted(bu.keys() - tu.keys())),
         users_changed=tuple((bu[n], tu[n]) for n in sorted(bu.keys() & tu.keys()) if bu[n] != tu[n]),
-        groups_added=tuple(tg[n] for n in sorted(tg.keys() - bg.keys())),
+        groups_added=tuple(g for n, g in tg.items() if n not in bg),
         groups_removed=tuple(bg[n] for n in sorted(bg.keys() - tg.keys())),
         members_added=tuple(members),
     )

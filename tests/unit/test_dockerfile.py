@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from drift.dockerfile.declared import declare
-from drift.dockerfile.parse import env_pairs, parse, substitute
+from drift.dockerfile.parse import heredoc_content, parse
+from drift.dockerfile.resolve import check, substitute_keep
 from drift.dockerfile.shell import analyse, split_commands
+from drift.dockerfile.words import process_word, process_words
 from drift.errors import DockerfileError
 from drift.model import ImageConfig
 from tests.unit.helpers import FIXTURES
@@ -25,7 +27,7 @@ def test_heredocs() -> None:
     run, copy, py = df.instructions[1], df.instructions[2], df.instructions[3]
     assert run.keyword == "RUN" and run.line == 3 and run.end_line == 8
     assert run.heredocs[0].content.startswith("apt-get update\n")
-    assert copy.heredocs[0].content == "port=8080\n" and copy.heredocs[0].strip_tabs
+    assert heredoc_content(copy.heredocs[0]) == "port=8080\n" and copy.heredocs[0].strip_tabs
     decl = declare(df, base_config=ImageConfig(), build_args={}, known_venvs=set())
     assert [(a.value.name, a.value.pin) for a in decl.apt_install] == [
         ("curl", "7.88.1-10+deb12u5"),
@@ -63,7 +65,7 @@ def test_escape_directive_and_comments_in_continuations() -> None:
     df = load("escape.Dockerfile")
     assert df.escape == "`"
     run = df.instructions[1]
-    assert run.args == "echo one two three"
+    assert run.args == "echo one     two     three"  # joined as written: nothing added, nothing removed
     assert df.instructions[2].args == "C:\\\\app"
 
 
@@ -102,7 +104,10 @@ def test_undecidable_commands_are_unknown() -> None:
     "text, message",
     [
         ("RUN echo hi\nFROM x\n", "before the first FROM"),
-        ("# just a comment\n", "no FROM"),
+        ("ARG A=1\n", "no FROM"),
+        ("# just a comment\n", "no instructions"),
+        ("", "is empty"),
+        ("FROM x\nENV NAME\n", "has no value"),
         ("FROM x\nRUN <<EOF\necho\n", "never closed"),
         ("# escape=x\nFROM x\n", "invalid escape"),
         ("FROM x\n!!! garbage\n", "cannot read instruction"),
@@ -110,13 +115,15 @@ def test_undecidable_commands_are_unknown() -> None:
 )
 def test_malformed(text: str, message: str) -> None:
     with pytest.raises(DockerfileError, match=message):
-        parse(text)
+        check(parse(text))
 
 
 def test_substitution() -> None:
     env = {"A": "1", "EMPTY": ""}
-    assert substitute("$A ${A} ${B:-d} ${A:+alt} ${EMPTY:-e} \\$A", env) == "1 1 d alt e $A"
-    assert env_pairs('K="a b" L=c') == [("K", "a b"), ("L", "c")]
+    assert process_word("$A ${A} ${B:-d} ${A:+alt} ${EMPTY:-e} \\$A", env) == "1 1 d alt e $A"
+    assert process_word("'$A' \"$A\" ${B-unset} ${EMPTY-set}", env) == "$A 1 unset "
+    assert process_words('a="1 2" b', env) == ["a=1 2", "b"]
+    assert substitute_keep("$A $UNKNOWN ${B:-d} '\\$A'", env) == "1 $UNKNOWN d '\\$A'"
 
 
 def test_shell_analysis() -> None:

@@ -1,0 +1,119 @@
+"""HTML report: one self-contained page (CSS, JS and SVG inline, no network) from a drift.report/v1 document.
+
+Rendered with Jinja2, autoescape on: every value may come from an image (a package or file name),
+so it is text, never markup. A Content-Security-Policy with the hashes of the page's own style and
+script blocks keeps anything else from running even if it got in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from drift.render.report_charts import chart
+from drift.render.report_common import (
+    CATEGORIES,
+    CHANGE_STATES,
+    STATES,
+    findings_by_target,
+    incomplete_reasons,
+    open_count,
+    sorted_targets,
+    state_counts,
+    target_key,
+    value_text,
+)
+
+
+@cache
+def _asset(name: str) -> str:
+    return resources.files("drift.render").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+@cache
+def _environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("drift.render", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["value"] = value_text
+    env.filters["when"] = _when
+    return env
+
+
+def _when(iso: Any) -> str:
+    """`2026-11-28T23:00:52Z` -> `2026-11-28 23:00:52Z` (UTC, as stored)."""
+    return str(iso or "").replace("T", " ")
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+def _cards(doc: dict[str, Any]) -> list[tuple[str, int, str]]:
+    counts = state_counts(doc)
+    summary = doc.get("summary") or {}
+    cards = [("open findings", open_count(doc), "open")]
+    cards += [(state, counts[state], state) for state in STATES if state != "removed"]
+    cards.append(("targets", int(summary.get("targets") or 0), "targets"))
+    cards.append(("target errors", int(summary.get("errors") or 0), "error" if summary.get("errors") else "ok"))
+    return cards
+
+
+def _target_sections(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    by_target = findings_by_target(doc)
+    trends = (doc.get("trends") or {}).get("targets") or {}
+    sections = []
+    for t in sorted_targets(doc):
+        key = target_key(t.get("engine") or "", t.get("kind") or "container", t.get("name") or "")
+        points = trends.get(key) or []
+        sections.append(
+            {
+                "key": key,
+                "target": t,
+                "counts": t.get("counts") or {},
+                "findings": by_target.pop(key, []),
+                "chart": chart(points, width=180, height=40, compact=True) if len(points) > 1 else None,
+                "context": {k: value_text(v) for k, v in sorted((t.get("context") or {}).items()) if v},
+            }
+        )
+    # Findings whose target is not listed (should not happen): still shown, never dropped.
+    for key, findings in sorted(by_target.items()):
+        name = key.split("/", 2)[-1]
+        sections.append(
+            {"key": key, "target": {"name": name, "kind": "", "status": "", "engine": ""}, "counts": {},
+             "findings": findings, "chart": None, "context": {}}
+        )  # fmt: skip
+    return sections
+
+
+def render(doc: dict[str, Any]) -> str:
+    css, js = _asset("report.css"), _asset("report.js")
+    from markupsafe import Markup
+
+    engine_trends = (doc.get("trends") or {}).get("engines") or {}
+    context = {
+        "doc": doc,
+        "run": doc.get("run") or {},
+        "engines": doc.get("engines") or [],
+        "summary": doc.get("summary") or {},
+        "cards": _cards(doc),
+        "by_category": (doc.get("summary") or {}).get("by_category") or {},
+        "reasons": incomplete_reasons(doc),
+        "engine_charts": [(name, chart(points, width=720)) for name, points in sorted(engine_trends.items()) if points],
+        "sections": _target_sections(doc),
+        "states": STATES,
+        "change_states": CHANGE_STATES,
+        "categories": CATEGORIES,
+        "css": Markup(css),
+        "js": Markup(js),
+        "csp": f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; img-src data:",
+    }
+    return str(_environment().get_template("report.html.j2").render(**context))

@@ -1,0 +1,240 @@
+"""`drift report`, `drift ack`, `drift history`: the command-line glue (registered by
+drift/cli.py with `register(app)`)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from drift.errors import DriftError
+
+FORMATS = ("json", "markdown", "html", "prom", "sarif")
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        metavar="URL",
+        help="History store: a path or sqlite:////ABS/PATH (default $DRIFT_STORE, else ~/.local/state/drift).",
+    ),
+]
+ConfigOpt = Annotated[
+    str | None, typer.Option("--config", metavar="FILE", help="drift.toml to read (default: ./drift.toml).")
+]
+
+
+def report(
+    targets: Annotated[
+        list[str] | None, typer.Argument(help="Containers or images (globs allowed); default: running containers.")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Also stopped containers (like docker ps -a).")] = False,
+    filter_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter", metavar="KEY=VALUE", help="docker ps filter KEY=VALUE (label=, name=, ancestor=), repeatable."
+        ),
+    ] = None,
+    images: Annotated[bool, typer.Option("--images", help="Also report the images the containers use.")] = False,
+    output: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FORMAT:PATH",
+            help="FORMAT:PATH (json, markdown, html, prom, sarif; PATH - = stdout), repeatable.",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on",
+            metavar="STATES",
+            help="States that exit 1: new,updated (default), persisting, stale, open, none.",
+        ),
+    ] = None,
+    fail_on_first_run: Annotated[
+        bool, typer.Option("--fail-on-first-run", help="Let the baseline run fail too.")
+    ] = False,
+    ignore: Annotated[
+        list[str] | None, typer.Option("--ignore", metavar="GLOB", help="Glob over findings to ignore, repeatable.")
+    ] = None,
+    notify: Annotated[
+        str | None, typer.Option("--notify", metavar="URL", help="POST a JSON summary of the changes to this URL.")
+    ] = None,
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    lock_timeout: Annotated[
+        float,
+        typer.Option("--lock-timeout", metavar="SECONDS", help="Seconds to wait for another run holding the store."),
+    ] = 300.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use or fill the layer cache.")] = False,
+) -> None:
+    """Report drift over the engine's containers (and images), with history: new, persisting, resolved."""
+    from drift.report import config as config_mod
+    from drift.report.options import DEFAULT_FAIL_ON, Options
+    from drift.report.run import run_report
+    from drift.report.targets import Selection
+
+    cfg = config_mod.load(config)
+    outputs = [_output_spec(o) for o in (output or list(cfg.outputs))]
+    opts = Options(
+        selection=Selection(
+            names=tuple(targets or ()),
+            all=all_ or bool(cfg.all),
+            filters=tuple(filter_ or cfg.filters),
+            images=images or bool(cfg.images),
+        ),
+        fail_on=_fail_on(fail_on.split(",") if fail_on is not None else list(cfg.fail_on or DEFAULT_FAIL_ON)),
+        fail_on_first_run=fail_on_first_run,
+        ignore=tuple(ignore or ()) + cfg.ignore,
+        ignore_folders=(".", os.path.dirname(cfg.path)) if cfg.path else (".",),
+        dockerfiles=cfg.dockerfiles,
+        store=store or cfg.store,
+        lock_timeout=lock_timeout,
+        no_cache=no_cache,
+        keep=config_mod.duration(cfg.retention, "retention") if cfg.retention else None,
+        project=os.path.dirname(cfg.path) if cfg.path else os.getcwd(),
+    )
+    doc = run_report(opts, progress=_progress(quiet))
+    code = doc["run"]["exit_code"]
+    to_stdout = any(path == "-" for _, path in outputs)
+    if not quiet and not to_stdout:
+        from drift.report.terminal import summary
+
+        sys.stdout.write(summary(doc))
+    if doc["run"]["error"]:
+        print(f"drift: error: {doc['run']['error']}", file=sys.stderr)
+    for e in doc["engines"]:
+        if e["status"] != "up":
+            print(f"drift: error: engine {e['name']} is down: {e['error']}", file=sys.stderr)
+    for t in doc["targets"]:
+        if t["status"] == "error" and quiet:
+            from drift.report.terminal import safe
+
+            print(f"drift: error: {t['kind']} {t['name']}: {safe(t['error'] or '')}", file=sys.stderr)
+    code = max(code, _write_outputs(doc, outputs))
+    url = notify or cfg.notify
+    if url:
+        problem = _notify(url, doc)
+        if problem:
+            print(f"drift: warning: --notify {url}: {problem}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _progress(quiet: bool) -> Any:
+    from drift.report.options import NoProgress
+    from drift.report.terminal import Bar
+
+    return Bar() if not quiet and sys.stderr.isatty() else NoProgress()
+
+
+def _fail_on(states: list[str]) -> tuple[str, ...]:
+    from drift.report.options import FAIL_ON_CHOICES
+
+    out = tuple(s.strip() for s in states if s.strip())
+    bad = [s for s in out if s not in FAIL_ON_CHOICES]
+    if bad or not out:
+        raise DriftError(f"--fail-on {','.join(bad) or '(empty)'}: choose from {', '.join(FAIL_ON_CHOICES)}")
+    return out
+
+
+def _output_spec(spec: str) -> tuple[str, str]:
+    fmt, sep, path = spec.partition(":")
+    if not sep or fmt not in FORMATS or not path:
+        raise DriftError(f"-o {spec}: use FORMAT:PATH with FORMAT one of {', '.join(FORMATS)} (PATH - for stdout)")
+    return fmt, path
+
+
+def _write_outputs(doc: dict[str, Any], outputs: list[tuple[str, str]]) -> int:
+    """Each output whole or not at all; one that fails is reported (exit 2), the others are written."""
+    from drift.output import write_text
+
+    code = 0
+    for fmt, path in outputs:
+        try:
+            module = importlib.import_module(f"drift.render.report_{fmt}")
+        except ImportError as exc:
+            print(f"drift: error: -o {fmt}:{path}: this drift has no {fmt} renderer ({exc})", file=sys.stderr)
+            code = 2
+            continue
+        try:
+            text = module.render(doc)
+            if path == "-":
+                sys.stdout.write(text)
+            else:
+                write_text(path, text)
+        except DriftError as exc:
+            print(f"drift: error: -o {fmt}:{path}: {exc}", file=sys.stderr)
+            code = 2
+    return code
+
+
+def _notify(url: str, doc: dict[str, Any]) -> str | None:
+    try:
+        from drift.report.notify import send
+    except ImportError as exc:
+        return f"this drift cannot send notifications ({exc})"
+    result: str | None = send(url, doc)
+    return result
+
+
+def ack(
+    fingerprint: Annotated[str | None, typer.Argument(help="The finding's fingerprint (from the report).")] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", metavar="GLOB", help="Target name or glob (all its open findings).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", metavar="TEXT", help="Why this is fine (required).")] = None,
+    expires: Annotated[
+        str | None, typer.Option("--expires", metavar="DURATION", help="For how long: 30d, 12h, 2w (default: no end).")
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Acknowledge findings: they never fail a run; when the acknowledgement expires they come back as new."""
+    from drift.report.acks import acknowledge
+
+    if not reason or not reason.strip():
+        raise DriftError("--reason TEXT is required: say why this finding is acceptable")
+    if not fingerprint and not target:
+        raise DriftError("name a FINGERPRINT or --target GLOB to acknowledge")
+    print(acknowledge(store, fingerprint=fingerprint, target=target, reason=reason.strip(), expires=expires))
+
+
+def history(
+    target: Annotated[
+        str | None, typer.Argument(help="A target name or glob; or 'prune' to drop old detail (with --keep).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", metavar="DURATION", help="Only runs newer than this (30d, 12h).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help="table or json.")] = "table",
+    keep: Annotated[
+        str | None, typer.Option("--keep", metavar="DURATION", help="With 'prune': detail to keep (90d).")
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """The recorded runs and how the counts moved; 'drift history prune --keep 90d' drops old detail."""
+    from drift.report import history as hist
+
+    if target == "prune":
+        if keep is None:
+            raise DriftError("drift history prune needs --keep DURATION (e.g. --keep 90d)")
+        print(hist.prune(store, keep))
+        return
+    if keep is not None:
+        raise DriftError("--keep only goes with 'drift history prune'")
+    if fmt not in ("table", "json"):
+        raise DriftError(f"--format {fmt}: choose table or json")
+    sys.stdout.write(hist.show(store, target=target, since=since, fmt=fmt))
+
+
+def register(app: typer.Typer) -> None:
+    from drift.cli import guard
+
+    app.command(name="report")(guard(report))
+    app.command(name="ack")(guard(ack))
+    app.command(name="history")(guard(history))

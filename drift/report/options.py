@@ -1,0 +1,86 @@
+"""What one `drift report` run is asked to do, and the small services it is given."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from drift.report.scan import DockerfileMap
+from drift.report.targets import Selection
+
+DEFAULT_FAIL_ON = ("new", "updated")
+FAIL_ON_CHOICES = ("new", "updated", "persisting", "stale", "resolved", "removed", "open", "none")
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Progress(Protocol):
+    def start(self, total: int) -> None: ...
+    def step(self, label: str) -> None: ...
+    def stop(self) -> None: ...
+
+
+class NoProgress:
+    def start(self, total: int) -> None:
+        pass
+
+    def step(self, label: str) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    selection: Selection = field(default_factory=Selection)
+    fail_on: tuple[str, ...] = DEFAULT_FAIL_ON
+    fail_on_first_run: bool = False
+    ignore: tuple[str, ...] = ()
+    ignore_folders: tuple[str, ...] = (".",)
+    dockerfiles: tuple[DockerfileMap, ...] = ()
+    store: str | None = None
+    lock_timeout: float = 300.0
+    no_cache: bool = False
+    keep: float | None = None  # seconds of detail to keep (prune after the run)
+    engine_name: str = "default"
+    project: str = "."  # drift.toml's folder (else the current one): image labels may name files here only
+
+    def to_json(self) -> dict[str, Any]:
+        sel = self.selection
+        return {
+            "targets": list(sel.names),
+            "all": sel.all,
+            "filters": list(sel.filters),
+            "images": sel.images,
+            "fail_on": list(self.fail_on),
+            "fail_on_first_run": self.fail_on_first_run,
+            "ignore": list(self.ignore),
+            "dockerfiles": [{"image": d.image, "path": d.path} for d in self.dockerfiles],
+        }
+
+
+def layer_scanner(no_cache: bool) -> Any:
+    """Layer scans through the layer cache, plus the last image's scans kept in memory: targets
+    are visited image by image, so a fleet of containers from one image unpickles it once, and
+    no more than one image's scans are held at a time."""
+    import os
+
+    from drift.cache import LayerCache, scan_all
+
+    cache = None if no_cache or os.environ.get("DRIFT_NO_CACHE") == "1" else LayerCache()
+    memo: dict[str, Any] = {}
+
+    def scan(layers: list[Any]) -> list[Any]:
+        keys = [LayerCache.key(layer) for layer in layers]
+        todo = [i for i, k in enumerate(keys) if not (k and k in memo)]
+        fresh = dict(zip(todo, scan_all([layers[i] for i in todo], cache), strict=True))
+        out = [fresh[i] if i in fresh else memo[str(k)] for i, k in enumerate(keys)]
+        memo.clear()
+        memo.update({k: out[i] for i, k in enumerate(keys) if k})
+        return out
+
+    return scan

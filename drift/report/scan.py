@@ -1,0 +1,213 @@
+"""One target, read and compared: the findings drift's other commands would give.
+
+A container is compared with its own image (`drift diff CONTAINER IMAGE`'s model): what was
+given at `docker run` (command, env, ports, volumes, labels, user) is the deployment's
+choice and becomes context, never a finding. An image is audited against its Dockerfile
+when a mapping names one, else compared with the inventory recorded the first time it was
+seen (its baseline in the store). Nothing here writes to the store or touches the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from drift.errors import DriftError
+from drift.model import Finding, short_id
+from drift.report.redact import redact_argv, redact_env, redact_findings, redact_value, secret_path
+from drift.report.targets import DOCKERFILE_LABEL, Selected
+
+if TYPE_CHECKING:
+    from drift.inventory import Scanner
+
+
+@dataclass(frozen=True, slots=True)
+class DockerfileMap:
+    image: str  # glob over image names
+    path: str
+    build_args: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(slots=True)
+class Scanned:
+    findings: list[Finding]
+    compared_with: str
+    image: str | None
+    image_id: str | None
+    instance: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    baseline: dict[str, Any] | None = None  # an image's first inventory, to store
+    scan_key: str | None = None  # signature of what was read (drift/report/quick.py)
+    reused: bool = False  # unchanged since the last full scan: its findings carried over
+
+
+def scan(
+    engine: Any,
+    target: Selected,
+    *,
+    scanner: Scanner,
+    dockerfiles: list[DockerfileMap],
+    baseline: dict[str, Any] | None,
+    project: str = ".",
+) -> Scanned:
+    with contextlib.ExitStack() as stack:
+        if target.kind == "container":
+            return _container(engine, target, stack, scanner)
+        mapping = dockerfile_for(engine, target, dockerfiles, project)
+        if mapping is not None:
+            return _image_vs_dockerfile(target, mapping, stack, scanner)
+        return _image_vs_baseline(engine, target, stack, scanner, baseline)
+
+
+def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scanner: Scanner) -> Scanned:
+    from drift.diff import from_delta
+    from drift.inventory import inspect_target
+
+    insp = inspect_target(f"container:{target.id}", stack, engine=engine, scanner=scanner)
+    inv = insp.inventory
+    attrs = insp.source.raw
+    mounts = _mount_points(attrs)
+    found = [f for f in from_delta(inv) if f.category != "config" and not _made_for_mount(f, mounts)]
+    return container_meta(attrs, target, redact_findings(_with_content(found, inv), inv))
+
+
+def _with_content(findings: list[Finding], inv: Any) -> list[Finding]:
+    """A changed file's content digest in its `actual`, so that editing it again (even to the
+    same size) is `updated` between runs. Files whose path looks secret keep no digest."""
+    import dataclasses
+
+    sums = {f.path: f.sha256 for f in inv.files if f.sha256}
+    out = []
+    for f in findings:
+        digest = sums.get(f.name) if f.category == "file" and isinstance(f.actual, dict) else None
+        if digest and not secret_path(f.name):
+            f = dataclasses.replace(f, actual={**f.actual, "sha256": digest})
+        out.append(f)
+    return out
+
+
+def container_meta(attrs: dict[str, Any], target: Selected, findings: list[Finding]) -> Scanned:
+    """What a container scan reports beside its findings, from the engine's description."""
+    image = (attrs.get("Config") or {}).get("Image") or target.image
+    image_id = attrs.get("Image") or target.image_id
+    return Scanned(
+        findings=findings,
+        compared_with=f"its image {image} ({short_id(image_id)})",
+        image=image,
+        image_id=image_id,
+        instance=attrs.get("Id"),
+        labels={k: redact_value(k, str(v)) for k, v in ((attrs.get("Config") or {}).get("Labels") or {}).items()},
+        context=run_context(attrs),
+    )
+
+
+def _mount_points(attrs: dict[str, Any]) -> set[str]:
+    """Paths `docker run` makes in the container: volume, bind and tmpfs mount points, -w, --init."""
+    points = {m["Destination"] for m in attrs.get("Mounts") or () if m.get("Destination")}
+    host = attrs.get("HostConfig") or {}
+    points |= set((host.get("Tmpfs") or {}).keys())
+    if host.get("Init"):
+        points.add("/usr/sbin/docker-init")  # --init: the engine binds its init there
+    workdir = (attrs.get("Config") or {}).get("WorkingDir")
+    if workdir:
+        points.add(workdir)
+    return {p.rstrip("/") for p in points if p.startswith("/") and p.rstrip("/")}
+
+
+def _made_for_mount(f: Finding, mounts: set[str]) -> bool:
+    """A folder the engine made in the container for a mount point or a working folder (and its
+    parents): part of what was given at `docker run`, not a change made inside."""
+    if f.category != "file" or not isinstance(f.actual, dict) or f.actual.get("change") != "added":
+        return False
+    if f.name in mounts:  # the mount point itself: an empty folder, or an empty file for a file bind
+        return f.actual.get("kind") in ("dir", "file")
+    return f.actual.get("kind") == "dir" and any(m.startswith(f.name.rstrip("/") + "/") for m in mounts)
+
+
+def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
+    """What was chosen at `docker run`: shown beside the target, never compared."""
+    cfg = attrs.get("Config") or {}
+    host = attrs.get("HostConfig") or {}
+    env = [redact_env(item) for item in cfg.get("Env") or ()]
+    ports = sorted(
+        f"{(b or {}).get('HostIp') or ''}:{(b or {}).get('HostPort')}->{port}".lstrip(":")
+        for port, binds in (host.get("PortBindings") or {}).items()
+        for b in binds or [None]
+    )
+    mounts = sorted(
+        f"{m.get('Source') or m.get('Name') or ''}:{m.get('Destination')}" for m in attrs.get("Mounts") or ()
+    )
+    return {
+        "command": redact_argv([str(a) for a in cfg.get("Cmd") or []]),
+        "entrypoint": redact_argv([str(a) for a in cfg.get("Entrypoint") or []]),
+        "env": env,
+        "ports": ports,
+        "volumes": mounts,
+        "labels": {k: redact_value(k, str(v)) for k, v in sorted((cfg.get("Labels") or {}).items())},
+        "user": cfg.get("User") or "",
+        "working_dir": cfg.get("WorkingDir") or "",
+        "restart": (host.get("RestartPolicy") or {}).get("Name") or "",
+        "network": host.get("NetworkMode") or "",
+        "state": (attrs.get("State") or {}).get("Status") or "",
+        "created": attrs.get("Created") or "",
+    }
+
+
+def dockerfile_for(engine: Any, target: Selected, maps: list[DockerfileMap], project: str) -> DockerfileMap | None:
+    """The Dockerfile an image is audited against: drift.toml's mapping, else the image's label
+    `drift.dockerfile=PATH`. The label comes from the image (untrusted): it may only name a file
+    inside the project folder (drift.toml's folder, else the current one), never any host file."""
+    for m in maps:
+        if fnmatch.fnmatchcase(target.name, m.image):
+            return m
+    attrs = engine.find_image(target.id) or {}
+    label = ((attrs.get("Config") or {}).get("Labels") or {}).get(DOCKERFILE_LABEL)
+    if not label:
+        return None
+    root = os.path.realpath(project)
+    path = os.path.realpath(os.path.join(root, label))
+    if os.path.isabs(label) or os.path.commonpath([root, path]) != root:
+        raise DriftError(
+            f"label {DOCKERFILE_LABEL}={label!r} must be a path inside {root} (relative to drift.toml's folder): "
+            "ignored; map the image in drift.toml [[dockerfile]] instead"
+        )
+    return DockerfileMap(image=target.name, path=path)
+
+
+def _image_vs_dockerfile(
+    target: Selected, mapping: DockerfileMap, stack: contextlib.ExitStack, scanner: Scanner
+) -> Scanned:
+    from drift.diff import run_diff
+
+    if not os.path.isfile(mapping.path):
+        raise DriftError(f"the Dockerfile {mapping.path} mapped to {target.name} does not exist")
+    result = run_diff(
+        f"image:{target.id}", f"dockerfile:{mapping.path}", stack, build_args=dict(mapping.build_args), scanner=scanner
+    )
+    return Scanned(
+        findings=redact_findings(result.findings, result.inspection.inventory if result.inspection else None),
+        compared_with=f"Dockerfile {mapping.path}",
+        image=target.name,
+        image_id=target.id,
+    )
+
+
+def _image_vs_baseline(
+    engine: Any, target: Selected, stack: contextlib.ExitStack, scanner: Scanner, baseline: dict[str, Any] | None
+) -> Scanned:
+    from drift.inventory import build
+    from drift.report.baseline import compare, summarize
+    from drift.sources import resolve
+
+    source = resolve(f"image:{target.id}", stack, engine=engine)
+    inv = build(source, None, scanner, []).inventory
+    now = summarize(inv, target.id)
+    if baseline is None:
+        return Scanned([], "its first inventory (recorded now as the baseline)", target.name, target.id, baseline=now)
+    findings = redact_findings(compare(baseline, now), inv)
+    when = baseline.get("recorded", "an earlier run")
+    return Scanned(findings, f"its baseline inventory of {when}", target.name, target.id)

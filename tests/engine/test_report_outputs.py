@@ -1,0 +1,128 @@
+"""`drift report -o html:... -o prom:... -o sarif:... -o markdown:... --notify URL` on a real engine.
+
+A tiny fleet (two labelled containers), three runs on one store: the baseline, a run after a
+file is written in one container, a run with nothing changed. Every output is read back the
+way its consumer reads it (chromium, prometheus_client, a webhook receiver).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RUN_ID, run_drift, sh
+from tests.unit.test_report_notify import Receiver
+
+pytestmark = pytest.mark.engine
+LABEL = f"drift.test.outputs={RUN_ID}"
+
+
+@pytest.fixture(scope="module")
+def fleet(docker_client: Any, base_image: str, cleanup: list[tuple[str, str]]) -> list[Any]:
+    out = []
+    for i in (1, 2):
+        name = f"drift-test-out-{RUN_ID}-{i}"
+        c = docker_client.containers.run(
+            base_image, ["sleep", "infinity"], name=name, detach=True, network_mode="host",
+            labels={"drift.test.outputs": RUN_ID},
+        )  # fmt: skip
+        cleanup.append(("container", name))
+        out.append(c)
+    return out
+
+
+def _report(folder: Path, store: Path, url: str) -> tuple[int, dict[str, str]]:
+    exts = {"json": "json", "html": "html", "prom": "prom", "sarif": "sarif", "markdown": "md"}
+    paths = {fmt: folder / f"report.{ext}" for fmt, ext in exts.items()}
+    args = ["report", "--filter", f"label={LABEL}", "--store", f"sqlite:///{store}", "--notify", url]
+    for fmt, path in paths.items():
+        args += ["-o", f"{fmt}:{path}"]
+    proc = run_drift(*args)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "notify" not in proc.stderr, proc.stderr
+    return proc.returncode, {fmt: path.read_text() for fmt, path in paths.items()}
+
+
+def _findings(prom: str) -> dict[tuple[str, str, str], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = {f.name: f for f in text_string_to_metric_families(prom)}
+    return {
+        (s.labels["target"], s.labels["category"], s.labels["state"]): s.value
+        for s in families["drift_findings"].samples
+    }
+
+
+def test_three_runs_through_every_output(fleet: list[Any], tmp_path: Path) -> None:
+    receiver = Receiver()
+    store = tmp_path / "history.sqlite"
+    changed, clean = fleet[0].name, fleet[1].name
+    try:
+        code, out = _report(tmp_path, store, receiver.url)
+        assert code == 0
+        assert json.loads(out["json"])["run"]["first_run"] is True
+        base = _findings(out["prom"])
+        assert {t for t, _, _ in base} == {changed, clean} and sum(base.values()) == 0  # zeros, not missing
+        assert receiver.requests == []  # a clean baseline has nothing to tell
+
+        sh(fleet[0], "echo 'listen=8080' > /etc/myapp.conf")
+        code, out = _report(tmp_path, store, receiver.url)
+        assert code == 1
+        counts = _findings(out["prom"])
+        assert counts[(changed, "file", "new")] == 1 and sum(counts.values()) == 1
+        sarif = json.loads(out["sarif"])
+        [result] = sarif["runs"][0]["results"]
+        assert result["baselineState"] == "new" and "/etc/myapp.conf" in result["message"]["text"]
+        [finding] = json.loads(out["json"])["findings"]
+        assert result["provenance"]["firstDetectionTimeUtc"] == finding["first_seen"]
+        assert finding["first_seen_run"] == json.loads(out["json"])["run"]["id"]
+        assert f"### container {changed}: 1 new" in out["markdown"].replace("\\-", "-")
+        assert "/etc/myapp.conf" in out["html"] and 'id="incomplete"' not in out["html"]
+        [post] = receiver.requests
+        assert [(c["state"], c["target"], c["name"]) for c in post["body"]["changes"]] == [
+            ("new", changed, "/etc/myapp.conf")
+        ]
+        assert post["body"]["text"].startswith("drift report run 2 (complete): 1 new")
+
+        code, out = _report(tmp_path, store, receiver.url)
+        assert code == 0
+        assert _findings(out["prom"])[(changed, "file", "persisting")] == 1
+        assert json.loads(out["sarif"])["runs"][0]["results"][0]["baselineState"] == "unchanged"
+        assert "_nothing new, updated or resolved_" in out["markdown"]
+        assert len(receiver.requests) == 1  # nothing new: nothing sent
+    finally:
+        receiver.close()
+
+
+def test_html_of_a_real_run_in_chromium(fleet: list[Any], tmp_path: Path) -> None:
+    from tests.browser import Browser, find_chromium
+    from tests.conftest import in_ci
+
+    binary = find_chromium(install=True)
+    if binary is None:
+        if in_ci():
+            pytest.fail("CI=true and chromium could not be installed (scripts/chromium.sh)")
+        pytest.skip("no chromium")
+    store = tmp_path / "history.sqlite"
+    run_drift("report", "--filter", f"label={LABEL}", "--store", f"sqlite:///{store}", "-q", check=0)
+    sh(fleet[1], "rm -f /etc/issue.net")
+    run_drift("report", "--filter", f"label={LABEL}", "--store", f"sqlite:///{store}", "-q",
+              "-o", f"html:{tmp_path / 'r.html'}")  # fmt: skip
+    browser = Browser(binary)
+    try:
+        browser.open((tmp_path / "r.html").as_uri())
+        assert browser.problems() == []
+        browser.click('#state-filter .chip[data-state="new"]')
+        rows = browser.eval(
+            "Array.from(document.querySelectorAll('tr.finding')).filter(r => r.offsetParent !== null)"
+            ".map(r => [r.dataset.state, r.dataset.target, r.querySelector('code').textContent])"
+        )
+        assert [r for r in rows if r[1].endswith(f"/container/{fleet[1].name}")] == [
+            ["new", rows[0][1] if rows else "", "/etc/issue.net"]
+        ]
+        assert all(r[0] == "new" for r in rows)
+    finally:
+        browser.close()

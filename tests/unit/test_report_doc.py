@@ -1,0 +1,92 @@
+"""Trend points and the terminal summary, from plain values."""
+
+from __future__ import annotations
+
+from drift.report import doc as docmod
+from drift.report import trends
+from drift.report.states import Outcome
+from drift.report.terminal import summary
+from drift.store.records import CountRow
+
+
+def test_trend_points_sum_open_states_and_fill_missing_runs_with_zeros() -> None:
+    rows = [
+        CountRow(1, "t1", "default", "default/container/web", "file", "new", 2),
+        CountRow(2, "t2", "default", "default/container/web", "file", "persisting", 1),
+        CountRow(2, "t2", "default", "default/container/web", "file", "resolved", 1),
+        CountRow(2, "t2", "default", "default/container/db", "undocumented", "stale", 3),
+    ]
+    out = trends.build(rows, {"default"}, {"default/container/web"}, [(1, "t1"), (2, "t2"), (3, "t3")])
+    engine = out["engines"]["default"]
+    assert [(p["run"], p["open"], p["new"], p["resolved"]) for p in engine] == [
+        (1, 2, 2, 0),
+        (2, 4, 0, 1),
+        (3, 0, 0, 0),
+    ]
+    assert engine[1]["by_category"]["undocumented"] == 3 and engine[1]["by_category"]["file"] == 1
+    assert [p["open"] for p in out["targets"]["default/container/web"]] == [2, 1, 0]
+    assert list(out["targets"]) == ["default/container/web"]
+
+
+def _doc() -> dict:
+    t = docmod.TargetDoc("default", "container", "web", "abc", "app:1", "scanned", "its image app:1")
+    outcomes = [
+        Outcome(
+            "f1",
+            "new",
+            {
+                "category": "file",
+                "manager": None,
+                "name": "/etc/x",
+                "expected": None,
+                "actual": {"change": "added", "kind": "file", "mode": "0644"},
+                "fingerprint": "f1",
+            },
+            "h",
+            None,
+        ),
+        Outcome(
+            "f2",
+            "persisting",
+            {
+                "category": "undocumented",
+                "manager": "apt",
+                "name": "tree",
+                "expected": None,
+                "actual": "2.1",
+                "fingerprint": "f2",
+            },
+            "h",
+            None,
+        ),
+    ]
+    targets = [t.to_json(docmod.target_counts(outcomes))]
+    quiet = docmod.TargetDoc("default", "container", "db", "def", "pg:16", "scanned", "its image pg:16")
+    targets.append(quiet.to_json(docmod.target_counts([])))
+    findings = docmod.sort_findings([docmod.finding_json(t, o, now="N", run=2) for o in outcomes])
+    return {
+        "run": {"id": 2, "status": "complete", "first_run": False, "previous_run": 1},
+        "engines": [{"name": "default", "endpoint": "unix:///x", "status": "up", "error": None}],
+        "targets": targets,
+        "findings": findings,
+        "summary": docmod.summary(targets, findings),
+    }
+
+
+def test_summary_lists_changed_targets_then_new_findings() -> None:
+    doc = _doc()
+    assert doc["summary"]["by_state"]["new"] == 1 and doc["summary"]["by_category"]["undocumented"] == 1
+    text = summary(doc)
+    lines = text.splitlines()
+    assert lines[0] == "drift report: run 2 (complete, previous run 1)"
+    assert "  container web: scanned, 1 new" in lines
+    assert not any("container db" in line for line in lines)  # nothing changed there
+    assert any(line.strip().startswith("new") and "/etc/x" in line and "[f1]" in line for line in lines)
+    assert "tree" not in text  # persisting findings are not repeated on every run
+
+
+def test_summary_escapes_control_characters_from_file_names() -> None:
+    doc = _doc()
+    doc["findings"][0]["name"] = "/etc/\x1b[2Jevil\nname"
+    text = summary(doc)
+    assert "\x1b" not in text and "\\x1b[2Jevil\\x0aname" in text
