@@ -205,7 +205,11 @@ def collect(view: View) -> AptResult:
     status_files: list[tuple[str, bytes]] = []
     for path in [STATUS, *view.listdir(STATUS_D)]:
         found = view.file_of(path)
-        if found is None or path.endswith(".md5sums") or found[1].kind != "file":
+        if found is None or path.endswith(".md5sums") or found[1].kind == "dir":
+            continue
+        if found[1].kind != "file":  # a FIFO or device is never opened (it could block)
+            result.has_dpkg = True
+            result.unknowns.append(Unknown(path, f"is a {found[1].kind}, not a file: not read; apt packages unknown"))
             continue
         data = view.read(path, MAX_DATABASE)
         if data is not None:

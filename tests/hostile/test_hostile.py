@@ -8,6 +8,7 @@ the corpus point at must stay empty).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -29,7 +30,7 @@ def drift(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         timeout=TIMEOUT,
         cwd=cwd,
         env=env,
-        errors="backslashreplace",
+        errors="surrogateescape",
     )
 
 
@@ -58,6 +59,10 @@ def test_inspect_and_snapshot(name: str, tmp_path: Path) -> None:
     check_clean(proc, case)
     if case.expect is not None:
         assert proc.returncode == case.expect, f"{name}: exit {proc.returncode}: {proc.stderr[-2000:]}"
+    if proc.returncode == 0:
+        reasons = [u["reason"] for u in json.loads(proc.stdout)["unknowns"]]
+        for words in case.unknowns:
+            assert any(words in r for r in reasons), f"{name}: no unknown says {words!r}: {reasons}"
 
     out = tmp_path / "out"
     snap = drift("snapshot", *args_of(case), "-o", str(out), cwd=tmp_path)
