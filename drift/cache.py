@@ -26,6 +26,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from drift.errors import DriftError
 from drift.sources.fs import Entry, Layer, LayerScan
 
 # Bump when LayerScan or what a scan captures changes: old rows are then ignored (never
@@ -251,7 +252,7 @@ class LayerCache:
 
 def _remove_db(path: str) -> None:
     for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
             os.unlink(path + suffix)
 
 
@@ -263,7 +264,10 @@ def clear() -> int:
         path = db_path() + suffix
         if os.path.exists(path):
             size += os.path.getsize(path)
-    _remove_db(db_path())
+    try:
+        _remove_db(db_path())
+    except OSError as exc:
+        raise DriftError(f"cannot clear the layer cache at {db_path()}: {exc.strerror}") from exc
     with contextlib.suppress(OSError):
         os.rmdir(folder)
     return size

@@ -99,6 +99,10 @@ def test_unusable_cache_locations_warn_and_run(tmp_path: Path) -> None:
         assert proc.stdout == expected
         lines = proc.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("drift: warning: the layer cache at "), proc.stderr
+        for command in (["info"], ["clear"]):
+            env = {**os.environ, "DRIFT_CACHE_DIR": where}
+            done = subprocess.run([sys.executable, "-m", "drift", "cache", *command], capture_output=True, env=env)
+            assert done.returncode == 0 and b"please report" not in done.stderr, done.stderr
     full = drift(target, str(tmp_path / "full"), fsize=20_000)  # room for the database, not its rows
     assert full.returncode == 0 and full.stdout == expected, full.stderr
     assert len(full.stderr.splitlines()) == 1 and "cannot be used" in full.stderr, full.stderr
