@@ -24,6 +24,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from drift.progress import bar
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DRIFT = [str(BIN / "drift")]
@@ -104,16 +106,21 @@ def compare(
 ) -> dict[str, object]:
     d_times, d_mem, s_times, s_mem = [], [], [], []
     same = True
-    for _ in range(RUNS):
+    shown = bar(f"bench: {label}")  # on a terminal only (drift/progress.py)
+    shown.start(2 * RUNS)
+    for i in range(RUNS):
         if before_drift:
             subprocess.run(before_drift, check=True, capture_output=True, env={**os.environ, **env})
+        shown.step(f"drift, run {i + 1}/{RUNS}")
         t, m, d_out = measure(drift_cmd, env)
         d_times.append(t)
         d_mem.append(m)
+        shown.step(f"syft, run {i + 1}/{RUNS}")
         t, m, s_out = measure(syft_cmd)
         s_times.append(t)
         s_mem.append(m)
         same = same and packages_drift(d_out) == packages_syft(s_out)
+    shown.stop()
     row = {
         "case": label,
         "drift_s": statistics.median(d_times),

@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 from bench import DRIFT, RUNS, SMALL, SMALL_STORY, ensure_image, runner, sh
+from drift.progress import bar
 
 FLEET = 30
 ID = uuid.uuid4().hex[:8]
@@ -154,7 +155,13 @@ def main() -> None:
     try:
         build_images()
         names = start_fleet()
-        rows = [one_round(names) for _ in range(RUNS)]
+        shown = bar("bench: fleet of 30 containers")  # on a terminal only (drift/progress.py)
+        shown.start(RUNS)
+        rows = []
+        for i in range(RUNS):
+            shown.step(f"round {i + 1}/{RUNS}")
+            rows.append(one_round(names))
+        shown.stop()
     finally:
         cleanup(names)
     report(rows)

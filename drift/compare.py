@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drift.model import AptPackage, FileChange, Finding, Inventory, PipPackage, canonical_name
+from drift.model import AptPackage, FileChange, Finding, Inventory, PipPackage, canonical_name, clean_workdir
 
 
 def native_arch(*inventories: Inventory) -> str | None:
@@ -134,6 +134,9 @@ def compare_config(expected: Inventory, actual: Inventory) -> list[Finding]:
     if expected.config is None or actual.config is None:
         return []
     e, a = expected.config.flat(), actual.config.flat()
+    for flat in (e, a):  # `WORKDIR /app/` keeps its slash in a build's config; a commit cleans it
+        if isinstance(flat.get("WorkingDir"), str):
+            flat["WorkingDir"] = clean_workdir(flat["WorkingDir"])
     keys: set[str] = set()
     for report in DeepDiff(e, a, view="tree").values():
         for item in report:

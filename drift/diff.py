@@ -12,12 +12,13 @@ from typing import Any, Literal
 from drift import secrets
 from drift.compare import apt_label, compare_inventories, native_arch
 from drift.dockerfile import audit as audit_mod
-from drift.dockerfile.declared import declare
+from drift.dockerfile.audit_files import copied_differences
+from drift.dockerfile.declared import Declaration, declare
 from drift.dockerfile.parse import Dockerfile, parse
 from drift.dockerfile.resolve import chain, heads
 from drift.errors import BaseNotFound, DockerfileError, DriftError
 from drift.filediff import content_differences
-from drift.inventory import Inspection, Scanner, inspect_target
+from drift.inventory import Inspection, Scanner, inspect_target, runtime
 from drift.model import FINDING_CATEGORIES, Finding, Inventory, Target
 
 DIFF_SCHEMA = "drift.diff/v1"
@@ -186,7 +187,10 @@ def _static(
     inv = insp.inventory
     venvs = {e.path for e in inv.environments if e.kind == "venv"}
     decl = declare(df, base_config=inv.base_config, build_args=build_args, known_venvs=venvs)
-    findings = audit_mod.audit(insp, decl, context=os.path.dirname(os.path.abspath(df.path)), dockerfile=df.path)
+    # a container's own command, env and labels are docker run's: the Dockerfile built its image's
+    findings = audit_mod.audit(
+        runtime.as_built(insp), decl, context=os.path.dirname(os.path.abspath(df.path)), dockerfile=df.path
+    )
     return DiffResult(
         actual=inv.target,
         expected={"kind": "dockerfile", "path": df.path, "base": base_ref, "stages": decl.stages},
@@ -219,7 +223,8 @@ def _build_mode(
     ref = None if scratch else base_ref
     built = inspect_target(f"image:{tag}", stack, base=ref, engine=engine, scanner=scanner, scratch=scratch)
     insp = inspect_target(actual, stack, base=ref, engine=engine, scanner=scanner, scratch=scratch)
-    findings = compare_inventories(built.inventory, insp.inventory)
+    findings = compare_inventories(built.inventory, runtime.as_built(insp, engine).inventory)
+    findings += copied_differences(built, insp, _declare_for(df, built, build_args), context, findings)
     findings = content_differences(findings, built, insp, ("Dockerfile's build", "image"))
     findings = attribute_findings(findings, insp.inventory)
     return DiffResult(
@@ -235,6 +240,12 @@ def _build_mode(
         findings=sort_findings(findings),
         inspection=insp,
     )
+
+
+def _declare_for(df: Dockerfile, built: Inspection, build_args: dict[str, str]) -> Declaration:
+    inv = built.inventory
+    venvs = {e.path for e in inv.environments if e.kind == "venv"}
+    return declare(df, base_config=inv.base_config, build_args=build_args, known_venvs=venvs)
 
 
 def from_delta(inv: Inventory) -> list[Finding]:

@@ -467,3 +467,10 @@ def canonical_name(name: str) -> str:
     from packaging.utils import canonicalize_name
 
     return str(canonicalize_name(name))
+
+
+def clean_workdir(path: str) -> str:
+    """A working directory as a commit records it: `/app/` and `/app` are the same folder."""
+    import posixpath
+
+    return posixpath.normpath(path) if path else path

@@ -10,6 +10,7 @@ from drift.errors import BuildFailed
 from drift.filediff import content_differences
 from drift.inventory import Inspection, Scanner, inspect_target
 from drift.model import Finding
+from drift.progress import Status, status
 
 
 def build_image(
@@ -26,24 +27,8 @@ def build_image(
     log: list[str] = []
     image_id = None
     try:
-        stream = api.build(
-            path=context,
-            dockerfile=dockerfile,
-            tag=tag,
-            network_mode=network,
-            buildargs=buildargs or {},
-            rm=True,
-            forcerm=True,
-            decode=True,
-        )
-        for item in stream:
-            if "stream" in item:
-                log.append(item["stream"])
-            if "aux" in item and "ID" in item["aux"]:
-                image_id = item["aux"]["ID"]
-            if "error" in item:
-                last = " ".join(item["error"].split())
-                raise BuildFailed(f"docker build of {context} failed: {last[-400:]}")
+        with status(f"docker build {tag}") as shown:
+            image_id = _stream(api, context, tag, dockerfile, network, buildargs, log, shown)
     except BuildFailed:
         raise
     except Exception as exc:  # docker-py APIError, connection errors
@@ -53,6 +38,41 @@ def build_image(
         if found is None:
             raise BuildFailed(f"docker build of {context} produced no image")
         image_id = found["Id"]
+    return image_id
+
+
+def _stream(
+    api: Any,
+    context: str,
+    tag: str,
+    dockerfile: str,
+    network: str | None,
+    buildargs: dict[str, str] | None,
+    log: list[str],
+    shown: Status,
+) -> str | None:
+    """Follow the build's messages: its steps on the terminal's status line, its errors raised."""
+    image_id = None
+    stream = api.build(
+        path=context,
+        dockerfile=dockerfile,
+        tag=tag,
+        network_mode=network,
+        buildargs=buildargs or {},
+        rm=True,
+        forcerm=True,
+        decode=True,
+    )
+    for item in stream:
+        if "stream" in item:
+            log.append(item["stream"])
+            if item["stream"].startswith("Step "):
+                shown.update(item["stream"])
+        if "aux" in item and "ID" in item["aux"]:
+            image_id = item["aux"]["ID"]
+        if "error" in item:
+            last = " ".join(item["error"].split())
+            raise BuildFailed(f"docker build of {context} failed: {last[-400:]}")
     return image_id
 
 

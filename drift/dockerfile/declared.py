@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from drift.dockerfile.context import CopySpec
 from drift.dockerfile.parse import Dockerfile
 from drift.dockerfile.resolve import Command, resolve
 from drift.dockerfile.shell import Declared, PipInstall, analyse
@@ -41,7 +42,8 @@ class Declaration:
     venvs: list[At] = field(default_factory=list)
     accounts: list[int] = field(default_factory=list)
     paths: list[At] = field(default_factory=list)  # files a RUN writes (globs allowed)
-    copies: list[At] = field(default_factory=list)  # At(line, (dest, sources, from_stage))
+    meta_paths: list[At] = field(default_factory=list)  # files a RUN changes the owner or mode of
+    copies: list[At] = field(default_factory=list)  # At(line, CopySpec)
     workdirs: list[At] = field(default_factory=list)
     unknowns: list[At] = field(default_factory=list)  # At(line, reason)
     problems: list[At] = field(default_factory=list)  # At(line, reason)
@@ -157,6 +159,7 @@ def _run(decl: Declaration, command: Command, venvs: set[str]) -> None:
     if found.accounts:
         decl.accounts.append(line)
     decl.paths += [At(line, p) for p in found.paths]
+    decl.meta_paths += [At(line, p) for p in found.meta_paths]
     decl.unknowns += [At(line, u) for u in found.unknowns]
     decl.problems += [At(line, p) for p in found.problems]
     if found.unknown_apt:
@@ -181,4 +184,9 @@ def _copy(decl: Declaration, command: Command) -> None:
         return
     dest = words[-1]
     dest_path = posixpath.normpath(dest if dest.startswith("/") else posixpath.join(command.workdir, dest))
-    decl.copies.append(At(command.line, (dest_path, list(words[:-1]), command.inst.flags.get("from"))))
+    flags = command.inst.flags
+    is_dir = dest.endswith("/") or dest in (".", "..") or dest.endswith(("/.", "/.."))
+    spec = CopySpec(
+        command.keyword, tuple(words[:-1]), dest_path, is_dir, flags.get("from"), "chown" in flags, "chmod" in flags
+    )
+    decl.copies.append(At(command.line, spec))

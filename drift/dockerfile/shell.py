@@ -24,6 +24,7 @@ _PIP_VALUE_OPTS = {
     "--cache-dir", "--global-option", "-C", "--config-settings", "--report", "--python", "--only-binary",
     "--no-binary", "--exists-action", "--proxy", "--retries", "--timeout", "--cert", "--client-cert",
 }  # fmt: skip
+_METADATA_ONLY = {"chown", "chmod", "chgrp", "setcap"}
 _SHELLS = {"sh", "bash", "dash", "zsh", "ash", "ksh"}
 
 
@@ -33,6 +34,7 @@ class AptInstall:
     pin: str | None
     no_recommends: bool
     yes: bool
+    transient: bool = False  # a build dependency: `apt-mark auto '.*'` + `purge --auto-remove` may remove it
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +60,15 @@ class Declared:
     venvs: list[str] = field(default_factory=list)
     accounts: bool = False
     paths: list[str] = field(default_factory=list)
+    meta_paths: list[str] = field(default_factory=list)  # paths whose owner/mode/time only is changed
     unknowns: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     unknown_apt: bool = False
     unknown_pip: bool = False
     unknown_any: bool = False
+    apt_auto_reset: bool = False  # apt-mark auto '.*'
+    apt_manual: list[str] = field(default_factory=list)  # apt-mark manual NAME after the reset
+    apt_autoremove: bool = False  # apt-get purge/remove --auto-remove, apt-get autoremove
 
 
 def _strip_prefix(words: list[str]) -> tuple[list[str], bool]:
@@ -117,6 +123,9 @@ def analyse(script: str, *, workdir: str = "/") -> Declared:
             out.venvs += [_resolve(a, workdir) for a in args]
         elif prog in ("useradd", "adduser", "groupadd", "addgroup", "usermod", "userdel", "groupdel", "chpasswd"):
             out.accounts = True
+            out.paths += account_home(words)
+        elif prog == "apt-mark":
+            _apt_mark(words, out)
         elif prog in _SHELLS and (piped or (len(words) > 1 and not words[1].startswith("-"))):
             what = "a script piped into a shell" if piped else f"the script {words[1]}"
             out.unknowns.append(f"runs {what}: what it installs cannot be decided statically")
@@ -124,6 +133,8 @@ def analyse(script: str, *, workdir: str = "/") -> Declared:
         elif prog in _SHELLS and "-c" in words:
             inner = analyse(words[words.index("-c") + 1] if words.index("-c") + 1 < len(words) else "", workdir=workdir)
             _merge(out, inner)
+        elif prog in ("source", ".") and len(words) > 1 and words[1].startswith("/etc/"):
+            pass  # a settings file (`. /etc/apache2/envvars`): it sets variables, it installs nothing
         elif (words[0].startswith(("./", "/")) and prog.endswith((".sh", ".py", ".pl"))) or prog in (
             "make",
             "source",
@@ -131,13 +142,113 @@ def analyse(script: str, *, workdir: str = "/") -> Declared:
         ):
             out.unknowns.append(f"runs {' '.join(words[:2])}: what it installs cannot be decided statically")
             out.unknown_any = True
-        elif prog in _WRITERS:
+        elif prog in _WRITERS or prog in IMPLICIT_WRITES:
+            out.paths += IMPLICIT_WRITES.get(prog, ()) + tuple(_backups(words))
+            named = []
             for w in words[1:]:
                 if w.startswith("/") or (w.startswith(("./", "../")) and prog != "curl"):
-                    out.paths.append(_resolve(w, workdir))
+                    named.append(_resolve(w, workdir))
                 elif "=" in w and w.split("=", 1)[1].startswith("/"):
-                    out.paths.append(_resolve(w.split("=", 1)[1], workdir))
+                    named.append(_resolve(w.split("=", 1)[1], workdir))
+            (out.meta_paths if prog in _METADATA_ONLY else out.paths).extend(named)
+    _settle_build_deps(out)
     return out
+
+
+# Files a command writes without naming them.
+IMPLICIT_WRITES: dict[str, tuple[str, ...]] = {
+    "locale-gen": ("/usr/lib/locale/locale-archive",),
+    "localedef": ("/usr/lib/locale/locale-archive",),
+    "update-locale": ("/etc/default/locale",),
+    "update-ca-certificates": ("/etc/ssl/certs", "/etc/ca-certificates.conf"),
+    "make-ssl-cert": ("/etc/ssl/certs/ssl-cert-snakeoil.pem", "/etc/ssl/private/ssl-cert-snakeoil.key"),
+    "a2enmod": ("/etc/apache2/mods-enabled",),
+    "a2dismod": ("/etc/apache2/mods-enabled",),
+    "a2enconf": ("/etc/apache2/conf-enabled",),
+    "a2disconf": ("/etc/apache2/conf-enabled",),
+    "a2ensite": ("/etc/apache2/sites-enabled",),
+    "a2dissite": ("/etc/apache2/sites-enabled",),
+    "update-rc.d": ("/etc/rc?.d/*",),
+    "dpkg-reconfigure": ("/etc/default/*", "/etc/timezone", "/etc/localtime", "/etc/locale.gen"),
+}
+
+
+def _backups(words: list[str]) -> list[str]:
+    """`sed -i.bak FILE` (or --in-place=.bak) keeps FILE.bak beside each FILE it edits."""
+    if posixpath.basename(words[0]) not in ("sed", "perl"):
+        return []
+    suffix = None
+    for w in words[1:]:
+        if w.startswith("--in-place="):
+            suffix = w.split("=", 1)[1]
+        elif re.fullmatch(r"-[a-zA-Z]*i\S+", w) and not w.startswith("--"):
+            suffix = w[w.index("i") + 1 :]
+    if not suffix:
+        return []
+    return [
+        w + suffix if "*" not in suffix else suffix.replace("*", posixpath.basename(w))
+        for w in words[1:]
+        if w.startswith("/")
+    ]
+
+
+def account_home(words: list[str]) -> list[str]:
+    """The home folder a useradd -m / adduser makes (filled from /etc/skel)."""
+    prog = posixpath.basename(words[0])
+    if prog not in ("useradd", "adduser"):
+        return []
+    create = prog == "adduser" and "--system" not in words
+    home = None
+    i = 1
+    while i < len(words):
+        w = words[i]
+        opt, eq, val = w.partition("=")
+        if w in ("-m", "--create-home"):
+            create = True
+        elif w in ("-M", "--no-create-home"):
+            create = False
+        elif opt in ("-d", "--home-dir", "--home"):
+            home = val if eq else (words[i + 1] if i + 1 < len(words) else None)
+            i += 0 if eq else 1
+        elif opt in _ACCOUNT_VALUE_OPTS and not eq:
+            i += 1
+        i += 1
+    name = words[-1]  # the login name comes last (an empty --gecos "" may be gone from the words)
+    if not create or name.startswith("-") or "$" in name or (home and "$" in home):
+        return []
+    return [home or f"/home/{name}"]
+
+
+_ACCOUNT_VALUE_OPTS = {
+    "-c", "--comment", "-g", "--gid", "-G", "--groups", "-s", "--shell", "-u", "--uid", "-k", "--skel",
+    "-K", "--key", "-e", "--expiredate", "-f", "--inactive", "-p", "--password", "-b", "--base-dir",
+    "--ingroup", "--gecos", "--firstuid", "--lastuid", "--conf", "-R", "--root", "-P", "--prefix",
+    "-Z", "--selinux-user", "--add-extra-groups", "--extrausers",
+}  # fmt: skip
+
+
+def _apt_mark(words: list[str], out: Declared) -> None:
+    args = [w for w in words[1:] if not w.startswith("-")]
+    if not args:
+        return
+    sub, names = args[0], args[1:]
+    if sub == "auto" and any(n in (".*", "*", "^.*", "~i") for n in names):
+        out.apt_auto_reset = True
+    elif sub == "manual" and out.apt_auto_reset:
+        out.apt_manual += [n for n in names if "$" not in n]
+
+
+def _settle_build_deps(out: Declared) -> None:
+    """The official images' pattern: savedAptMark="$(apt-mark showmanual)"; apt-get install
+    BUILD-DEPS; ...; apt-mark auto '.*'; apt-mark manual $savedAptMark; apt-get purge -y
+    --auto-remove. What the RUN installed and did not mark manual again may be gone."""
+    if not (out.apt_auto_reset and out.apt_autoremove):
+        return
+    keep = set(out.apt_manual)
+    out.apt_install = [
+        a if a.name in keep else AptInstall(a.name, a.pin, a.no_recommends, a.yes, transient=True)
+        for a in out.apt_install
+    ]
 
 
 def _merge(out: Declared, inner: Declared) -> None:
@@ -149,6 +260,7 @@ def _merge(out: Declared, inner: Declared) -> None:
         "requirement_files",
         "venvs",
         "paths",
+        "meta_paths",
         "unknowns",
         "problems",
     ):
@@ -239,6 +351,9 @@ def _apt(words: list[str], out: Declared) -> None:
                 out.apt_install.append(AptInstall(name, pin or None, no_rec, yes))
     elif sub in ("purge", "remove"):
         out.apt_remove += [a.rstrip("+") for a in args if "$" not in a]
+        out.apt_autoremove |= any(w in ("--auto-remove", "--autoremove") for w in words)
+    elif sub in ("autoremove", "autopurge"):
+        out.apt_autoremove = True
     elif sub in ("upgrade", "dist-upgrade", "full-upgrade"):
         out.apt_upgrade = True
 

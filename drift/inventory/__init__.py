@@ -17,7 +17,7 @@ from typing import Any, Literal
 from debian.debian_support import version_compare
 
 from drift import secrets
-from drift.inventory import apt, files, pip, users
+from drift.inventory import apt, files, pip, runtime, users
 from drift.model import (
     AptPackage,
     ConfigChange,
@@ -86,8 +86,11 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         base_view = View(scans[: choice.prefix], source.layers[: choice.prefix])
         touched = touched_paths(scans[choice.prefix :])
         opaque = [o for s in scans[choice.prefix :] for o in s.opaque]
-    elif choice is not None and choice.source is not None:
-        base_view = View(scanner(choice.source.layers), choice.source.layers)
+    suspects: set[str] | None = None
+    if choice is not None and choice.prefix is None and choice.source is not None:
+        base_scans = scanner(choice.source.layers)
+        base_view = View(base_scans, choice.source.layers)
+        suspects = _suspects(source, choice.source, scans, base_scans)
 
     apt_top = apt.collect(top)
     pip_top = pip.collect(top, apt_top.owners_for)
@@ -108,7 +111,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         base_venvs = {e.path for e in pip_base.environments if e.kind == "venv"}
         apt_changed = frozenset(c.name for c in package_changes if c.manager == "apt")
         scripts = apt_top.maintainer_scripts(set(apt_changed))
-        changes = files.raw_changes(base_view, top, touched, opaque)
+        changes = files.raw_changes(base_view, top, touched, opaque, suspects)
         present = [p for p, change in changes if change != "deleted"]
         links = [top.resolve(p) for p in present if top.entries[p].kind == "symlink"]
         explainers = files.Explainers(
@@ -125,7 +128,10 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
             scripts=scripts,
             accounts_by_packages=users.made_by_packages(users.delta(base_view, top), scripts),
         )
-        file_changes = mark_secrets(files.classify(changes, base_view, top, explainers), top)
+        classified = files.classify(changes, base_view, top, explainers)
+        if source.target.kind == "container":
+            classified = runtime.mark_run_paths(classified, source.raw, top)
+        file_changes = mark_secrets(classified, top)
 
     base_config = choice.config if choice else None
     inventory = Inventory(
@@ -137,7 +143,9 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         files=tuple(file_changes),
         config=source.config,
         base_config=base_config,
-        config_changes=tuple(config_changes(base_config, source.config)) if choice else (),
+        config_changes=tuple(config_changes(base_config, source.config))
+        if choice and not runtime.own_image(source, choice.ref.id)
+        else (),
         package_changes=tuple(package_changes),
         history=tuple(history(source.history, choice.history_len if choice else 0)),
         unknowns=tuple(sorted(set(unknowns), key=lambda u: (u.where, u.reason))),
@@ -145,6 +153,18 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         base_pip=tuple(base_pip),
     )
     return Inspection(inventory, source, top, base_view, scripts)
+
+
+def _suspects(source: Source, other: Source, scans: list[LayerScan], other_scans: list[LayerScan]) -> set[str] | None:
+    """Paths the layers above two sources' shared layers touch (None: no layer ids to share)."""
+    if not source.layer_ids or not other.layer_ids:
+        return None
+    shared = 0
+    for mine, theirs in zip(source.layer_ids, other.layer_ids, strict=False):
+        if mine != theirs:
+            break
+        shared += 1
+    return touched_paths(scans[shared:]) | touched_paths(other_scans[shared:])
 
 
 def mark_secrets(changes: list[FileChange], top: View) -> list[FileChange]:

@@ -61,6 +61,11 @@ GENERATED = pattern_table(
         (r"^/etc/perl/CPAN/Config\.pm$", "perl"),
         (r"^/var/lib/sgml-base", "sgml-base"),
         (r"^/etc/ssl/private$", "openssl"),
+        (r"^/etc/ssl/certs/ssl-cert-snakeoil\.pem$", "ssl-cert"),
+        (r"^/etc/ssl/certs/[0-9a-f]{8}\.\d+$", "ssl-cert"),
+        (r"^/etc/ssl/private/ssl-cert-snakeoil\.key$", "ssl-cert"),
+        (r"^/var/lib/apache2/(conf|module|site)(/|$)", "apache2"),
+        (r"^/etc/apache2/(conf|mods|sites)-enabled(/|$)", "apache2"),
     )
 )
 
@@ -92,10 +97,17 @@ def _differs(old: Entry, new: Entry, *, use_mtime: bool) -> bool:
 
 
 def raw_changes(
-    base: View, top: View, touched: Iterable[str] | None, opaque: Iterable[str] = ()
+    base: View,
+    top: View,
+    touched: Iterable[str] | None,
+    opaque: Iterable[str] = (),
+    suspects: set[str] | None = None,
 ) -> list[tuple[str, str]]:
     """(path, change) pairs. With `touched` (layers above a shared prefix) only those paths
-    are looked at and mtimes count; without, both trees are compared whole."""
+    are looked at and mtimes count; without, both trees are compared whole, and a regular
+    file whose size, mode and owner agree is compared by content when it is a suspect: a
+    path the layers above the two trees' shared layers touch (`suspects`), or any such file
+    of trees without layers (`suspects` None: nothing says which paths are the same)."""
     use_mtime = touched is not None
     candidates = set(touched) if touched is not None else set(base.entries) | set(top.entries)
     for folder in opaque:
@@ -107,13 +119,24 @@ def raw_changes(
         if new is not None and old is None:
             out.append((path, "added"))
         elif new is not None and old is not None:
-            if _differs(old, new, use_mtime=use_mtime):
+            content = not use_mtime and _content_suspect(path, old, new, suspects)
+            if _differs(old, new, use_mtime=use_mtime) or (content and _content_differs(path, base, top)):
                 out.append((path, "modified"))
         elif old is not None and new is None:
             parent = posixpath.dirname(path)
             if parent == "/" or parent in top.entries:  # report only the top of a deleted tree
                 out.append((path, "deleted"))
     return out
+
+
+def _content_suspect(path: str, old: Entry, new: Entry, suspects: set[str] | None) -> bool:
+    if new.kind not in ("file", "hardlink") or old.kind != new.kind:
+        return False
+    return path in suspects if suspects is not None else True
+
+
+def _content_differs(path: str, base: View, top: View) -> bool:
+    return content_sha256(base, path) != content_sha256(top, path)
 
 
 def _noise(path: str) -> str | None:
@@ -160,6 +183,9 @@ def _explain(path: str, change: str, view: View, ex: Explainers) -> tuple[str, s
     return "unexplained", None, None
 
 
+_RC_LINK = re.compile(r"^/etc/rc[0-6S]\.d/[SK]\d\d[^/]+$")
+
+
 def _aliases(path: str, view: View) -> list[str]:
     """The path as scripts may spell it: /usr/lib/x is also /lib/x when /lib -> usr/lib."""
     return [path] + [alias + path[len(real) :] for real, alias in aliases(view) if path.startswith(real + "/")]
@@ -180,8 +206,8 @@ def _named_in_scripts(path: str, view: View, ex: Explainers) -> str | None:
         target = view.resolve(path)
         owner = ex.owners.get(target)
         name = posixpath.basename(path)
-        if owner and owner in ex.scripts and name in ex.scripts[owner]:
-            return owner
+        if owner and owner in ex.scripts and (name in ex.scripts[owner] or _RC_LINK.match(path)):
+            return owner  # named in its scripts, or an update-rc.d start/stop link to its init script
     return None
 
 

@@ -116,7 +116,7 @@ def render(doc: dict[str, Any]) -> str:
     if reasons:
         out += ["> **Incomplete run**: findings of targets that could not be scanned are kept as stale.", ">"]
         out += [f"> - {md(r)}" for r in reasons] + [""]
-    if run.get("first_run"):
+    if run.get("first_run") and run.get("status") != "failed":  # a failed run is no baseline
         out += ["> First run: everything found is recorded as the baseline.", ""]
     out += [_summary_line(doc), ""]
     by_target = findings_by_target(doc)

@@ -70,6 +70,17 @@ def summary(inv: Inventory) -> Section:
     return Section("Summary", lines=tuple(lines))
 
 
+def made_by_run(inv: Inventory) -> list[Section]:
+    """A container's paths the engine made at `docker run` (context, not drift), with the reason."""
+    from drift.inventory.runtime import REASON
+
+    made = [f for f in inv.files if f.klass == "noise" and (f.reason or "").startswith(REASON)]
+    if inv.target.kind != "container" or not made:
+        return []
+    rows = tuple((f.kind, f.path, (f.reason or "")[len(REASON) :]) for f in made)
+    return [Section("Made by docker run (the deployment's choice: context, not drift)", ("kind", "path", "why"), rows)]
+
+
 def delta(inv: Inventory) -> list[Section]:
     if not inv.base:
         return []
@@ -92,6 +103,7 @@ def delta(inv: Inventory) -> list[Section]:
             ),
         )
     )
+    out.extend(made_by_run(inv))
     manual = {p.name: p.manual for p in inv.apt}
     pips = {(p.name, p.location): p for p in inv.pip}
     rows = []

@@ -34,10 +34,11 @@ def acknowledge(
             and (target is None or fnmatch.fnmatchcase(row.name, target) or fnmatch.fnmatchcase(row.key, target))
         ]
         if not matched:
-            what = f"fingerprint {fingerprint}" if fingerprint else "any finding"
-            where = f" on targets matching {target!r}" if target else ""
+            what = f" with fingerprint {fingerprint}" if fingerprint else ""
+            where = f" on a target matching {target!r}" if target else ""
             raise DriftError(
-                f"no open finding with {what}{where}: see the last report (fingerprints are in [brackets])"
+                f"no open finding{what}{where}: see the last report (fingerprints are in [brackets], "
+                "target names in its first lines)"
             )
         with store.transaction():
             for row, fp in matched:

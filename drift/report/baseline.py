@@ -11,17 +11,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from drift import secrets
 from drift.compare import apt_label, native_arch
 from drift.model import Finding, Inventory
-from drift.report.redact import redact_value
+from drift.report.redact import redact_flat
 
 
 def summarize(inv: Inventory, image_id: str) -> dict[str, Any]:
     native = native_arch(inv)
     config = inv.config.flat() if inv.config else {}
-    for key, value in list(config.items()):
-        if key.startswith(("Env.", "Labels.")) and isinstance(value, str):
-            config[key] = redact_value(key.split(".", 1)[1], value)
+    known = secrets.secret_values(inv.config)
+    config = {key: redact_flat(key, value, known) for key, value in config.items()}
     return {
         "image_id": image_id,
         "recorded": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

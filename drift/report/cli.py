@@ -31,14 +31,20 @@ def report(
     targets: Annotated[
         list[str] | None, typer.Argument(help="Containers or images (globs allowed); default: running containers.")
     ] = None,
-    all_: Annotated[bool, typer.Option("--all", "-a", help="Also stopped containers (like docker ps -a).")] = False,
+    all_: Annotated[
+        bool | None,
+        typer.Option("--all/--running", "-a", help="Also stopped containers (like docker ps -a); --running: not."),
+    ] = None,
     filter_: Annotated[
         list[str] | None,
         typer.Option(
             "--filter", metavar="KEY=VALUE", help="docker ps filter KEY=VALUE (label=, name=, ancestor=), repeatable."
         ),
     ] = None,
-    images: Annotated[bool, typer.Option("--images", help="Also report the images the containers use.")] = False,
+    images: Annotated[
+        bool | None,
+        typer.Option("--images/--no-images", help="Also report the images the containers use (drift.toml: images)."),
+    ] = None,
     output: Annotated[
         list[str] | None,
         typer.Option(
@@ -85,9 +91,9 @@ def report(
     opts = Options(
         selection=Selection(
             names=tuple(targets or ()),
-            all=all_ or bool(cfg.all),
+            all=bool(cfg.all) if all_ is None else all_,  # the command line wins over drift.toml
             filters=tuple(filter_ or cfg.filters),
-            images=images or bool(cfg.images),
+            images=bool(cfg.images) if images is None else images,
         ),
         fail_on=_fail_on(fail_on.split(",") if fail_on is not None else list(cfg.fail_on or DEFAULT_FAIL_ON)),
         fail_on_first_run=fail_on_first_run,
@@ -100,6 +106,7 @@ def report(
         keep=config_mod.duration(cfg.retention, "retention") if cfg.retention else None,
         project=os.path.dirname(cfg.path) if cfg.path else os.getcwd(),
     )
+    opts.selection.filter_dict()  # a mistyped --filter is bad input (one line, exit 2), not a failed run
     doc = run_report(opts, progress=_progress(quiet))
     code = doc["run"]["exit_code"]
     to_stdout = any(path == "-" for _, path in outputs)
@@ -122,15 +129,15 @@ def report(
     if url:
         problem = _notify(url, doc)
         if problem:
-            print(f"drift: warning: --notify {url}: {problem}", file=sys.stderr)
+            # the problem names the host only: a webhook URL's path often holds its secret token
+            print(f"drift: warning: --notify: {problem}", file=sys.stderr)
     raise SystemExit(code)
 
 
 def _progress(quiet: bool) -> Any:
-    from drift.report.options import NoProgress
-    from drift.report.terminal import Bar
+    from drift.progress import bar
 
-    return Bar() if not quiet and sys.stderr.isatty() else NoProgress()
+    return bar("drift report", quiet=quiet)
 
 
 def _fail_on(states: list[str]) -> tuple[str, ...]:
@@ -175,10 +182,8 @@ def _write_outputs(doc: dict[str, Any], outputs: list[tuple[str, str]]) -> int:
 
 
 def _notify(url: str, doc: dict[str, Any]) -> str | None:
-    try:
-        from drift.report.notify import send
-    except ImportError as exc:
-        return f"this drift cannot send notifications ({exc})"
+    from drift.report.notify import send
+
     result: str | None = send(url, doc)
     return result
 

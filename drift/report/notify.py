@@ -53,18 +53,23 @@ def _text(doc: dict[str, Any], news: list[dict[str, Any]], trouble: list[dict[st
 
 
 def payload(doc: dict[str, Any]) -> dict[str, Any] | None:
-    """The JSON body for this run, or None when there is nothing to tell."""
+    """The JSON body for this run, or None when there is nothing to tell.
+
+    A first run (the baseline) lists no finding: everything already there would be "new", and
+    on a fleet that is a flood. It says how many findings the baseline recorded, in one message.
+    """
     news, trouble = changes(doc), errors(doc)
     if not news and not trouble:
         return None
     run = doc.get("run") or {}
+    listed = [] if run.get("first_run") else news
     return {
         "schema": SCHEMA,
-        "text": _text(doc, news, trouble),
+        "text": _text(doc, listed, trouble),
         "run": {k: run.get(k) for k in ("id", "status", "started", "finished", "first_run", "exit_code")},
         "summary": doc.get("summary") or {},
-        "changes": [_change(f) for f in news[:MAX_CHANGES]],
-        "truncated": max(len(news) - MAX_CHANGES, 0),
+        "changes": [_change(f) for f in listed[:MAX_CHANGES]],
+        "truncated": max(len(listed) - MAX_CHANGES, 0),
         "errors": trouble[:MAX_CHANGES],
     }
 

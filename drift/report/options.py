@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from drift.report.scan import DockerfileMap
 from drift.report.targets import Selection
@@ -15,23 +15,6 @@ FAIL_ON_CHOICES = ("new", "updated", "persisting", "stale", "resolved", "removed
 
 def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class Progress(Protocol):
-    def start(self, total: int) -> None: ...
-    def step(self, label: str) -> None: ...
-    def stop(self) -> None: ...
-
-
-class NoProgress:
-    def start(self, total: int) -> None:
-        pass
-
-    def step(self, label: str) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,10 @@ from typing import Any
 from drift import __version__
 from drift import ignore as ignore_mod
 from drift.errors import DriftError, EngineUnreachable
+from drift.progress import NoProgress, Progress
 from drift.report import doc as docmod
 from drift.report import quick, trends
-from drift.report.options import NoProgress, Options, Progress, layer_scanner, now_iso
+from drift.report.options import Options, layer_scanner, now_iso
 from drift.report.scan import Scanned, container_meta, dockerfile_for, scan
 from drift.report.states import Outcome, fails, transition
 from drift.report.targets import Selected, exists, missing_names, select

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from drift.errors import DriftError
 from drift.model import Finding, short_id
-from drift.report.redact import redact_argv, redact_env, redact_findings, redact_value, secret_path
+from drift.report.redact import (
+    known_values,
+    redact_argv,
+    redact_env,
+    redact_findings,
+    redact_value,
+    secret_path,
+)
 from drift.report.targets import DOCKERFILE_LABEL, Selected
 
 if TYPE_CHECKING:
@@ -70,8 +77,9 @@ def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scann
     insp = inspect_target(f"container:{target.id}", stack, engine=engine, scanner=scanner)
     inv = insp.inventory
     attrs = insp.source.raw
-    mounts = _mount_points(attrs)
-    found = [f for f in from_delta(inv) if f.category != "config" and not _made_for_mount(f, mounts)]
+    # What docker run made (mount points, -w, --init) is noise in the container's inventory
+    # (drift/inventory/runtime.py); its config (command, env...) is context, never a finding.
+    found = [f for f in from_delta(inv) if f.category != "config"]
     return container_meta(attrs, target, redact_findings(_with_content(found, inv), inv))
 
 
@@ -80,7 +88,7 @@ def _with_content(findings: list[Finding], inv: Any) -> list[Finding]:
     same size) is `updated` between runs. Files whose path looks secret keep no digest."""
     import dataclasses
 
-    sums = {f.path: f.sha256 for f in inv.files if f.sha256}
+    sums = {f.path: f.sha256 for f in inv.files if f.sha256 and not f.secret}
     out = []
     for f in findings:
         digest = sums.get(f.name) if f.category == "file" and isinstance(f.actual, dict) else None
@@ -105,34 +113,12 @@ def container_meta(attrs: dict[str, Any], target: Selected, findings: list[Findi
     )
 
 
-def _mount_points(attrs: dict[str, Any]) -> set[str]:
-    """Paths `docker run` makes in the container: volume, bind and tmpfs mount points, -w, --init."""
-    points = {m["Destination"] for m in attrs.get("Mounts") or () if m.get("Destination")}
-    host = attrs.get("HostConfig") or {}
-    points |= set((host.get("Tmpfs") or {}).keys())
-    if host.get("Init"):
-        points.add("/usr/sbin/docker-init")  # --init: the engine binds its init there
-    workdir = (attrs.get("Config") or {}).get("WorkingDir")
-    if workdir:
-        points.add(workdir)
-    return {p.rstrip("/") for p in points if p.startswith("/") and p.rstrip("/")}
-
-
-def _made_for_mount(f: Finding, mounts: set[str]) -> bool:
-    """A folder the engine made in the container for a mount point or a working folder (and its
-    parents): part of what was given at `docker run`, not a change made inside."""
-    if f.category != "file" or not isinstance(f.actual, dict) or f.actual.get("change") != "added":
-        return False
-    if f.name in mounts:  # the mount point itself: an empty folder, or an empty file for a file bind
-        return f.actual.get("kind") in ("dir", "file")
-    return f.actual.get("kind") == "dir" and any(m.startswith(f.name.rstrip("/") + "/") for m in mounts)
-
-
 def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
     """What was chosen at `docker run`: shown beside the target, never compared."""
     cfg = attrs.get("Config") or {}
     host = attrs.get("HostConfig") or {}
-    env = [redact_env(item) for item in cfg.get("Env") or ()]
+    known = known_values(list(cfg.get("Env") or ()))
+    env = [redact_env(item, known) for item in cfg.get("Env") or ()]
     ports = sorted(
         f"{(b or {}).get('HostIp') or ''}:{(b or {}).get('HostPort')}->{port}".lstrip(":")
         for port, binds in (host.get("PortBindings") or {}).items()
@@ -142,12 +128,12 @@ def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
         f"{m.get('Source') or m.get('Name') or ''}:{m.get('Destination')}" for m in attrs.get("Mounts") or ()
     )
     return {
-        "command": redact_argv([str(a) for a in cfg.get("Cmd") or []]),
-        "entrypoint": redact_argv([str(a) for a in cfg.get("Entrypoint") or []]),
+        "command": redact_argv([str(a) for a in cfg.get("Cmd") or []], known),
+        "entrypoint": redact_argv([str(a) for a in cfg.get("Entrypoint") or []], known),
         "env": env,
         "ports": ports,
         "volumes": mounts,
-        "labels": {k: redact_value(k, str(v)) for k, v in sorted((cfg.get("Labels") or {}).items())},
+        "labels": {k: redact_value(k, str(v), known) for k, v in sorted((cfg.get("Labels") or {}).items())},
         "user": cfg.get("User") or "",
         "working_dir": cfg.get("WorkingDir") or "",
         "restart": (host.get("RestartPolicy") or {}).get("Name") or "",

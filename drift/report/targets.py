@@ -40,7 +40,7 @@ class Selection:
         for item in self.filters:
             key, sep, value = item.partition("=")
             if not sep or not key:
-                raise DriftError(f"--filter {item!r}: use KEY=VALUE as docker does (label=app=web, name=web-*)")
+                raise DriftError(f"--filter {item!r}: use KEY=VALUE as docker does (label=app=web, name=^web-)")
             out.setdefault(key.strip(), []).append(value)
         return out
 

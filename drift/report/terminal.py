@@ -1,4 +1,4 @@
-"""What a person sees on a terminal: a progress bar on stderr, then a short summary.
+"""What a person sees on a terminal after a run (its progress bar: drift/progress.py): a short summary.
 
 One line for the run, one per target with changes (new, updated, resolved, errors,
 removed, redeployed), then the new and updated findings. `--quiet` shows nothing but errors.
@@ -6,54 +6,12 @@ removed, redeployed), then the new and updated findings. `--quiet` shows nothing
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from drift.model import short_id
+from drift.progress import safe
 
 _MAX_FINDINGS = 50
-# Names come from inside containers and images (untrusted): no control character reaches the terminal.
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
-
-
-class Bar:
-    """A rich progress bar over targets, on stderr, only when stderr is a terminal."""
-
-    def __init__(self) -> None:
-        self._progress: Any = None
-        self._task: Any = None
-
-    def start(self, total: int) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(
-            TextColumn("drift report"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-            console=Console(file=sys.stderr),
-            transient=True,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task("", total=total)
-
-    def step(self, label: str) -> None:
-        if self._progress is not None:
-            task = self._progress.tasks[0]
-            if task.description:
-                self._progress.advance(self._task)
-            self._progress.update(self._task, description=label)
-
-    def stop(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-
-def safe(text: str) -> str:
-    return text.translate(_CONTROL)
 
 
 def _counts(t: dict[str, Any]) -> str:
@@ -81,7 +39,10 @@ def summary(doc: dict[str, Any]) -> str:
     run, s = doc["run"], doc["summary"]
     st = s["by_state"]
     head = f"drift report: run {run['id']} ({run['status']}"
-    head += ", first run: baseline recorded)" if run["first_run"] else f", previous run {run['previous_run']})"
+    if run["first_run"]:  # a failed run saw nothing: it is no baseline (the next run is a first run again)
+        head += ", first run: no baseline recorded)" if run["status"] == "failed" else ", first run: baseline recorded)"
+    else:
+        head += f", previous run {run['previous_run']})"
     lines = [
         head,
         f"  {s['targets']} target(s): {s['scanned']} scanned, {s['errors']} error(s), {s['removed']} removed; "
@@ -104,11 +65,12 @@ def summary(doc: dict[str, Any]) -> str:
         extra = []
         if t["redeployed"]:
             extra.append(f"redeployed ({short_id(t['id'])})")
-        if t["error"]:
+        status = t["status"]
+        if t["error"]:  # "error: why", the word once
             extra.append(f"error: {t['error']}")
-        counts = _counts(t)
-        label = f"  {t['kind']} {t['name']}: {t['status']}"
-        lines.append(label + "".join(f", {x}" for x in [counts, *extra] if x))
+            status = "" if status == "error" else status
+        parts = [x for x in [status, _counts(t), *extra] if x]
+        lines.append(f"  {t['kind']} {t['name']}: " + ", ".join(parts))
     shown = [f for f in doc["findings"] if f["state"] in ("new", "updated")]
     if shown:
         lines.append("")
@@ -120,4 +82,4 @@ def summary(doc: dict[str, Any]) -> str:
             )
         if len(shown) > _MAX_FINDINGS:
             lines.append(f"  ... and {len(shown) - _MAX_FINDINGS} more (see -o json:PATH)")
-    return "\n".join(line.translate(_CONTROL) for line in lines) + "\n"
+    return "\n".join(safe(line) for line in lines) + "\n"

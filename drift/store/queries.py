@@ -259,9 +259,12 @@ class Store:
                 + " AND id NOT IN (SELECT finding FROM finding_states)",
                 (before,),
             ).rowcount
-            out["target_runs"] = self._x(
-                f"DELETE FROM target_runs WHERE run IN {old}"
-                " AND run NOT IN (SELECT coalesce(last_run, 0) FROM targets)",
+            # a target's row per run stays (which targets a run saw, their status: `drift history`
+            # counts them); only its text detail goes
+            out["target_run_details"] = self._x(
+                f"UPDATE target_runs SET error = NULL, compared_with = NULL WHERE run IN {old}"
+                " AND run NOT IN (SELECT coalesce(last_run, 0) FROM targets)"
+                " AND (error IS NOT NULL OR compared_with IS NOT NULL)",
                 (before,),
             ).rowcount
             out["acks"] = self._x("DELETE FROM acks WHERE expired_run IN " + old, (before,)).rowcount

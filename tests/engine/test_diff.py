@@ -126,7 +126,11 @@ def test_declared_pin_that_differs_is_a_version_finding(df_image: str, base_imag
     assert versions[("pip", "requests")]["expected"] == "==2.30.0"
     assert versions[("pip", "requests")]["actual"] == "2.31.0"
     assert versions[("apt", "jq")]["expected"] == "0.0-not-this"
-    assert {f["category"] for f in doc["findings"]} == {"version"}
+    # the context's requirements.txt is not the one the image was built with: the COPY'd file differs
+    rest = {(f["category"], f["name"]) for f in doc["findings"] if f["category"] != "version"}
+    assert rest == {("file", "/app/requirements.txt")}
+    req = next(f for f in doc["findings"] if f["category"] == "file")
+    assert req["detail"].startswith("differs from the build context's requirements.txt (line 6): content")
 
 
 def test_fail_on_and_ignore(df_changed: str, df_context: Path, tmp_path: Path) -> None:

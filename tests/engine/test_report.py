@@ -6,6 +6,7 @@ Every container carries a label unique to this test run; every report selects on
 
 from __future__ import annotations
 
+import datetime
 import json
 import sqlite3
 import subprocess
@@ -174,11 +175,14 @@ def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str,
     fp = tree["fingerprint"]
     no_reason = run_drift("ack", fp, *report.base_args())
     assert no_reason.returncode == 2 and no_reason.stderr.count("\n") == 1 and "--reason" in no_reason.stderr
-    run_drift("ack", fp, "--reason", "approved by ops", "--expires", "4s", *report.base_args(), check=0)
+    acking = run_drift("ack", fp, "--reason", "approved by ops", "--expires", "20s", *report.base_args(), check=0)
+    until = datetime.datetime.strptime(acking.stdout.split(" until ")[1][:20], "%Y-%m-%dT%H:%M:%SZ")
     acked = report("--fail-on", "open", code=0)
     assert by_state(acked, "acknowledged") == {(names["web1"], "undocumented", "tree")}
-    assert next(f for f in acked["findings"] if f["name"] == "tree")["ack"]["reason"] == "approved by ops"
-    time.sleep(5)
+    ack = next(f for f in acked["findings"] if f["name"] == "tree")["ack"]
+    assert ack["reason"] == "approved by ops" and ack["expires"] == until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    time.sleep(max(0.0, (until - now).total_seconds()) + 1.1)
     expired = report(code=1)
     assert by_state(expired, "new") == {(names["web1"], "undocumented", "tree")}
 
@@ -230,6 +234,7 @@ def test_unreadable_target_is_an_error_and_its_findings_stale(
     hist = json.loads(run_drift("history", "--format", "json", *report.base_args(), check=0).stdout)
     assert [r["status"] for r in hist["runs"]] == ["complete", "failed", "partial"]
     assert [r["open"] for r in hist["runs"]] == [1, 1, 1]
+    time.sleep(1.1)  # times are kept to the second: every run so far is now older than "0s"
     pruned = run_drift("history", "prune", "--keep", "0s", *report.base_args(), check=0)
     assert "runs and trend counts kept" in pruned.stdout
     after = json.loads(run_drift("history", "--format", "json", *report.base_args(), check=0).stdout)
@@ -417,3 +422,27 @@ def test_default_store_location_follows_xdg_state_home(tmp_path: Path) -> None:
     assert (tmp_path / "state" / "drift" / "history.sqlite").is_file()
     hist = json.loads(run_drift("history", "--format", "json", env=env, check=0).stdout)
     assert [r["status"] for r in hist["runs"]] == ["complete"]
+
+
+def test_ignore_rules_from_driftignore_and_the_command_line(
+    docker_client: Any, base_image: str, tmp_path: Path, cleanup: Any
+) -> None:
+    name = f"drift-test-rep-ign-{RUN_ID}"
+    sh(
+        start(docker_client, base_image, name, "ign", cleanup),
+        "echo a > /etc/keep.conf && echo b > /etc/ign.conf && mkdir -p /srv/skip && echo c > /srv/skip/x",
+    )
+    (tmp_path / "drift.toml").write_text('[report]\nretention = "0s"\n')  # prune detail after every run
+    (tmp_path / ".driftignore").write_text("# scratch space\n/srv/skip\n")
+    report = Reporter(tmp_path, "ign")
+    config = ["--config", str(tmp_path / "drift.toml")]
+    first = report(*config, "--ignore", "/etc/ign.conf", code=0)
+    assert {f["name"] for f in first["findings"]} == {"/etc/keep.conf"}
+    # without the --ignore the container is read again (the rules are part of its signature)
+    second = report(*config, code=1)
+    assert target(second, name)["reused"] is False
+    assert by_state(second, "new") == {(name, "file", "/etc/ign.conf")}
+    assert by_state(second, "persisting") == {(name, "file", "/etc/keep.conf")}
+    conn = sqlite3.connect(report.store)  # pruned to nothing but the open findings and the trend counts
+    assert [r[0] for r in conn.execute("SELECT DISTINCT run FROM run_counts ORDER BY run")] == [1, 2]
+    assert conn.execute("SELECT count(*) FROM findings WHERE resolved_run IS NULL").fetchone()[0] == 2

@@ -126,3 +126,24 @@ def test_html_of_a_real_run_in_chromium(fleet: list[Any], tmp_path: Path) -> Non
         assert all(r[0] == "new" for r in rows)
     finally:
         browser.close()
+
+
+def test_a_failed_webhook_is_one_warning_without_its_token(fleet: list[Any], tmp_path: Path) -> None:
+    """A webhook URL's path is its secret (Slack, Teams): a failed POST names the host only."""
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/services/T000/B000/s3cr3t-webhook-token"
+    store = tmp_path / "history.sqlite"
+    run_drift("report", "--filter", f"label={LABEL}", "--store", f"sqlite:///{store}", "-q", check=0)
+    sh(fleet[1], "echo changed > /etc/webhook-probe.conf")
+    try:
+        proc = run_drift("report", "--filter", f"label={LABEL}", "--store", f"sqlite:///{store}", "--notify", url)
+    finally:
+        sh(fleet[1], "rm -f /etc/webhook-probe.conf")
+    assert proc.returncode == 1, proc.stderr
+    [line] = [ln for ln in proc.stderr.splitlines() if "notify" in ln]
+    assert line.startswith("drift: warning: --notify:") and "127.0.0.1" in line
+    assert "s3cr3t-webhook-token" not in proc.stderr + proc.stdout

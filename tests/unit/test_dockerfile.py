@@ -34,7 +34,7 @@ def test_heredocs() -> None:
         ("ca-certificates", None),
     ]
     assert all(a.line == 3 for a in decl.apt_install)
-    assert decl.copies[0].value[0] == "/etc/app.conf"
+    assert decl.copies[0].value.dest == "/etc/app.conf"
     assert py.heredocs[0].content == 'print("not shell")\n'
     assert not decl.unknowns  # a python heredoc is not shell: nothing declared, nothing unknown
 
@@ -45,7 +45,8 @@ def test_multistage_follows_the_final_stage() -> None:
     assert decl.base == "debian:bookworm-slim"
     assert decl.stages == ["runtime"]
     assert [a.value.name for a in decl.apt_install] == ["python3"]
-    assert decl.copies[0].value == ("/usr/local", ["/install"], "build")
+    spec = decl.copies[0].value
+    assert (spec.dest, spec.sources, spec.from_stage) == ("/usr/local", ("/install",), "build")
     assert decl.config["Entrypoint"].value == ["python3"]
 
 

@@ -59,7 +59,7 @@ def test_workdir_raw_and_clean() -> None:
     assert decl.config["WorkingDir"].value == "/srv/app/" and decl.workdir_raw == "/srv/app/"
     assert decl.workdir == "/srv/app"
     relative = decl_of("FROM x\nWORKDIR app/\nCOPY a.txt .\n", workdir="/base/")
-    assert relative.workdir_raw == "/base/app" and relative.copies[0].value[0] == "/base/app"
+    assert relative.workdir_raw == "/base/app" and relative.copies[0].value.dest == "/base/app"
 
 
 def test_args_and_substitution_resolved_once() -> None:

@@ -90,3 +90,11 @@ def test_summary_escapes_control_characters_from_file_names() -> None:
     doc["findings"][0]["name"] = "/etc/\x1b[2Jevil\nname"
     text = summary(doc)
     assert "\x1b" not in text and "\\x1b[2Jevil\\x0aname" in text
+
+
+def test_summary_says_a_target_error_once() -> None:
+    doc = _doc()
+    doc["targets"][0].update(status="error", error="cannot read it")
+    assert "  container web: 1 new, error: cannot read it" in summary(doc).splitlines()
+    doc["targets"][0].update(status="scanned", error=None, redeployed=True, id="abcdef0123456789")
+    assert "  container web: scanned, 1 new, redeployed (abcdef012345)" in summary(doc).splitlines()

@@ -101,6 +101,17 @@ def test_caps_at_50_changes_with_a_truncated_count(receiver: Receiver) -> None:
     assert body["text"].endswith("… and 63 more")
 
 
+def test_a_baseline_is_one_message_that_lists_no_finding(receiver: Receiver) -> None:
+    """On a first run every finding already there is 'new': listing them would flood the channel."""
+    doc = _many_new(73)
+    doc["run"]["first_run"] = True
+    assert notify.send(receiver.url, doc) is None
+    [request] = receiver.requests
+    body = request["body"]
+    assert body["changes"] == [] and body["truncated"] == 0 and body["run"]["first_run"] is True
+    assert "baseline recorded" in body["text"] and "\n" not in body["text"]
+
+
 def test_nothing_sent_when_nothing_changed(receiver: Receiver) -> None:
     assert notify.payload(quiet_doc()) is None
     assert notify.send(receiver.url, quiet_doc()) is None

@@ -90,6 +90,21 @@ def test_html_first_run_note_and_empty_report() -> None:
     assert 'id="baseline"' in page and "no targets matched" in page
 
 
+def test_a_failed_first_run_is_no_baseline_in_any_output() -> None:
+    """A run that saw nothing (engine down) records no baseline: the next run is a first run again."""
+    from drift.report.terminal import summary
+
+    doc = report_doc()
+    doc.update(findings=[], targets=[], trends={"engines": {}, "targets": {}})
+    doc["run"].update(first_run=True, status="failed", error="cannot reach the Docker engine")
+    assert 'id="baseline"' not in report_html.render(doc)
+    assert "baseline" not in report_markdown.render(doc)
+    assert "no baseline recorded" in summary(doc).splitlines()[0]
+    doc["run"].update(status="complete", error=None)
+    assert "recorded as the baseline" in report_markdown.render(doc)
+    assert summary(doc).splitlines()[0].endswith("(complete, first run: baseline recorded)")
+
+
 # ---------------------------------------------------------------- Prometheus
 
 

@@ -69,6 +69,12 @@ def test_service_and_timer() -> None:
     assert svc["SuccessExitStatus"] == ["1"]  # drift found is a result, trouble (2) stays a failure
     assert any(e.startswith("DRIFT_STORE=/var/lib/drift/") for e in svc["Environment"])
     _check_command(shlex.split(svc["ExecStart"][0]))
+    # systemd refuses to start a unit whose ReadWritePaths= folder is missing, unless it starts
+    # with "-": the folders drift writes outside its StateDirectory must not stop the unit
+    assert svc["ReadWritePaths"] and all(p.startswith("-/") for p in svc["ReadWritePaths"])
+    outputs = [a.split(":", 1)[1] for a in shlex.split(svc["ExecStart"][0]) if ":/" in a]
+    allowed = ["/var/lib/drift/", *(p.lstrip("-") + "/" for p in svc["ReadWritePaths"])]
+    assert outputs and all(any(o.startswith(a) for a in allowed) for o in outputs), outputs
     t = timer["Timer"]
     assert t["Persistent"] == ["true"] and t["OnCalendar"] == ["hourly"]
     assert re.fullmatch(r"\d+(min|s|h)?", t["RandomizedDelaySec"][0])

@@ -196,3 +196,52 @@ def test_readers_do_not_wait_for_the_writer(tmp_path: Path) -> None:
             assert [r.id for r in store.runs()] == [1]
         with pytest.raises(StoreBusy), open_store(url(tmp_path), create=False, lock_timeout=0.2):
             pass  # drift ack writes: it waits for its turn
+
+
+def test_prune_keeps_which_targets_each_run_saw(tmp_path: Path) -> None:
+    """`drift history` counts a run's targets (and a target's runs) after old detail is pruned,
+    also for a target with no finding (it has no trend count row)."""
+    from drift.report.history import collect
+
+    with open_store(url(tmp_path)) as store:
+        run, _ = _seed(store, "2020-01-01T00:00:00Z")
+        row = store.target(store.engine("default", "unix:///x", "ID", None), "container", "web")
+        with store.transaction():
+            store.record_target(
+                run,
+                row,
+                status="error",
+                image="app:1",
+                image_id="sha256:1",
+                instance="c1",
+                labels={},
+                redeployed=False,
+                error="cannot read",
+                compared_with="its image",
+                baseline=None,
+            )
+        store.finish_run(run, finished="2020-01-01T00:01:00Z", status="partial", first_run=True, exit_code=2)
+        run2 = store.begin_run(started="2020-01-02T00:00:00Z", version="t", selection="s", options={}, host="h")
+        with store.transaction():
+            store.record_target(
+                run2,
+                row,
+                status="scanned",
+                image="app:1",
+                image_id="sha256:1",
+                instance="c1",
+                labels={},
+                redeployed=False,
+                error=None,
+                compared_with="its image",
+                baseline=None,
+            )
+        store.finish_run(run2, finished="2020-01-02T00:01:00Z", status="complete", first_run=False, exit_code=0)
+    before = collect(url(tmp_path), target=None, since=None)["runs"]
+    with open_store(url(tmp_path)) as store:
+        dropped = store.prune("2021-01-01T00:00:00Z")
+        assert dropped["target_run_details"] == 1  # the old run's error text; the last run's stays whole
+    after = collect(url(tmp_path), target=None, since=None)["runs"]
+    assert [(r["run"], r["targets"], r["errors"]) for r in after] == [(run, 1, 1), (run2, 1, 0)]
+    assert after == before
+    assert [r["run"] for r in collect(url(tmp_path), target="web", since=None)["runs"]] == [run, run2]

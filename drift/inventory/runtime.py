@@ -1,0 +1,105 @@
+"""What `docker run` itself makes inside a container: not a change made by hand.
+
+The engine creates a folder (or an empty file, for a bound file) at every mount point
+(volumes, binds, tmpfs), the working folder of `-w`, `--init`'s /sbin/docker-init, and
+writes /etc/hostname, /etc/hosts, /etc/resolv.conf and /.dockerenv (those four are noise
+for every target: drift.inventory.files.NOISE). The places come from the container's own
+description (`docker inspect`: Mounts, HostConfig.Tmpfs/Init, Config.WorkingDir), so a
+container's inventory shows them as noise with the reason, and `drift inspect`, `drift diff`
+and `drift report` agree. Its config, compared with its own image, is what was given at
+`docker run` (command, env, working folder...): context, never a change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+from typing import Any
+
+from drift.model import FileChange
+from drift.sources.fs import View
+
+INIT_PATH = "/sbin/docker-init"  # where the engine binds its init with --init
+REASON = "made by docker run: "  # how every reason given here starts
+
+
+def run_paths(attrs: dict[str, Any]) -> dict[str, str]:
+    """Path -> why the engine made it, from `docker inspect` of a container."""
+    out: dict[str, str] = {}
+    host = attrs.get("HostConfig") or {}
+    for m in attrs.get("Mounts") or ():
+        dest = m.get("Destination")
+        if isinstance(dest, str):
+            kind = m.get("Type") or "volume"
+            out[dest] = f"{REASON}mount point of a {kind} mount"
+    for dest in host.get("Tmpfs") or {}:
+        out[str(dest)] = f"{REASON}mount point of a tmpfs mount (--tmpfs)"
+    workdir = (attrs.get("Config") or {}).get("WorkingDir")
+    if isinstance(workdir, str) and workdir:
+        out.setdefault(workdir, f"{REASON}working folder (-w, WORKDIR)")
+    if host.get("Init"):
+        out[INIT_PATH] = f"{REASON}--init binds the engine's init here"
+    return {_clean(p): why for p, why in out.items() if p.startswith("/") and _clean(p) != "/"}
+
+
+def _clean(path: str) -> str:
+    return posixpath.normpath(path)
+
+
+def _real_paths(paths: dict[str, str], view: View) -> dict[str, str]:
+    """Each path also as the filesystem spells it (/sbin/x is /usr/sbin/x when /sbin -> usr/sbin)."""
+    out = dict(paths)
+    for path, why in paths.items():
+        out.setdefault(view.resolve_parent(path), why)
+    return out
+
+
+def mark_run_paths(changes: list[FileChange], attrs: dict[str, Any], view: View) -> list[FileChange]:
+    """Added entries `docker run` made (mount points, their new parent folders, -w, --init)
+    become noise with the reason; everything else is left as classified."""
+    points = _real_paths(run_paths(attrs), view)
+    if not points:
+        return changes
+    out = []
+    for f in changes:
+        why = _why(f, points) if f.klass == "unexplained" and f.change == "added" else None
+        out.append(dataclasses.replace(f, klass="noise", owner=None, reason=why, sha256=None) if why else f)
+    return out
+
+
+def _why(f: FileChange, points: dict[str, str]) -> str | None:
+    if f.path in points:
+        if f.kind == "dir" or (f.kind == "file" and f.size == 0):
+            return points[f.path]
+        return None
+    if f.kind != "dir":
+        return None
+    inside = sorted(p for p in points if p.startswith(f.path.rstrip("/") + "/"))
+    return f"{REASON}folder of {inside[0]}" if inside else None
+
+
+def own_image(source: Any, base_id: str | None) -> bool:
+    """A container compared with the image it runs: its config differences are docker run's."""
+    return source.target.kind == "container" and base_id is not None and base_id == source.base_id
+
+
+def as_built(insp: Any, engine: Any = None) -> Any:
+    """For comparing a container with a Dockerfile: the same inspection with its image's config
+    (what the Dockerfile builds) in place of the container's (the image's, plus docker run's
+    command, env, labels, ...). Anything else is returned as it is."""
+    import dataclasses as dc
+
+    from drift.model import ImageConfig
+
+    source = insp.source
+    if source.target.kind != "container" or not source.base_id:
+        return insp
+    if engine is None:
+        from drift.sources.docker import Engine
+
+        engine = Engine()
+    attrs = engine.find_image(source.base_id)
+    if attrs is None:
+        return insp
+    inventory = dc.replace(insp.inventory, config=ImageConfig.from_docker(attrs.get("Config")))
+    return dc.replace(insp, inventory=inventory)
