@@ -7,7 +7,7 @@ STAMP   = $(VENV)/.installed-stamp
 BASE   ?= drift-base:bookworm
 export DRIFT_BASE_IMAGE = $(BASE)
 
-.PHONY: help venv engine base chromium test test-unit demo lint format bench bench-fleet clean
+.PHONY: help venv engine base chromium test test-unit demo lint format bench bench-fleet bench-multi clean
 
 help:
 	@echo "make demo   - the story drift exists for, on a real engine"
@@ -55,6 +55,10 @@ format: venv
 bench: venv base
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/fleet.py
+	$(BIN)/python bench/multi.py
+
+bench-multi: venv base
+	$(BIN)/python bench/multi.py
 
 bench-fleet: venv base
 	$(BIN)/python bench/fleet.py

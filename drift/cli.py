@@ -9,6 +9,7 @@ import contextlib
 import functools
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any
@@ -16,12 +17,12 @@ from typing import Annotated, Any
 import typer
 
 from drift import __version__
+from drift.console import HELP_OPTIONS, DriftTyper
 from drift.errors import DriftError
 
-app = typer.Typer(
-    add_completion=False,
+app = DriftTyper(
     no_args_is_help=True,
-    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": HELP_OPTIONS},
     help="Find and repair environment drift in Docker containers and images.",
 )
 
@@ -74,7 +75,9 @@ def guard(fn: Callable[..., None]) -> Callable[..., None]:
             fn(*args, **kwargs)
         except DriftError as exc:
             if _state["debug"]:
-                raise
+                traceback.print_exc()
+            for line in getattr(exc, "log_tail", ()):
+                print(f"  | {line}", file=sys.stderr)
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             print("drift: interrupted", file=sys.stderr)
@@ -83,24 +86,25 @@ def guard(fn: Callable[..., None]) -> Callable[..., None]:
             raise
         except Exception as exc:
             if _state["debug"]:
-                raise
+                traceback.print_exc()
             fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for a traceback, and please report it)")
 
     return wrapper
 
 
-TargetArg = Annotated[
-    str,
-    typer.Argument(
-        help="Container, image, docker-save archive, OCI layout or root folder; "
-        "a prefix (container:, image:, archive:, oci:, dir:) forces one.",
-        show_default=False,
-    ),
+_TARGET_HELP = (
+    "Container, image, docker-save archive, OCI layout or root folder; "
+    "a prefix (container:, image:, archive:, oci:, dir:) forces one."
+)
+TargetArg = Annotated[str, typer.Argument(help=_TARGET_HELP, metavar="TARGET", show_default=False)]
+ActualArg = Annotated[str, typer.Argument(help=_TARGET_HELP, metavar="ACTUAL", show_default=False)]
+BaseOpt = Annotated[
+    str | None, typer.Option("--base", metavar="IMAGE", help="Compare against this image instead of the detected base.")
 ]
-BaseOpt = Annotated[str | None, typer.Option("--base", help="Compare against this image instead of the detected base.")]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT", help="Output format.")]
 OutputOpt = Annotated[
-    str | None, typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")
+    str | None,
+    typer.Option("--output", "-o", metavar="FILE", help="Write to this file (atomically) instead of stdout."),
 ]
 NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", help="Read every layer again; do not use or fill the layer cache.")
@@ -138,7 +142,8 @@ def inspect(
 def snapshot(
     target: TargetArg,
     output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Folder for the Dockerfile and its build context.")
+        str | None,
+        typer.Option("--output", "-o", metavar="DIR", help="Folder for the Dockerfile and its build context."),
     ] = None,
     base: BaseOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
@@ -146,12 +151,12 @@ def snapshot(
         bool, typer.Option("--verify", help="Build the result and compare it with the original (exit 1 on drift).")
     ] = False,
     network: Annotated[
-        str | None, typer.Option("--network", help="Network for the --verify build (e.g. host).")
+        str | None, typer.Option("--network", metavar="NAME", help="Network for the --verify build (e.g. host).")
     ] = None,
     include_secrets: Annotated[
         bool, typer.Option("--include-secrets", help="Also write secret-looking ENV values and credential files.")
     ] = False,
-    tag: Annotated[str | None, typer.Option("--tag", help="Tag for the --verify build.")] = None,
+    tag: Annotated[str | None, typer.Option("--tag", metavar="TAG", help="Tag for the --verify build.")] = None,
     no_cache: NoCacheOpt = False,
     cmd: Annotated[
         str | None, typer.Option("--cmd", help="CMD to write instead of the image's: a JSON array or a shell command.")
@@ -257,123 +262,92 @@ class DiffFormat(str, Enum):
     junit = "junit"
 
 
-def _build_args(values: list[str]) -> dict[str, str]:
-    out = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep:
-            value = os.environ.get(key, "")
-        out[key] = value
-    return out
-
-
 @app.command()
 @guard
 def diff(
-    actual: TargetArg,
+    actual: ActualArg,
     expected: Annotated[
         str,
         typer.Argument(
-            help="A Dockerfile (what the image claims to be), or another target to compare with.",
+            help="A Dockerfile (what the image claims to be), a folder holding one, or another target to compare with.",
+            metavar="EXPECTED",
             show_default=False,
         ),
     ],
     build: Annotated[
         bool, typer.Option("--build", help="Build the Dockerfile and compare the two images exactly.")
     ] = False,
-    network: Annotated[str | None, typer.Option("--network", help="Network for the --build build (e.g. host).")] = None,
+    network: Annotated[
+        str | None, typer.Option("--network", metavar="NAME", help="Network for the --build build (e.g. host).")
+    ] = None,
     build_arg: Annotated[
-        list[str], typer.Option("--build-arg", help="ARG value for the Dockerfile (KEY=VALUE), repeatable.")
+        list[str], typer.Option("--build-arg", metavar="KEY=VALUE", help="ARG value for the Dockerfile.")
     ] = [],  # noqa: B006 - typer reads the default, never mutates it
     base: BaseOpt = None,
     fail_on: Annotated[
         str | None,
         typer.Option(
-            "--fail-on", help="Comma-separated categories that make the exit code 1 (default: all but unknown)."
+            "--fail-on",
+            metavar="CATEGORIES",
+            help="Comma-separated categories that make the exit code 1 (default: all but unknown).",
         ),
     ] = None,
     ignore: Annotated[
-        list[str], typer.Option("--ignore", help="Glob over findings to ignore (as in .driftignore), repeatable.")
+        list[str],
+        typer.Option("--ignore", metavar="PATTERN", help="Glob over findings to ignore (as in .driftignore)."),
     ] = [],  # noqa: B006
-    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.table,
+    fmt: Annotated[
+        DiffFormat, typer.Option("--format", "-f", metavar="FORMAT", help="Output format.")
+    ] = DiffFormat.table,
     output: OutputOpt = None,
     fix: Annotated[bool, typer.Option("--fix", help="Rewrite the Dockerfile reconciled with the image.")] = False,
-    patch: Annotated[bool, typer.Option("--patch", help="Print the reconciliation as a unified diff.")] = False,
+    patch: Annotated[
+        bool, typer.Option("--patch", help="Print the reconciliation as a unified diff; write nothing.")
+    ] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every dependency row (table, markdown); JSON always does.")
+    ] = False,
     no_cache: NoCacheOpt = False,
     show_secrets: ShowSecretsOpt = False,
 ) -> None:
     """Audit an image against the Dockerfile that claims to describe it (or against another target)."""
-    from drift import ignore as ignore_mod
-    from drift.diff import DEFAULT_FAIL_ON, run_diff
-    from drift.model import FINDING_CATEGORIES
+    from drift.diffcmd import apply_fix, build_args, parse_fail_on, run_audit
     from drift.render import json as json_render
     from drift.render import junit, sarif
     from drift.render.findings import render_markdown, render_table
 
-    categories = DEFAULT_FAIL_ON
-    if fail_on is not None:
-        categories = tuple(c.strip() for c in fail_on.split(",") if c.strip())
-        bad = [c for c in categories if c not in FINDING_CATEGORIES]
-        if bad:
-            fail(
-                f"--fail-on: unknown categor{'y' if len(bad) == 1 else 'ies'} {', '.join(bad)}; "
-                f"choose from {', '.join(FINDING_CATEGORIES)}"
-            )
-    with contextlib.ExitStack() as stack:
-        result = run_diff(
+    if fix and patch:
+        fail("--fix writes the Dockerfile and --patch only prints the change: choose one")
+    categories = parse_fail_on(fail_on)
+
+    def audit(dockerfile: str) -> Any:
+        return run_audit(
             actual,
-            expected,
-            stack,
+            dockerfile,
             base=base,
             build=build,
             network=network,
-            build_args=_build_args(build_arg),
+            build_args=build_args(build_arg),
             scanner=_scanner(no_cache),
+            ignore=ignore,
+            fail_on=categories,
             show_secrets=show_secrets,
         )
-    result.fail_on = categories
-    folders = ["."]
-    if result.dockerfile is not None:
-        folders.append(os.path.dirname(os.path.abspath(result.dockerfile.path)))
-    result.findings, result.ignored = ignore_mod.split(result.findings, ignore_mod.load(folders, ignore))
-    if fix or patch:
-        _fix(result, actual, fix=fix, patch=patch)
+
+    result = audit(expected)
+    if (fix or patch) and apply_fix(result, actual, fix=fix, patch=patch):
+        result = audit(f"dockerfile:{result.dockerfile.path}")  # the report is the one for the fixed file
     if not patch or output:
-        renderer = {
-            DiffFormat.table: render_table,
-            DiffFormat.markdown: render_markdown,
+        renderer: dict[DiffFormat, Callable[[Any], str]] = {
+            DiffFormat.table: functools.partial(render_table, all_rows=show_all),
+            DiffFormat.markdown: functools.partial(render_markdown, all_rows=show_all),
             DiffFormat.json: json_render.render,
             DiffFormat.sarif: sarif.render,
             DiffFormat.junit: junit.render,
-        }[fmt]
-        emit(renderer(result), output)
+        }
+        emit(renderer[fmt](result), output)
     if result.failing:
         raise SystemExit(1)
-
-
-def _fix(result, image: str, *, fix: bool, patch: bool) -> None:  # type: ignore[no-untyped-def]
-    import difflib
-
-    from drift.dockerfile.fix import reconcile
-    from drift.output import write_text
-
-    if result.dockerfile is None or result.dockerfile_text is None:
-        fail("--fix and --patch need a Dockerfile as EXPECTED")
-    new = reconcile(result, image)
-    path = result.dockerfile.path
-    shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path.lstrip("/")
-    if patch:
-        sys.stdout.writelines(
-            difflib.unified_diff(
-                result.dockerfile_text.splitlines(keepends=True),
-                new.splitlines(keepends=True),
-                fromfile=f"a/{shown}",
-                tofile=f"b/{shown}",
-            )
-        )
-    if fix:
-        write_text(path, new)
-        print(f"drift: rewrote {path} reconciled with {image}", file=sys.stderr)
 
 
 def _scanner(no_cache: bool):  # type: ignore[no-untyped-def]
@@ -389,7 +363,7 @@ def _scanner(no_cache: bool):  # type: ignore[no-untyped-def]
     return lambda layers: scan_all(layers, cache)
 
 
-cache_app = typer.Typer(help="The layer cache (what each image layer holds, scanned once).", no_args_is_help=True)
+cache_app = DriftTyper(help="The layer cache (what each image layer holds, scanned once).", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
 
@@ -419,8 +393,10 @@ from drift.report.cli import register as _register_report  # noqa: E402 - needs 
 _register_report(app)
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    from drift.console import run
+
+    raise SystemExit(run(app, argv))
 
 
 if __name__ == "__main__":

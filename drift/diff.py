@@ -70,6 +70,37 @@ class DiffResult:
         }
 
 
+DOCKERFILE_NAMES = ("Dockerfile", "Containerfile", "dockerfile", "containerfile")
+
+
+def dockerfile_in_folder(path: str) -> str | None:
+    """The Dockerfile a folder holds, when EXPECTED names a build-context folder.
+
+    A folder with a `Dockerfile` (or `Containerfile`) is a build context, not a root
+    filesystem: `dir:FOLDER` still forces the root-folder reading.
+    """
+    if not os.path.isdir(path):
+        return None
+    for name in DOCKERFILE_NAMES:
+        candidate = os.path.join(path, name)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def check_dockerfile_path(path: str) -> None:
+    """EXPECTED that is plainly meant as a Dockerfile but is not there: 'no such file'."""
+    bare = path.removeprefix("dockerfile:")
+    if os.path.exists(bare):
+        return
+    name = os.path.basename(bare).lower()
+    named = name in ("dockerfile", "containerfile") or name.startswith(("dockerfile.", "containerfile."))
+    named = named or name.endswith((".dockerfile", ".containerfile"))
+    named = named or ("/" in bare and os.path.isdir(os.path.dirname(bare)))  # its folder is here, it is not
+    if named or path.startswith(("dockerfile:", "./", "../", "/", "~")):
+        raise DockerfileError(f"no such file: {bare} (EXPECTED is a Dockerfile, a folder holding one, or a target)")
+
+
 def is_dockerfile(path: str) -> bool:
     if path.startswith("dockerfile:"):
         return True
@@ -132,13 +163,17 @@ def _run(
     scanner: Scanner | None = None,
 ) -> DiffResult:
     build_args = build_args or {}
-    if is_dockerfile(expected):
-        df, text = read_dockerfile(expected)
+    check_dockerfile_path(expected)
+    folder = dockerfile_in_folder(expected)
+    if folder is not None or is_dockerfile(expected):
+        df, text = read_dockerfile(folder or expected)
         if build:
             result = _build_mode(actual, df, stack, base=base, network=network, build_args=build_args, scanner=scanner)
         else:
             result = _static(actual, df, stack, base=base, build_args=build_args, scanner=scanner)
         result.dockerfile, result.dockerfile_text = df, text
+        if folder is not None:
+            result.expected["found_in"] = expected
         return result
     if build:
         raise DriftError("--build needs a Dockerfile as EXPECTED")

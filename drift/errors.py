@@ -42,4 +42,6 @@ class OutputError(DriftError):
 
 
 class BuildFailed(DriftError):
-    """docker build failed."""
+    """docker build failed; the CLI prints the log's last lines (log_tail) before the error line."""
+
+    log_tail: tuple[str, ...] = ()

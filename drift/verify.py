@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from drift.buildlog import build_failed
 from drift.compare import compare_inventories
 from drift.errors import BuildFailed
 from drift.filediff import content_differences
@@ -32,7 +33,7 @@ def build_image(
     except BuildFailed:
         raise
     except Exception as exc:  # docker-py APIError, connection errors
-        raise BuildFailed(f"docker build of {context} failed: {' '.join(str(exc).split())[-400:]}") from exc
+        raise build_failed(context, str(exc), log, network) from exc
     if image_id is None:
         found = engine.find_image(tag)
         if found is None:
@@ -71,8 +72,7 @@ def _stream(
         if "aux" in item and "ID" in item["aux"]:
             image_id = item["aux"]["ID"]
         if "error" in item:
-            last = " ".join(item["error"].split())
-            raise BuildFailed(f"docker build of {context} failed: {last[-400:]}")
+            raise build_failed(context, item["error"], log, network)
     return image_id
 
 

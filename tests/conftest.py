@@ -336,3 +336,7 @@ def wait_for(predicate: Any, timeout: float = 30) -> None:
             return
         time.sleep(0.2)
     raise AssertionError("timed out")
+
+
+# A real PostgreSQL server and the per-store-kind fixture (tests/pgserver.py).
+from tests.pgserver import pg_server, store_url  # noqa: E402,F401

@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 
 from drift.diff import DiffResult
-from drift.dockerfile.escape import comment
+from drift.dockerfile.escape import comment, has_control
 from drift.dockerfile.parse import Dockerfile
 from drift.model import Finding
 
 _APT_INSTALL = re.compile(r"\b(apt-get|apt)\b[^\n]*?\binstall\b")
 _PIN_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+:~=-]*")  # a name=version a RUN line holds unquoted
 _PIP_INSTALL = re.compile(r"\b(pip3?|python3?(\.\d+)? -m pip)\b[^\n]*?\binstall\b")
+FILES_HEADER = "# drift: files changed in "
 
 
 def _final_stage(df: Dockerfile) -> tuple[int, int]:
@@ -26,16 +27,41 @@ def _final_stage(df: Dockerfile) -> tuple[int, int]:
     return froms[-1], len(df.instructions)
 
 
-def _roots(result: DiffResult, manager: str) -> list[Finding]:
+def _candidates(result: DiffResult, manager: str) -> list[Finding]:
     return [
         f
         for f in result.findings
-        if f.category == "undocumented"
-        and f.manager == manager
-        and f.explained_by is None
-        and f.expected is None
-        and _PIN_WORD.fullmatch(f"{f.name}={f.actual}")
+        if f.category == "undocumented" and f.manager == manager and f.explained_by is None and f.expected is None
     ]
+
+
+def _safe(f: Finding) -> bool:
+    return bool(_PIN_WORD.fullmatch(f"{f.name}={f.actual}"))
+
+
+def _roots(result: DiffResult, manager: str) -> list[Finding]:
+    return [f for f in _candidates(result, manager) if _safe(f)]
+
+
+def _comments_above(lines: list[str], index: int) -> set[str]:
+    """The comment lines right above line INDEX (0-based)."""
+    out = set()
+    while index > 0 and lines[index - 1].lstrip().startswith("#"):
+        index -= 1
+        out.add(lines[index].strip())
+    return out
+
+
+def _old_files_block(lines: list[str]) -> set[int]:
+    """Indices of a files block an earlier --fix appended (replaced, never repeated)."""
+    start = next((i for i, line in enumerate(lines) if line.startswith(FILES_HEADER)), None)
+    if start is None:
+        return set()
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("# "):
+        end += 1
+    first = start - 1 if start > 0 and not lines[start - 1].strip() else start
+    return set(range(first, end))
 
 
 def reconcile(result: DiffResult, image: str) -> str:
@@ -53,6 +79,8 @@ def reconcile(result: DiffResult, image: str) -> str:
     def add_before(index: int, new: list[str]) -> None:
         inserts.setdefault(index, []).extend(new)
 
+    for f in [f for m in ("apt", "pip") for f in _candidates(result, m) if not _safe(f)]:
+        add_before(_after_from(stage), [f"# drift: not added (not a plain name and version): {comment(f.name)}"])
     apt = _roots(result, "apt")
     if apt:
         pins = " ".join(f"{f.name}={f.actual}" for f in apt)
@@ -93,24 +121,31 @@ def reconcile(result: DiffResult, image: str) -> str:
         if f.line is None:
             continue
         if f.category == "missing":
-            add_before(f.line - 1, [f"# drift: {comment(f.name)} (declared below) is not installed in {image}"])
-        elif f.category == "version" and f.manager and f.fix:
+            note = f"# drift: {comment(f.name)} (declared below) is not installed in {image}"
+            if note not in _comments_above(lines, f.line - 1):  # a second --fix adds it once
+                add_before(f.line - 1, [note])
+        elif f.category == "version" and f.manager and f.fix and _safe(f):
             _repin(lines, df, f)
-    config = [f for f in result.findings if f.category == "config" and f.fix]
+    present = {line.strip() for line in lines}  # config lines an earlier --fix appended stay once
+    config = [f.fix for f in result.findings if f.category == "config" and f.fix and f.fix.strip() not in present]
     files = [f for f in result.findings if f.category == "file"]
     tail: list[str] = []
     if config:
-        tail += ["", f"# drift --fix: config as found in {image}", *[f.fix for f in config if f.fix]]
+        tail += ["", f"# drift --fix: config as found in {image}"]
+        tail += [fix if not has_control(fix) else f"# drift: not written: {comment(fix)}" for fix in config]
+    dropped = _old_files_block(lines)  # replaced by the current list, never repeated
     if files:
         tail += [
             "",
-            f"# drift: files changed in {image} that nothing here explains",
+            f"{FILES_HEADER}{image} that nothing here explains",
             "# ('drift snapshot IMAGE -o DIR' copies them into a build context):",
         ]
         tail += [f"#   {comment(f.detail or '')} {comment(f.name)}" for f in files]
     out: list[str] = []
     for i, line in enumerate(lines):
         out += inserts.get(i, [])
+        if i in dropped:
+            continue
         if i in appended_to:
             m = _APT_INSTALL.search(line) or _PIP_INSTALL.search(line)
             assert m is not None

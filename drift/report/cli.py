@@ -19,7 +19,8 @@ StoreOpt = Annotated[
     typer.Option(
         "--store",
         metavar="URL",
-        help="History store: a path or sqlite:////ABS/PATH (default $DRIFT_STORE, else ~/.local/state/drift).",
+        help="History store: a path, sqlite:////ABS/PATH or postgresql://USER@HOST/DB"
+        " (default $DRIFT_STORE, else ~/.local/state/drift).",
     ),
 ]
 ConfigOpt = Annotated[
@@ -79,15 +80,38 @@ def report(
     ] = 300.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use or fill the layer cache.")] = False,
+    context: Annotated[
+        list[str] | None,
+        typer.Option("--context", metavar="NAME", help="A Docker context to report on, repeatable."),
+    ] = None,
+    all_contexts: Annotated[
+        bool, typer.Option("--all-contexts", help="Every Docker context ('docker context ls').")
+    ] = False,
+    host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host", "-H", metavar="URL", help="An engine URL (unix://, tcp://, ssh://user@host), repeatable."
+        ),
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", help="Engines scanned at once.")] = 4,
+    engine_timeout: Annotated[
+        float,
+        typer.Option(
+            "--engine-timeout", metavar="SECONDS", help="Seconds an engine may take to answer; then it is down."
+        ),
+    ] = 120.0,
 ) -> None:
     """Report drift over the engine's containers (and images), with history: new, persisting, resolved."""
     from drift.report import config as config_mod
+    from drift.report.engines import specs
     from drift.report.options import DEFAULT_FAIL_ON, Options
     from drift.report.run import run_report
     from drift.report.targets import Selection
 
     cfg = config_mod.load(config)
     outputs = [_output_spec(o) for o in (output or list(cfg.outputs))]
+    if jobs < 1 or engine_timeout <= 0:
+        raise DriftError("--jobs takes a number >= 1 and --engine-timeout a number of seconds > 0")
     opts = Options(
         selection=Selection(
             names=tuple(targets or ()),
@@ -104,6 +128,9 @@ def report(
         lock_timeout=lock_timeout,
         no_cache=no_cache,
         keep=config_mod.duration(cfg.retention, "retention") if cfg.retention else None,
+        engines=tuple(specs(list(context or ()), all_contexts, list(host or ()), cfg.path)),
+        jobs=jobs,
+        engine_timeout=engine_timeout,
         project=os.path.dirname(cfg.path) if cfg.path else os.getcwd(),
     )
     opts.selection.filter_dict()  # a mistyped --filter is bad input (one line, exit 2), not a failed run

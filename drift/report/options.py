@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from drift.report.engines import EngineSpec
 from drift.report.scan import DockerfileMap
 from drift.report.targets import Selection
 
@@ -31,6 +32,9 @@ class Options:
     keep: float | None = None  # seconds of detail to keep (prune after the run)
     engine_name: str = "default"
     project: str = "."  # drift.toml's folder (else the current one): image labels may name files here only
+    engines: tuple[EngineSpec, ...] = ()  # none: the engine of the current Docker context
+    jobs: int = 4  # engines scanned at once
+    engine_timeout: float = 120.0  # seconds an engine may take to answer one request
 
     def to_json(self) -> dict[str, Any]:
         sel = self.selection
@@ -43,6 +47,7 @@ class Options:
             "fail_on_first_run": self.fail_on_first_run,
             "ignore": list(self.ignore),
             "dockerfiles": [{"image": d.image, "path": d.path} for d in self.dockerfiles],
+            "engines": [{"name": e.name, "endpoint": e.endpoint.host} for e in self.engines],
         }
 
 

@@ -11,20 +11,25 @@ memory of a run does not grow with the fleet. The run is recorded whatever happe
 from __future__ import annotations
 
 import datetime as dt
+import json
 import platform
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from drift import __version__
 from drift import ignore as ignore_mod
 from drift.errors import DriftError, EngineUnreachable
 from drift.progress import NoProgress, Progress
 from drift.report import doc as docmod
+from drift.report import engines as engines_mod
 from drift.report import quick, trends
-from drift.report.options import Options, layer_scanner, now_iso
+from drift.report.engines import EngineSpec
+from drift.report.options import Options, now_iso
 from drift.report.scan import Scanned, container_meta, dockerfile_for, scan
+from drift.report.shared import LayerReader, LockedStore
 from drift.report.states import Outcome, fails, transition
 from drift.report.targets import Selected, exists, missing_names, select
 from drift.store import Store, open_store
@@ -48,20 +53,16 @@ class _Run:
     rules_key: str = ""
     pending_key: str | None = None
     images_seen: dict[str, bool] = field(default_factory=dict)
+    key: str = ""  # the selection's key (with the engines when there are others)
 
 
-def _engine_info(engine: Any, name: str) -> dict[str, Any]:
-    from drift.sources.docker import docker_host
-
-    out: dict[str, Any] = {"name": name, "endpoint": docker_host(), "id": None, "status": "up", "error": None}
-    try:
-        info = engine.api.info()
-        out["id"] = info.get("ID") or None
-    except EngineUnreachable as exc:
-        out.update(status="down", error=str(exc))
-    except Exception as exc:  # the engine answered something we cannot read
-        out.update(status="down", error=f"the Docker engine did not answer 'info': {exc}")
-    return out
+def _selection_key(opts: Options, names: list[str]) -> str:
+    """The selection, and the engines when they are not just the one of the current context:
+    runs over other engines are another series (previous run, removed targets, trends)."""
+    key = opts.selection.key()
+    if names == [opts.engine_name]:
+        return key
+    return json.dumps({**json.loads(key), "engines": sorted(names)}, sort_keys=True)
 
 
 def run_report(opts: Options, *, progress: Progress | None = None, engine: Any = None) -> dict[str, Any]:
@@ -70,46 +71,45 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
     progress = progress or NoProgress()
     started, t0 = now_iso(), time.monotonic()
     rules = ignore_mod.load(list(opts.ignore_folders), list(opts.ignore))
-    engine = engine or Engine()
-    key = opts.selection.key()
-    with open_store(opts.store, lock_timeout=opts.lock_timeout) as store:
+    if engine is not None:
+        pairs = [(EngineSpec(opts.engine_name, engine.endpoint), engine)]
+    else:
+        specs = list(opts.engines) or engines_mod.specs([], False, [], None)
+        pairs = [(s, Engine(s.endpoint, timeout=opts.engine_timeout)) for s in specs]
+    key = _selection_key(opts, [s.name for s, _ in pairs])
+    reader = LayerReader(opts.no_cache)
+    with open_store(opts.store, lock_timeout=opts.lock_timeout) as raw:
+        store = cast(Store, LockedStore(raw))  # engines' threads share it, one call at a time
         run_id = store.begin_run(
             started=started, version=__version__, selection=key, options=opts.to_json(), host=platform.node()
         )
         previous = store.previous_run(key, run_id)
-        eng = _engine_info(engine, opts.engine_name)
-        known_id = store.engine_id(eng["name"])
-        if known_id and eng["id"] and known_id != eng["id"]:
-            eng["previous_id"] = known_id  # the name now reaches another engine: said, not merged silently
-        engine_row = store.engine(eng["name"], eng["endpoint"], eng["id"], started if eng["status"] == "up" else None)
-        run = _Run(store, run_id, started, engine_row, eng["name"], opts, layer_scanner(opts.no_cache), rules)
-        run.rules_key = repr([(r.pattern, r.negate) for r in rules])
-        trouble = None
+        shared = (store, run_id, started, key, reader, rules)
         try:
-            if eng["status"] == "up":
-                try:
-                    _scan_all(run, engine, progress)
-                except EngineUnreachable as exc:
-                    eng.update(status="down", error=str(exc))
-                except DriftError as exc:  # the engine refused the selection (a bad --filter, ...)
-                    trouble = str(exc)
-            if eng["status"] == "down":
-                _engine_down(run, eng["error"])
+            results = _engines(pairs, shared, opts, progress)
         except BaseException:
             store.finish_run(run_id, finished=now_iso(), status="failed", first_run=previous is None, exit_code=2)
             raise
+        engines = [eng for eng, _, _ in results]
+        runs = [r for _, r, _ in results]
+        trouble = next((t for _, _, t in results if t), None)
+        targets = [t for r in runs for t in r.targets]
+        states = [s for r in runs for s in r.states]
         first_run = previous is None
-        errors = sum(1 for t in run.targets if t["status"] == "error")
-        failing = fails(run.states, opts.fail_on) and (not first_run or opts.fail_on_first_run)
-        code = 2 if errors or trouble or eng["status"] == "down" else (1 if failing else 0)
-        status = "failed" if trouble or eng["status"] == "down" else ("partial" if errors else "complete")
+        errors = sum(1 for t in targets if t["status"] == "error")
+        down = [e for e in engines if e["status"] != "up"]
+        failing = fails(states, opts.fail_on) and (not first_run or opts.fail_on_first_run)
+        code = 2 if errors or trouble or down else (1 if failing else 0)
+        everything_down = len(down) == len(engines)
+        status = "failed" if trouble or everything_down else ("partial" if errors or down else "complete")
         finished = now_iso()
         store.finish_run(run_id, finished=finished, status=status, first_run=first_run, exit_code=code)
-        trend = _trends(store, key, {eng["name"]}, run.targets)
+        trend = _trends(store, key, {e["name"] for e in engines}, targets)
         if opts.keep is not None:
             cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=opts.keep)
             store.prune(cutoff.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    run.targets.sort(key=lambda t: (t["kind"], t["name"]))
+    targets.sort(key=lambda t: (t["engine"], t["kind"], t["name"]))
+    findings = [f for r in runs for f in r.findings]
     return {
         "schema": docmod.SCHEMA,
         "run": {
@@ -124,13 +124,55 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
             "fail_on": list(opts.fail_on),
             "exit_code": code,
             "error": trouble,
+            "layer_reads": {"image": reader.reads, "container": reader.own_reads},
         },
-        "engines": [eng],
-        "targets": run.targets,
-        "findings": docmod.sort_findings(run.findings),
-        "summary": docmod.summary(run.targets, run.findings),
+        "engines": engines,
+        "targets": targets,
+        "findings": docmod.sort_findings(findings),
+        "summary": docmod.summary(targets, findings),
         "trends": trend,
     }
+
+
+def _engines(pairs: list[tuple[EngineSpec, Any]], shared: tuple[Any, ...], opts: Options, progress: Progress) -> Any:
+    """Every engine at once (up to --jobs), one client each; one engine's trouble stays its own."""
+    if len(pairs) == 1:
+        return [_one_engine(*pairs[0], shared, opts, progress)]
+    progress.start(len(pairs))
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, opts.jobs), thread_name_prefix="drift-engine") as pool:
+            futures = [pool.submit(_one_engine, spec, eng, shared, opts, NoProgress()) for spec, eng in pairs]
+            out = []
+            for spec, future in zip(pairs, futures, strict=True):
+                out.append(future.result())
+                progress.step(f"engine {spec[0].name}")
+            return out
+    finally:
+        progress.stop()
+
+
+def _one_engine(
+    spec: EngineSpec, engine: Any, shared: tuple[Any, ...], opts: Options, progress: Progress
+) -> tuple[dict[str, Any], _Run, str | None]:
+    store, run_id, started, key, reader, rules = shared
+    eng = engines_mod.identify(engine, spec, store.engine_id(spec.name))
+    changed = eng.pop("changed", False)  # reported down, its ID not recorded: never merged
+    engine_row = store.engine(
+        eng["name"], eng["endpoint"], None if changed else eng["id"], started if eng["status"] == "up" else None
+    )
+    run = _Run(store, run_id, started, engine_row, eng["name"], opts, reader, rules, key=key)
+    run.rules_key = repr([(r.pattern, r.negate) for r in rules])
+    trouble = None
+    if eng["status"] == "up":
+        try:
+            _scan_all(run, engine, progress)
+        except EngineUnreachable as exc:
+            eng.update(status="down", error=str(exc))
+        except DriftError as exc:  # the engine refused the selection (a bad --filter, ...)
+            trouble = str(exc)
+    if eng["status"] == "down":
+        _engine_down(run, eng["error"])
+    return eng, run, trouble
 
 
 def _trends(store: Store, key: str, engines: set[str], targets: list[dict[str, Any]]) -> dict[str, Any]:
@@ -150,7 +192,7 @@ def _scan_all(run: _Run, engine: Any, progress: Progress) -> None:
             _one(run, engine, target)
     finally:
         progress.stop()
-    known = run.store.targets_of_selection(run.engine_row, run.opts.selection.key())
+    known = run.store.targets_of_selection(run.engine_row, run.key)
     for name in missing_names(run.opts.selection, selected):
         if not any(row.name == name for row in known):
             row = run.store.target(run.engine_row, "container", name)
@@ -257,7 +299,7 @@ def _gone(run: _Run, row: TargetRow) -> None:
 
 def _engine_down(run: _Run, reason: str | None) -> None:
     """The engine did not answer: every target this selection knew is `error`, its findings stale."""
-    for row in run.store.targets_of_selection(run.engine_row, run.opts.selection.key()):
+    for row in run.store.targets_of_selection(run.engine_row, run.key):
         if row.id not in run.recorded:
             _record(run, row, None, "error", [], error=f"engine down: {reason}")
 

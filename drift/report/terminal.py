@@ -59,6 +59,7 @@ def summary(doc: dict[str, Any]) -> str:
             )
         if e["status"] != "up":
             lines.append(f"  engine {e['name']} ({e['endpoint']}) is down: {e['error']}")
+    many = len(doc["engines"]) > 1  # then every target and finding says its engine
     for t in doc["targets"]:
         if not _changed(t):
             continue
@@ -66,18 +67,19 @@ def summary(doc: dict[str, Any]) -> str:
         if t["redeployed"]:
             extra.append(f"redeployed ({short_id(t['id'])})")
         status = t["status"]
-        if t["error"]:  # "error: why", the word once
-            extra.append(f"error: {t['error']}")
+        if t["error"]:  # "error: why", the word once; an engine down was said once above
+            extra.append("engine down" if t["error"].startswith("engine down:") else f"error: {t['error']}")
             status = "" if status == "error" else status
         parts = [x for x in [status, _counts(t), *extra] if x]
-        lines.append(f"  {t['kind']} {t['name']}: " + ", ".join(parts))
+        lines.append(f"  {t['engine'] + ': ' if many else ''}{t['kind']} {t['name']}: " + ", ".join(parts))
     shown = [f for f in doc["findings"] if f["state"] in ("new", "updated")]
     if shown:
         lines.append("")
         for f in shown[:_MAX_FINDINGS]:
             what = f"{f['category']} {f['manager'] + ' ' if f['manager'] else ''}{f['name']}"
+            where = f"{f['engine']}/{f['target']}" if many else f["target"]
             lines.append(
-                f"  {f['state']:<8} {f['target']}: {what} ({_value(f['expected'])} -> {_value(f['actual'])})"
+                f"  {f['state']:<8} {where}: {what} ({_value(f['expected'])} -> {_value(f['actual'])})"
                 f"  [{f['fingerprint']}]"
             )
         if len(shown) > _MAX_FINDINGS:

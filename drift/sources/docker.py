@@ -12,37 +12,104 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from drift.errors import CorruptArchive, DriftError, EngineUnreachable, TargetNotFound
 from drift.model import ImageConfig, Target
 from drift.sources import RawHistory, Source
+from drift.sources.contexts import Endpoint, current_endpoint
 from drift.sources.fs import Layer
 from drift.sources.layers import DirLayer, TarLayer
 
 
 def docker_host() -> str:
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    """The URL of the engine drift talks to, chosen as the docker CLI chooses it."""
+    return current_endpoint().host
+
+
+def connect(endpoint: Endpoint, timeout: float = 120) -> Any:
+    """A docker-py client for ENDPOINT (TLS and ssh as the docker CLI does them)."""
+    import docker
+
+    if endpoint.chosen_by == "DOCKER_HOST":
+        verify = bool(os.environ.get("DOCKER_TLS_VERIFY")) and endpoint.host.startswith("tcp://")
+        with _own_ca_only() if verify else contextlib.nullcontext():
+            client = docker.from_env(timeout=timeout)
+        if verify:
+            _pin_ca(client.api)
+        return client  # DOCKER_TLS_VERIFY / DOCKER_CERT_PATH as docker reads them
+    tls: Any = False
+    if endpoint.host.startswith("tcp://") and (endpoint.ca or endpoint.cert):
+        from docker.tls import TLSConfig
+
+        cert = (endpoint.cert, endpoint.key) if endpoint.cert and endpoint.key else None
+        tls = TLSConfig(client_cert=cert, ca_cert=endpoint.ca, verify=not endpoint.skip_tls_verify)
+    with _own_ca_only() if tls else contextlib.nullcontext():  # the client asks the engine's version here
+        client = docker.DockerClient(
+            base_url=endpoint.host, tls=tls, timeout=timeout, use_ssh_client=endpoint.host.startswith("ssh://")
+        )
+    if tls:
+        _pin_ca(client.api)
+    return client
+
+
+_ENV_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _own_ca_only() -> Iterator[None]:
+    with _ENV_LOCK:
+        saved = {k: os.environ.pop(k) for k in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if k in os.environ}
+        try:
+            yield
+        finally:
+            os.environ.update(saved)
+
+
+def _pin_ca(api: Any) -> None:
+    """Verify the engine with its own CA, as docker does: requests would otherwise let
+    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (common on corporate machines) replace it."""
+    merge = api.merge_environment_settings
+
+    def settings(url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        out = merge(url, proxies, stream, verify, cert)
+        out["verify"] = api.verify
+        return out
+
+    api.merge_environment_settings = settings
 
 
 class Engine:
     """A thin, lazily connected wrapper over docker-py that speaks DriftError."""
 
-    def __init__(self) -> None:
+    def __init__(self, endpoint: Endpoint | None = None, *, timeout: float = 120) -> None:
         self._client: Any = None
+        self._endpoint = endpoint
+        self.timeout = timeout
+
+    @property
+    def local(self) -> bool:
+        """Its overlay2 folders are on this machine (a unix socket): layers can be read in place."""
+        return self.endpoint.host.startswith("unix://")
+
+    @property
+    def endpoint(self) -> Endpoint:
+        if self._endpoint is None:
+            self._endpoint = current_endpoint()
+        return self._endpoint
 
     @property
     def api(self) -> Any:
         if self._client is None:
-            import docker
-
+            endpoint = self.endpoint
             try:
-                client = docker.from_env(timeout=120)
+                client = connect(endpoint, self.timeout)
                 client.ping()
             except Exception as exc:  # docker-py raises DockerException, requests errors, OSError
                 raise EngineUnreachable(
-                    f"cannot reach the Docker engine at {docker_host()} (DOCKER_HOST): "
-                    f"{_reason(exc)}; start dockerd or point DOCKER_HOST at a running engine"
+                    f"cannot reach the Docker engine at {endpoint.describe()}: {_reason(exc)}; {_what_to_do(endpoint)}"
                 ) from exc
             self._client = client
         return self._client.api
@@ -61,7 +128,7 @@ class Engine:
             if isinstance(exc, DriftError):
                 raise
             raise EngineUnreachable(
-                f"lost the Docker engine at {docker_host()} while trying to {what}: {_reason(exc)}"
+                f"lost the Docker engine at {self.endpoint.describe()} while trying to {what}: {_reason(exc)}"
             ) from exc
 
     def find_container(self, name: str) -> dict[str, Any] | None:
@@ -97,6 +164,12 @@ class Engine:
 
     def diff(self, container_id: str) -> list[dict[str, Any]]:
         return self._call(f"diff container {container_id}", lambda a: a.diff, container_id) or []
+
+
+def _what_to_do(endpoint: Endpoint) -> str:
+    if endpoint.chosen_by in ("DOCKER_HOST", "default"):
+        return "start dockerd or point DOCKER_HOST at a running engine"
+    return "start that engine, or choose another context ('docker context use NAME', DOCKER_CONTEXT, DOCKER_HOST)"
 
 
 def _reason(exc: BaseException) -> str:
@@ -172,7 +245,7 @@ def _looks_empty(created_by: str, size: int | None) -> bool:
 def _image_layers(engine: Engine, attrs: dict[str, Any], stack: contextlib.ExitStack, label: str) -> list[Layer]:
     layer_ids = list((attrs.get("RootFS") or {}).get("Layers") or [])
     mode = _read_mode()
-    dirs = _overlay_dirs(attrs, len(layer_ids)) if mode != "api" else None
+    dirs = _overlay_dirs(attrs, len(layer_ids)) if mode != "api" and engine.local else None
     if dirs is not None:
         return [
             DirLayer(d, digest=layer_ids[i], overlay=True, description=f"{label} layer {i + 1}")
@@ -202,7 +275,7 @@ def image_source(
 ) -> Source:
     attrs = attrs or engine.find_image(ref)
     if attrs is None:
-        raise TargetNotFound(f"no image {ref!r} on the engine at {docker_host()}: see 'docker images'")
+        raise TargetNotFound(f"no image {ref!r} on the engine at {engine.endpoint.describe()}: see 'docker images'")
     layers = _image_layers(engine, attrs, stack, f"image {ref}")
     digests = tuple(attrs.get("RepoDigests") or ())
     target = Target(
@@ -235,7 +308,7 @@ def container_source(
 ) -> Source:
     attrs = attrs or engine.find_container(name)
     if attrs is None:
-        raise TargetNotFound(f"no container {name!r} on the engine at {docker_host()}: see 'docker ps -a'")
+        raise TargetNotFound(f"no container {name!r} on the engine at {engine.endpoint.describe()}: see 'docker ps -a'")
     image_attrs = engine.find_image(attrs["Image"])
     if image_attrs is None:
         raise TargetNotFound(f"container {name!r} runs image {attrs['Image']} which the engine no longer has")
@@ -272,6 +345,7 @@ def _container_upper(engine: Engine, attrs: dict[str, Any], stack: contextlib.Ex
     upper = data.get("UpperDir")
     if (
         mode != "api"
+        and engine.local
         and (attrs.get("GraphDriver") or {}).get("Name") == "overlay2"
         and upper
         and os.path.isdir(upper)

@@ -5,7 +5,8 @@
 SQLite by default ($DRIFT_STORE, else $XDG_STATE_HOME/drift/history.sqlite, else
 ~/.local/state/drift/history.sqlite), in WAL mode with a busy timeout, behind an advisory
 lock so overlapping runs never interleave. A file that is not a healthy drift store is
-refused with one line and never written to.
+refused with one line and never written to. `postgresql://USER@HOST/DB` is one store shared
+by many hosts (drift/store/pg.py): same schema, same queries, same migrations.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import datetime as dt
 import os
 import sqlite3
 from collections.abc import Iterator
+from typing import Any
 
-from drift.store.dialect import StoreError, StoreURL, parse_url
+from drift.store.dialect import POSTGRES, SQLITE, StoreError, StoreURL, parse_url
 from drift.store.lock import StoreBusy, exclusive
 from drift.store.queries import Store
 from drift.store.schema import LATEST, MIGRATIONS
@@ -34,6 +36,12 @@ def open_store(
     takes it only to upgrade the schema. `create` (default: `write`) makes a new store."""
     parsed = parse_url(url)
     shown = parsed.path
+    if parsed.dialect is POSTGRES:
+        from drift.store import pg
+
+        with pg.session(parsed, lock_timeout=lock_timeout, write=write, create=create) as conn:
+            yield Store(conn, parsed.dialect, shown)
+        return
     if not (write if create is None else create) and not os.path.exists(parsed.path):
         raise StoreError(f"no history store at {shown}: run 'drift report' first (or pass --store)")
     folder = os.path.dirname(parsed.path)
@@ -94,13 +102,13 @@ def _connect(url: StoreURL) -> sqlite3.Connection:
     return conn
 
 
-def _version(conn: sqlite3.Connection) -> int:
+def _version(conn: Any) -> int:
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
     row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
     return int(row[0] or 0)
 
 
-def _migrate(conn: sqlite3.Connection, url: StoreURL) -> None:
+def _migrate(conn: Any, url: StoreURL) -> None:
     current = _version(conn)
     if current > LATEST:
         raise StoreError(
@@ -109,7 +117,7 @@ def _migrate(conn: sqlite3.Connection, url: StoreURL) -> None:
         )
     if current == LATEST:
         return
-    if current > 0:
+    if current > 0 and url.dialect is SQLITE:  # PostgreSQL: the upgrade is one transaction (DDL included)
         _backup(conn, url.path, current)
     for version, _, statements in MIGRATIONS:
         if version <= current:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RUN_ID, build, run_drift, run_script, sh
+from tests.pgserver import store_bytes
 
 pytestmark = pytest.mark.engine
 
@@ -35,14 +36,15 @@ def start(docker_client: Any, image: str, name: str, group: str, cleanup: list[t
 class Reporter:
     """Runs `drift report` on one store and one label group; keeps every JSON document."""
 
-    def __init__(self, tmp: Path, group: str) -> None:
+    def __init__(self, tmp: Path, group: str, store_url: str | None = None) -> None:
         self.tmp = tmp
         self.store = tmp / "history.sqlite"
+        self.url = store_url or f"sqlite:///{self.store}"
         self.filter = f"label={LABEL}={RUN_ID}-{group}"
         self.count = 0
 
     def base_args(self) -> list[str]:
-        return ["--store", f"sqlite:///{self.store}"]
+        return ["--store", self.url]
 
     def __call__(self, *extra: str, code: int | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
         self.count += 1
@@ -77,8 +79,12 @@ def second_image(docker_client: Any, base_image: str, tmp_path_factory: pytest.T
     return tag
 
 
-def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str, cleanup: Any, tmp_path: Path) -> None:
-    names = {n: f"drift-test-rep-{n}-{RUN_ID}" for n in ("web1", "web2", "api1", "api2")}
+def test_fleet_over_runs(
+    docker_client: Any, base_image: str, second_image: str, cleanup: Any, tmp_path: Path, store_url: str
+) -> None:
+    """Once per store kind (SQLite, PostgreSQL): the same runs, the same states."""
+    kind = store_url.split(":", 1)[0]
+    names = {n: f"drift-test-rep-{n}-{kind}-{RUN_ID}" for n in ("web1", "web2", "api1", "api2")}
     bound = tmp_path / "app.conf"
     bound.write_text("setting=1\n")
     c = {
@@ -87,7 +93,7 @@ def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str,
             docker_client,
             base_image,
             names["web1"],
-            "fleet",
+            f"fleet-{kind}",
             cleanup,
             working_dir="/srv/newapp/work",
             tmpfs={"/scratch/tmp": ""},
@@ -98,17 +104,17 @@ def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str,
             docker_client,
             base_image,
             names["web2"],
-            "fleet",
+            f"fleet-{kind}",
             cleanup,
             environment={"DB_PASSWORD": "hunter2-secret-value", "MODE": "prod"},
             network_mode="none",
             volumes={str(tmp_path): {"bind": "/data", "mode": "ro"}},
         ),
-        "api1": start(docker_client, second_image, names["api1"], "fleet", cleanup),
-        "api2": start(docker_client, second_image, names["api2"], "fleet", cleanup),
+        "api1": start(docker_client, second_image, names["api1"], f"fleet-{kind}", cleanup),
+        "api2": start(docker_client, second_image, names["api2"], f"fleet-{kind}", cleanup),
     }
     sh(c["web2"], "echo 'tuned' > /etc/tuned.conf")  # drift that predates the first run
-    report = Reporter(tmp_path, "fleet")
+    report = Reporter(tmp_path, f"fleet-{kind}", store_url)
 
     # 1. the first run is a baseline: everything recorded, exit 0
     first = report(code=0)
@@ -165,7 +171,7 @@ def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str,
 
     # 5. web2 recreated under the same name from another image: same target, redeployed
     c["web2"].remove(force=True)
-    c["web2"] = start(docker_client, second_image, names["web2"], "fleet", cleanup)
+    c["web2"] = start(docker_client, second_image, names["web2"], f"fleet-{kind}", cleanup)
     fifth = report(code=0)
     redeployed = target(fifth, names["web2"])
     assert redeployed["redeployed"] is True and redeployed["status"] == "scanned"
@@ -200,7 +206,8 @@ def test_fleet_over_runs(docker_client: Any, base_image: str, second_image: str,
     assert "complete (baseline)" in table and table.count("\n") == 2 + len(docs)
     one = json.loads(run_drift("history", names["api1"], "--format", "json", *report.base_args(), check=0).stdout)
     assert [r["new"] for r in one["runs"]][:5] == [0, 1, 0, 0, 0] and one["runs"][4]["resolved"] == 1
-    for path in [report.store, *tmp_path.glob("run*.json")]:
+    assert b"hunter2-secret-value" not in store_bytes(store_url) and b"tree" in store_bytes(store_url)
+    for path in tmp_path.glob("run*.json"):
         assert b"hunter2-secret-value" not in path.read_bytes()
 
 
@@ -410,10 +417,12 @@ def test_an_engine_name_that_now_reaches_another_engine_is_said(tmp_path: Path) 
     conn.execute("UPDATE engines SET engine_id = 'AAAA:OTHER:ENGINE'")  # as if 'default' pointed elsewhere before
     conn.commit()
     conn.close()
-    proc = run_drift(*args, "-o", f"json:{tmp_path / 'r.json'}", check=0)
+    proc = run_drift(*args, "-o", f"json:{tmp_path / 'r.json'}", check=2)
     engine = json.loads((tmp_path / "r.json").read_text())["engines"][0]
-    assert engine["previous_id"] == "AAAA:OTHER:ENGINE" and engine["id"] != engine["previous_id"]
-    assert "is another engine than last time" in proc.stdout
+    # not merged into the other engine's history (its findings would be 'resolved' on a machine never scanned)
+    assert engine["status"] == "down" and engine["id"] != "AAAA:OTHER:ENGINE"
+    assert "another Docker engine" in engine["error"] and "AAAA:OTHER:ENGINE" in engine["error"]
+    assert "another Docker engine" in proc.stderr
 
 
 def test_default_store_location_follows_xdg_state_home(tmp_path: Path) -> None:

@@ -24,8 +24,8 @@ def test_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DRIFT_STORE")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     assert parse_url(None).path == str(tmp_path / "state" / "drift" / "history.sqlite")
-    with pytest.raises(StoreError, match="PostgreSQL stores are not supported yet"):
-        parse_url("postgresql://drift@db/drift")
+    pg = parse_url("postgresql://drift:s3cret@db/drift?sslmode=require&password=other")
+    assert pg.dialect.name == "postgresql" and "s3cret" not in pg.path and "other" not in pg.path
     with pytest.raises(StoreError, match="unknown scheme"):
         parse_url("mysql://x/y")
 

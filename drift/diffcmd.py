@@ -1,0 +1,81 @@
+"""The glue of `drift diff` between the command line and drift.diff: --build-arg, --fail-on,
+.driftignore/--ignore, and --fix/--patch (the report after --fix is the rewritten file's)."""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import sys
+from typing import Any
+
+from drift.diff import DEFAULT_FAIL_ON, DiffResult, run_diff
+from drift.errors import DriftError
+from drift.model import FINDING_CATEGORIES
+
+
+def build_args(values: list[str]) -> dict[str, str]:
+    """--build-arg KEY=VALUE (or KEY, taken from the environment, as docker does)."""
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep:
+            value = os.environ.get(key, "")
+        out[key] = value
+    return out
+
+
+def parse_fail_on(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return DEFAULT_FAIL_ON
+    categories = tuple(c.strip() for c in value.split(",") if c.strip())
+    bad = [c for c in categories if c not in FINDING_CATEGORIES]
+    if bad:
+        raise DriftError(
+            f"--fail-on: unknown categor{'y' if len(bad) == 1 else 'ies'} {', '.join(bad)}; "
+            f"choose from {', '.join(FINDING_CATEGORIES)}"
+        )
+    return categories
+
+
+def run_audit(actual: str, expected: str, *, ignore: list[str], fail_on: tuple[str, ...], **kw: Any) -> DiffResult:
+    """run_diff, then .driftignore / --ignore and --fail-on applied."""
+    from drift import ignore as ignore_mod
+
+    with contextlib.ExitStack() as stack:
+        result = run_diff(actual, expected, stack, **kw)
+    result.fail_on = fail_on
+    folders = ["."]
+    if result.dockerfile is not None:
+        folders.append(os.path.dirname(os.path.abspath(result.dockerfile.path)))
+    result.findings, result.ignored = ignore_mod.split(result.findings, ignore_mod.load(folders, ignore))
+    return result
+
+
+def apply_fix(result: DiffResult, image: str, *, fix: bool, patch: bool) -> bool:
+    """Print (--patch) or write (--fix) the reconciled Dockerfile; True when a file was rewritten."""
+    from drift.dockerfile.fix import reconcile
+    from drift.output import write_text
+
+    if result.dockerfile is None or result.dockerfile_text is None:
+        raise DriftError("--fix and --patch need a Dockerfile as EXPECTED")
+    new = reconcile(result, image)
+    path = result.dockerfile.path
+    shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path.lstrip("/")
+    if patch:
+        sys.stdout.writelines(
+            difflib.unified_diff(
+                result.dockerfile_text.splitlines(keepends=True),
+                new.splitlines(keepends=True),
+                fromfile=f"a/{shown}",
+                tofile=f"b/{shown}",
+            )
+        )
+    if not fix:
+        return False
+    if new == result.dockerfile_text:
+        print(f"drift: {path} is already reconciled with {image}: nothing to change", file=sys.stderr)
+        return False
+    write_text(path, new)
+    print(f"drift: rewrote {path} reconciled with {image}; the report below is for the rewritten file", file=sys.stderr)
+    return True
