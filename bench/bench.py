@@ -8,8 +8,9 @@ Cases (each run alternates drift and syft on the same input; medians are reporte
   archive     drift inspect FILE.tar --no-cache        vs  syft -q docker-archive:FILE.tar -o json
   growth      the cold case on a small and a large image: how time and memory grow
 
-Peak memory is each child process's own maximum resident set (os.wait4). Targets (issue 5):
-cold >= 5x, incremental >= 20x, archive >= 5x faster than syft; peak memory <= half of syft's.
+Peak memory is each child process's own maximum resident set (os.wait4). Targets (issue 8,
+raised to what issue 5's work reached): cold (large image) >= 10x, incremental >= 25x, archive
+>= 5x faster than syft (the small cold image keeps 5x); peak memory <= a third of syft's.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ SYFT = [str(BIN / "syft")] if (BIN / "syft").exists() else ["syft"]
 BASE = os.environ.get("DRIFT_BASE_IMAGE", "drift-base:bookworm")
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SMALL = "drift-bench/small:1"
+COLD, WARM, ARCHIVE, MEMORY = 10.0, 25.0, 5.0, 1 / 3  # speed-ups over syft, peak memory ratio
+COLD_SMALL = 5.0  # the small image: syft's fixed start-up weighs less there (8.6x measured before issue 8)
 LARGE = "drift-bench/large:1"
 
 SMALL_STORY = (
@@ -187,12 +190,12 @@ def main() -> None:
 def report(rows: list[dict[str, object]]) -> None:
     from tabulate import tabulate
 
-    targets = {"cold, large": 5.0, "incremental": 20.0, "archive": 5.0, "cold, small": 5.0}
+    targets = {"cold, large": COLD, "incremental": WARM, "archive": ARCHIVE, "cold, small": COLD_SMALL}
     table = []
     ok = True
     for r in rows:
         target = next(v for k, v in targets.items() if str(r["case"]).startswith(k))
-        passed = r["speedup"] >= target and r["memory_ratio"] <= 0.5 and r["same_packages"]  # type: ignore[operator]
+        passed = r["speedup"] >= target and r["memory_ratio"] <= MEMORY and r["same_packages"]  # type: ignore[operator]
         ok = ok and bool(passed)
         table.append(
             [
@@ -202,7 +205,7 @@ def report(rows: list[dict[str, object]]) -> None:
                 f"{r['speedup']:.1f}x (>= {target:.0f}x)",
                 r["drift_mb"],
                 r["syft_mb"],
-                f"{r['memory_ratio']:.2f} (<= 0.50)",
+                f"{r['memory_ratio']:.2f} (<= {MEMORY:.2f})",
                 f"{'yes' if r['same_packages'] else 'NO'} ({r['packages']})",
                 "PASS" if passed else "FAIL",
             ]

@@ -73,6 +73,10 @@ def inspect_target(
 
 
 def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns: list[Unknown]) -> Inspection:
+    prefix = choice.prefix if choice is not None and choice.prefix is not None else 0
+    for layer in source.layers[prefix:]:  # only a base found by layer digests relies on them
+        if hasattr(layer, "relied"):
+            layer.relied = False  # (a cache, when used, relies on them again: see cache.scan_all)
     scans = scanner(source.layers)
     top = View(scans, source.layers)
     base_view: View | None = None

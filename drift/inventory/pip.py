@@ -65,27 +65,30 @@ def parse_direct_url(data: bytes | None) -> DirectUrl | None:
         return None
     try:
         doc = json.loads(data)
-        url = doc["url"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, RecursionError):
         return None
-    if "vcs_info" in doc:
-        vcs = doc["vcs_info"]
+    if not isinstance(doc, dict) or not isinstance(doc.get("url"), str):
+        return None  # not what pip writes (PEP 610): no direct URL is claimed
+    url = doc["url"]
+    subdirectory = _str(doc.get("subdirectory"))
+    vcs = doc.get("vcs_info")
+    if isinstance(vcs, dict):
         return DirectUrl(
             url=url,
             kind="vcs",
-            vcs=vcs.get("vcs"),
-            commit=vcs.get("commit_id"),
-            requested_revision=vcs.get("requested_revision"),
-            subdirectory=doc.get("subdirectory"),
+            vcs=_str(vcs.get("vcs")),
+            commit=_str(vcs.get("commit_id")),
+            requested_revision=_str(vcs.get("requested_revision")),
+            subdirectory=subdirectory,
         )
-    if "dir_info" in doc:
-        return DirectUrl(
-            url=url,
-            kind="dir",
-            editable=bool(doc["dir_info"].get("editable", False)),
-            subdirectory=doc.get("subdirectory"),
-        )
-    return DirectUrl(url=url, kind="archive", subdirectory=doc.get("subdirectory"))
+    info = doc.get("dir_info")
+    if isinstance(info, dict):
+        return DirectUrl(url=url, kind="dir", editable=info.get("editable") is True, subdirectory=subdirectory)
+    return DirectUrl(url=url, kind="archive", subdirectory=subdirectory)
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def parse_pyvenv(data: bytes | None) -> dict[str, str]:
@@ -198,7 +201,9 @@ def _read_dist(
         data = view.read(meta)
         requires_extra = ()
     if data is None:
-        result.unknowns.append(Unknown(meta, "no METADATA/PKG-INFO: distribution skipped"))
+        result.unknowns.append(
+            Unknown(meta, "no readable METADATA/PKG-INFO (missing, not a file, or over 64 MB): distribution skipped")
+        )
         return None
     name, version, requires = parse_metadata(data)
     if not name or not version:

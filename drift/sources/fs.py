@@ -27,8 +27,10 @@ _DPKG_INFO = (".list", ".postinst", ".preinst", ".config")
 _DIST_INFO_FILES = {"METADATA", "REQUESTED", "INSTALLER", "direct_url.json", "RECORD"}
 _EGG_INFO_FILES = {"PKG-INFO", "requires.txt", "installed-files.txt", "INSTALLER", "REQUESTED"}
 _MD5_PREFIX = "/etc/"
-MAX_CAPTURE = 64 * 1024 * 1024
+MAX_CAPTURE = 16 * 1024 * 1024  # per file; larger files are read on demand, streamed
+LAYER_BUDGET = 96 * 1024 * 1024  # captured content per layer; beyond it, on demand too
 MAX_MD5 = 4 * 1024 * 1024
+MAX_READ = 64 * 1024 * 1024  # View.read: a larger file is not read whole (None); stream it with open()
 
 _PY_MANAGED = re.compile(r"^/usr/lib/python3(\.\d+)?/EXTERNALLY-MANAGED$")
 
@@ -58,7 +60,7 @@ def wants_md5(path: str) -> bool:
 
 
 class Entry(NamedTuple):
-    """One path of a layer. A tuple: tens of thousands per image, pickled into the cache."""
+    """One path of a layer. A tuple: tens of thousands per image, stored as JSON rows in the cache."""
 
     kind: str  # file, dir, symlink, hardlink, char, block, fifo, socket
     mode: int
@@ -79,6 +81,7 @@ class LayerScan:
     opaque: list[str] = field(default_factory=list)
     blobs: dict[str, bytes] = field(default_factory=dict)
     md5: dict[str, str] = field(default_factory=dict)
+    captured: int = 0  # bytes held in blobs (bounded by LAYER_BUDGET)
 
 
 class Layer(Protocol):
@@ -114,13 +117,14 @@ def normalize(name: str) -> str | None:
 
 def capture(path: str, size: int, read: Callable[[], bytes], scan: LayerScan) -> None:
     """Record what a scan keeps of a regular file: its content and/or its md5."""
-    want_blob = size <= MAX_CAPTURE and wants_content(path)
+    want_blob = size <= MAX_CAPTURE and scan.captured + size <= LAYER_BUDGET and wants_content(path)
     want_md5 = size <= MAX_MD5 and wants_md5(path)
     if not (want_blob or want_md5):
         return
     data = read()
     if want_blob:
         scan.blobs[path] = data
+        scan.captured += len(data)
     if want_md5:
         scan.md5[path] = hashlib.md5(data, usedforsecurity=False).hexdigest()
 
@@ -186,15 +190,22 @@ class View:
     def exists(self, path: str) -> bool:
         return path in self.entries
 
-    def read(self, path: str) -> bytes | None:
-        """Content of a regular file (captured, else read from its layer), or None."""
-        entry = self.entries.get(path)
-        if entry is None:
+    def file_of(self, path: str) -> tuple[str, Entry] | None:
+        """The path whose content a path shows (hard links followed, a few hops at most)."""
+        for _ in range(8):
+            entry = self.entries.get(path)
+            if entry is None or entry.kind != "hardlink":
+                return (path, entry) if entry is not None else None
+            path = entry.linkname
+        return None  # a hard-link loop (crafted across layers): no content
+
+    def read(self, path: str, limit: int = MAX_READ) -> bytes | None:
+        """Content of a regular file (captured, else read from its layer), or None; None too
+        when the file is larger than `limit` (a crafted size must not fill memory)."""
+        found = self.file_of(path)
+        if found is None or found[1].kind != "file" or found[1].size > limit:
             return None
-        if entry.kind == "hardlink":
-            return self.read(entry.linkname)
-        if entry.kind != "file":
-            return None
+        path = found[0]
         index = self.layer_of[path]
         blob = self.scans[index].blobs.get(path)
         if blob is not None:
@@ -205,9 +216,10 @@ class View:
             return fh.read()
 
     def open(self, path: str) -> BinaryIO:
-        entry = self.entries[path]
-        if entry.kind == "hardlink":
-            return self.open(entry.linkname)
+        found = self.file_of(path)
+        if found is None:
+            raise FileNotFoundError(path)
+        path = found[0]
         index = self.layer_of[path]
         if self.handles is None:
             import io
@@ -216,16 +228,23 @@ class View:
         return self.handles[index].open(path)
 
     def md5(self, path: str) -> str | None:
-        entry = self.entries.get(path)
-        if entry is None:
+        found = self.file_of(path)
+        if found is None:
             return None
-        if entry.kind == "hardlink":
-            return self.md5(entry.linkname)
+        path = found[0]
         digest = self.scans[self.layer_of[path]].md5.get(path)
         if digest is not None:
             return digest
-        data = self.read(path)
-        return hashlib.md5(data, usedforsecurity=False).hexdigest() if data is not None else None
+        if found[1].kind != "file":
+            return None
+        blob = self.scans[self.layer_of[path]].blobs.get(path)
+        if blob is not None or self.handles is None:
+            return hashlib.md5(blob, usedforsecurity=False).hexdigest() if blob is not None else None
+        md5 = hashlib.md5(usedforsecurity=False)
+        with self.open(path) as fh:  # streamed: the file may be large
+            while chunk := fh.read(1 << 20):
+                md5.update(chunk)
+        return md5.hexdigest()
 
     def listdir(self, path: str) -> list[str]:
         return sorted(self.children.get(path, ()))

@@ -1,21 +1,20 @@
-"""Layer handles: a folder (overlay2 diff, root filesystem) or a tar stream."""
+"""Layer handles: a folder (overlay2 diff, root filesystem) or a tar stream (tarlayer.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
-import gzip
 import io
 import os
 import stat
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import BinaryIO
 
-from drift.errors import CorruptArchive, UnsafeArchive
-from drift.sources.fs import Entry, LayerScan, capture, normalize
-from drift.sources.tarread import Member, Reader, TarError
+from drift.errors import CorruptArchive
+from drift.sources.fs import Entry, LayerScan, capture
+from drift.sources.tarlayer import TarLayer
+
+__all__ = ["DirLayer", "TarLayer", "window"]
 
 
 def _stat_kind(mode: int) -> str:
@@ -219,116 +218,3 @@ class Window(io.RawIOBase):
 
 def window(path: str, offset: int, size: int) -> BinaryIO:
     return io.BufferedReader(Window(path, offset, size), buffer_size=1 << 20)  # type: ignore[return-value]
-
-
-_TAR_ERRORS = (TarError, EOFError, zlib.error, OSError, ValueError)
-
-
-class TarLayer:
-    """A layer that is a tar stream (plain or gzip), e.g. a member of a `docker save` archive.
-
-    `only` restricts the layer to some paths and `extra_whiteouts` adds deletions: this is
-    how a container read through the API (export + diff) becomes one upper layer.
-    """
-
-    def __init__(
-        self,
-        opener: Callable[[], BinaryIO],
-        *,
-        digest: str | None,
-        description: str,
-        only: set[str] | None = None,
-        extra_whiteouts: list[str] | None = None,
-        cache_salt: str = "",
-    ) -> None:
-        self.opener = opener
-        self.cache_salt = f"tar:{cache_salt}"
-        self.digest = digest
-        self.description = description
-        self.only = only
-        self.extra_whiteouts = extra_whiteouts or []
-
-    @contextlib.contextmanager
-    def _reader(self) -> Iterator[Reader]:
-        with self.opener() as raw:
-            head = raw.read(4) if raw.seekable() else b""
-            if raw.seekable():
-                raw.seek(0)
-            if head.startswith(b"\x1f\x8b"):
-                with gzip.GzipFile(fileobj=raw) as unzipped:
-                    yield Reader(unzipped, seekable=False)  # type: ignore[arg-type]
-            elif head.startswith(b"\x28\xb5\x2f\xfd"):
-                raise CorruptArchive(f"{self.description} is zstd-compressed, which drift cannot read")
-            else:
-                yield Reader(raw)
-
-    def _members(self, reader: Reader) -> Iterator[tuple[str, Member]]:
-        for member in reader.members():
-            path = normalize(member.name)
-            if path is None:
-                raise UnsafeArchive(
-                    f"{self.description}: member {member.name!r} points outside the root; "
-                    "refusing to read this archive (recreate it with 'docker save')"
-                )
-            yield path, member
-
-    def scan(self) -> LayerScan:
-        scan = LayerScan(digest=self.digest)
-        scan.whiteouts.extend(self.extra_whiteouts)
-        try:
-            with self._reader() as reader:
-                for path, member in self._members(reader):
-                    self._add(scan, reader, path, member)
-        except (UnsafeArchive, CorruptArchive):
-            raise
-        except _TAR_ERRORS as exc:
-            raise CorruptArchive(
-                f"{self.description} is corrupt or truncated ({exc or type(exc).__name__}); "
-                "recreate it with 'docker save'"
-            ) from exc
-        return scan
-
-    def _add(self, scan: LayerScan, reader: Reader, path: str, member: Member) -> None:
-        if path == "/":
-            return
-        folder, _, base = path.rpartition("/")
-        folder = folder or "/"
-        if base.startswith(".wh."):
-            if self.only is None:
-                if base == ".wh..wh..opq":
-                    scan.opaque.append(folder)
-                else:
-                    scan.whiteouts.append(f"{folder.rstrip('/')}/{base[4:]}")
-            return
-        if self.only is not None and path not in self.only:
-            return
-        kind = member.kind
-        if kind == "hardlink":
-            target = normalize(member.linkname)
-            if target is None:
-                raise UnsafeArchive(
-                    f"{self.description}: hard link {member.name!r} points outside the root ({member.linkname!r})"
-                )
-            linked = scan.entries.get(target)
-            size = linked.size if linked else 0
-            scan.entries[path] = Entry("hardlink", member.mode, member.uid, member.gid, size, member.mtime, target)
-            if target in scan.blobs:
-                scan.blobs[path] = scan.blobs[target]
-            if target in scan.md5:
-                scan.md5[path] = scan.md5[target]
-            return
-        size = member.size if kind == "file" else 0
-        scan.entries[path] = Entry(kind, member.mode, member.uid, member.gid, size, member.mtime, member.linkname)
-        if kind == "file":
-            capture(path, size, functools.partial(reader.read_data, member), scan)
-
-    def open(self, path: str) -> BinaryIO:
-        """Read one member's content (used rarely: files a snapshot copies)."""
-        try:
-            with self._reader() as reader:
-                for member_path, member in self._members(reader):
-                    if member_path == path and member.kind == "file":
-                        return io.BytesIO(reader.read_data(member))  # type: ignore[return-value]
-        except _TAR_ERRORS as exc:
-            raise CorruptArchive(f"{self.description} is corrupt or truncated ({exc})") from exc
-        raise FileNotFoundError(path)

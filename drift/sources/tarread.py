@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
 BLOCK = 512
+MAX_SIZE = 1 << 44  # 16 TiB: a larger member size is a crafted header
+MAX_EXTENDED = 1 << 20  # a long name, long link or PAX header larger than this is refused
 _ZERO = bytes(BLOCK)
 KINDS = {
     b"0": "file",
@@ -44,12 +46,21 @@ class Member(NamedTuple):
     offset: int  # where the data starts in the stream
 
 
-def _num(field: bytes) -> int:
+def _num(field: bytes, *, signed: bool = False) -> int:
     if field and field[0] & 0x80:  # base-256 (GNU) for large values
-        value = int.from_bytes(field[1:], "big")
-        return -value if field[0] & 0x40 else value
+        if field[0] & 0x40:  # two's complement negative: only a time may be before 1970
+            if not signed:
+                raise TarError("a header holds a negative size or id")
+            return int.from_bytes(field, "big", signed=True)
+        value = int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
+        if value > MAX_SIZE:
+            raise TarError(f"a header holds an impossible number ({value})")
+        return value
     text = field.split(b"\0", 1)[0].strip()
-    return int(text, 8) if text else 0
+    try:
+        return int(text, 8) if text else 0
+    except ValueError:
+        raise TarError(f"a header holds a malformed number {text[:20]!r}") from None
 
 
 def _text(field: bytes) -> str:
@@ -57,18 +68,40 @@ def _text(field: bytes) -> str:
 
 
 def _pax(data: bytes) -> dict[str, str]:
+    """PAX records "LEN key=value\\n"; each one must move forward and end in a newline."""
     out: dict[str, str] = {}
     pos = 0
     while pos < len(data):
-        space = data.find(b" ", pos)
-        if space < 0:
-            break
-        length = int(data[pos:space])
-        record = data[space + 1 : pos + length - 1]
-        key, _, value = record.partition(b"=")
+        if data[pos:].strip(b"\0") == b"":
+            break  # NUL padding after the last record
+        space = data.find(b" ", pos, pos + 24)
+        digits = data[pos:space] if space > pos else b""
+        if not digits.isdigit():
+            raise TarError("a PAX header record has no valid length")
+        length = int(digits)
+        end = pos + length
+        if end <= space + 1 or end > len(data) or data[end - 1 : end] != b"\n":
+            raise TarError(f"a PAX header record has a bad length ({length})")
+        record = data[space + 1 : end - 1]
+        key, eq, value = record.partition(b"=")
+        if not eq or not key:
+            raise TarError("a PAX header record has no key=value")
         out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
-        pos += length
+        pos = end
     return out
+
+
+def _pax_int(pax: dict[str, str], key: str, default: int) -> int:
+    text = pax.get(key)
+    if text is None:
+        return default
+    try:
+        value = int(float(text)) if key == "mtime" else int(text)
+    except (ValueError, OverflowError):
+        raise TarError(f"a PAX header holds a malformed {key} {text[:20]!r}") from None
+    if (value < 0 or value > MAX_SIZE) and key != "mtime":
+        raise TarError(f"a PAX header holds an impossible {key} ({text[:20]})")
+    return value
 
 
 class Reader:
@@ -123,10 +156,7 @@ class Reader:
                 raise TarError("the archive is cut short inside a header")
             if header == _ZERO:
                 return
-            try:
-                stored = _num(header[148:156])
-            except ValueError as exc:
-                raise TarError(f"bad header at offset {offset}") from exc
+            stored = _num(header[148:156])
             if stored != sum(header[:148]) + 256 + sum(header[156:]):
                 raise TarError(f"bad header checksum at offset {offset}")
             typeflag = header[156:157]
@@ -134,6 +164,8 @@ class Reader:
             data_at = offset + BLOCK
             offset = data_at + (size + BLOCK - 1) // BLOCK * BLOCK
             if typeflag in (b"L", b"K", b"x", b"g"):
+                if size > MAX_EXTENDED:
+                    raise TarError(f"an extended header at offset {data_at - BLOCK} is {size} bytes long")
                 self.skip_to(data_at)
                 data = self._read(size)
                 if len(data) != size:
@@ -151,7 +183,7 @@ class Reader:
                 if prefix:
                     name = f"{prefix}/{name}"
             linkname = _text(header[157:257])
-            uid, gid, mtime = _num(header[108:116]), _num(header[116:124]), _num(header[136:148])
+            uid, gid, mtime = _num(header[108:116]), _num(header[116:124]), _num(header[136:148], signed=True)
             if long_name is not None:
                 name, long_name = long_name, None
             if long_link is not None:
@@ -159,10 +191,10 @@ class Reader:
             if pax:
                 name = pax.get("path", name)
                 linkname = pax.get("linkpath", linkname)
-                size = int(pax.get("size", size))
-                uid = int(pax.get("uid", uid))
-                gid = int(pax.get("gid", gid))
-                mtime = int(float(pax.get("mtime", mtime)))
+                size = _pax_int(pax, "size", size)
+                uid = _pax_int(pax, "uid", uid)
+                gid = _pax_int(pax, "gid", gid)
+                mtime = _pax_int(pax, "mtime", mtime)
                 offset = data_at + (size + BLOCK - 1) // BLOCK * BLOCK
                 pax = {}
             kind = KINDS.get(typeflag, "file")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -39,7 +40,11 @@ def _file(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
 
 def make_archive(path: Path, layer: bytes) -> Path:
     config = json.dumps(
-        {"config": {}, "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "0" * 64]}, "history": []}
+        {
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]},
+            "history": [],
+        }
     ).encode()
     outer = _tar_bytes(
         [
