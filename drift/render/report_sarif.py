@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from drift import __version__
 from drift.render.report_common import describe, errors, finding_target_key, sort_findings
-from drift.render.sarif import RULES
+from drift.render.sarif import SCHEMA, tool
 
-SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 BASELINE_STATE = {
     "new": "new",
     "updated": "updated",
@@ -96,14 +94,7 @@ def render(doc: dict[str, Any]) -> str:
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {
-                    "driver": {
-                        "name": "drift",
-                        "version": __version__,
-                        "informationUri": "https://github.com/drift-tool/drift",
-                        "rules": [{"id": rule, "shortDescription": {"text": text}} for rule, text in RULES.items()],
-                    }
-                },
+                "tool": tool(),
                 "automationDetails": {"id": f"drift-report/{(doc.get('run') or {}).get('id')}"},
                 "invocations": [_invocation(doc)],
                 "results": [_result(f, fail_on) for f in findings],

@@ -17,6 +17,19 @@ RULES = {
     "dockerfile": "A problem in the Dockerfile itself",
     "unknown": "Could not be decided statically",
 }
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def tool() -> dict[str, Any]:
+    """The SARIF `tool` object both SARIF outputs share: drift as driver, one rule per category."""
+    return {
+        "driver": {
+            "name": "drift",
+            "version": __version__,
+            "informationUri": "https://github.com/drift-tool/drift",
+            "rules": [{"id": rule, "shortDescription": {"text": text}} for rule, text in RULES.items()],
+        }
+    }
 
 
 def _message(f: Any) -> str:
@@ -57,18 +70,11 @@ def render(result: Any) -> str:
             ]
         results.append(entry)
     doc = {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "$schema": SCHEMA,
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {
-                    "driver": {
-                        "name": "drift",
-                        "version": __version__,
-                        "informationUri": "https://github.com/drift-tool/drift",
-                        "rules": [{"id": rule, "shortDescription": {"text": text}} for rule, text in RULES.items()],
-                    }
-                },
+                "tool": tool(),
                 "results": results,
             }
         ],
