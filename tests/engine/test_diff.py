@@ -10,57 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RUN_ID, build, commit, run_drift, run_script
+from tests.conftest import RUN_ID, build, run_drift, run_script
+from tests.engine.conftest import DOCKERFILE, make_context
 
 pytestmark = pytest.mark.engine
-
-DOCKERFILE = """\
-FROM {base}
-# the app's runtime
-RUN apt-get update \\
- && apt-get install -y --no-install-recommends python3 python3-pip jq \\
- && rm -rf /var/lib/apt/lists/*
-COPY requirements.txt /app/requirements.txt
-RUN pip install --no-cache-dir --break-system-packages -r /app/requirements.txt
-COPY app.py /app/
-ENV APP_MODE=prod
-WORKDIR /app
-CMD ["python3", "app.py"]
-"""
-
-
-def make_context(folder: Path, base: str, *, requirements: str = "requests==2.31.0\n", text: str = DOCKERFILE) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "requirements.txt").write_text(requirements)
-    (folder / "app.py").write_text("print('app')\n")
-    (folder / "Dockerfile").write_text(text.format(base=base))
-    return folder
-
-
-@pytest.fixture(scope="session")
-def df_context(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> Path:
-    return make_context(tmp_path_factory.mktemp("df") / "ctx", base_image)
-
-
-@pytest.fixture(scope="session")
-def df_image(docker_client: Any, df_context: Path, cleanup: list[tuple[str, str]]) -> str:
-    tag = f"drift-test/df:{RUN_ID}"
-    build(docker_client, df_context, tag, cleanup)
-    return tag
-
-
-@pytest.fixture(scope="session")
-def df_changed(docker_client: Any, df_image: str, cleanup: list[tuple[str, str]]) -> str:
-    """The built image changed by hand: packages installed and purged, an ENV changed, a file written."""
-    name = f"drift-test-dfchg-{RUN_ID}"
-    script = (
-        "apt-get update -qq && apt-get install -y -qq --no-install-recommends libmariadb3 curl >/dev/null"
-        " && apt-get purge -y -qq jq >/dev/null && rm -rf /var/lib/apt/lists/*"
-        " && pip install -q --no-cache-dir --break-system-packages six==1.16.0"
-        " && echo 'x=1' > /etc/app.conf"
-    )
-    c = run_script(docker_client, df_image, script, name, cleanup)
-    return commit(c, "drift-test/dfchg", cleanup, changes=["ENV APP_MODE=staging", 'CMD ["python3", "app.py"]'])
 
 
 def diff_json(*args: str, code: int) -> dict[str, Any]:

@@ -13,35 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RUN_ID, build, commit, run_drift, run_script, wait_for
-from tests.engine.test_diff import make_context
-
-
-# Fixtures of this module's own (a fixture imported from test_diff would be set up twice in one
-# session, under the same container name): the same Dockerfile, so the build is a cache hit.
-@pytest.fixture(scope="module")
-def df_context(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> Path:
-    return make_context(tmp_path_factory.mktemp("out") / "ctx", base_image)
-
-
-@pytest.fixture(scope="module")
-def df_image(docker_client: Any, df_context: Path, cleanup: list[tuple[str, str]]) -> str:
-    tag = f"drift-test/out:{RUN_ID}"
-    build(docker_client, df_context, tag, cleanup)
-    return tag
-
-
-@pytest.fixture(scope="module")
-def df_changed(docker_client: Any, df_image: str, cleanup: list[tuple[str, str]]) -> str:
-    """Changed by hand: curl (and its dependencies) installed, jq purged, ENV changed, a file written."""
-    script = (
-        "apt-get update -qq && apt-get install -y -qq --no-install-recommends curl >/dev/null"
-        " && apt-get purge -y -qq jq >/dev/null && rm -rf /var/lib/apt/lists/*"
-        " && echo 'x=1' > /etc/app.conf"
-    )
-    c = run_script(docker_client, df_image, script, f"drift-test-outchg-{RUN_ID}", cleanup)
-    return commit(c, "drift-test/outchg", cleanup, changes=["ENV APP_MODE=staging", 'CMD ["python3", "app.py"]'])
-
+from tests.conftest import RUN_ID, build, run_drift, wait_for
 
 pytestmark = pytest.mark.engine
 
