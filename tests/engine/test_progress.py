@@ -5,16 +5,15 @@ here), and nothing reaches a pipe, a log file or stdout: `diff --build`'s docker
 from __future__ import annotations
 
 import os
-import pty
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import RUN_ID, build
+from tests.ptyrun import run_with_tty_stderr as tty_stderr
 
 pytestmark = pytest.mark.engine
 
@@ -23,33 +22,8 @@ ESC = "\x1b"
 
 def run_with_tty_stderr(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     """Run drift with stderr on a pseudo-terminal, stdout on a pipe: (code, stdout, terminal)."""
-    master, slave = pty.openpty()
-    chunks: list[bytes] = []
-
-    def drain() -> None:
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # the other end closed
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    proc = subprocess.run(
-        [sys.executable, "-m", "drift", *args],
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", **env},
-        timeout=900,
-    )
-    os.close(slave)
-    reader.join(timeout=10)
-    os.close(master)
-    return proc.returncode, proc.stdout.decode(), b"".join(chunks).decode("utf-8", "replace")
+    full_env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", **env}
+    return tty_stderr([sys.executable, "-m", "drift", *args], full_env, timeout=900)
 
 
 def run_piped(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

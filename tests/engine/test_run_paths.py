@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RUN_ID, run_drift, sh
+from tests.conftest import RUN_ID, build, run_drift, sh
 
 pytestmark = pytest.mark.engine
 
@@ -28,6 +28,15 @@ MADE = {
 }
 
 
+def _sleeper(docker_client: Any, image: str, name: str, cleanup: list[tuple[str, str]], **run: Any) -> Any:
+    """A container of IMAGE that sleeps, started with --init and host network plus RUN's docker run options."""
+    container = docker_client.containers.run(
+        image, ["sleep", "infinity"], name=name, detach=True, network_mode="host", init=True, **run
+    )
+    cleanup.append(("container", name))
+    return container
+
+
 @pytest.fixture(scope="module")
 def mounted(docker_client: Any, base_image: str, cleanup: list[tuple[str, str]], tmp_path_factory: Any) -> str:
     tmp = tmp_path_factory.mktemp("run-paths")
@@ -35,22 +44,19 @@ def mounted(docker_client: Any, base_image: str, cleanup: list[tuple[str, str]],
     (tmp / "dir").mkdir()
     name = f"drift-test-runpaths-{RUN_ID}"
     volume = f"drift-test-runpaths-{RUN_ID}"
-    container = docker_client.containers.run(
+    container = _sleeper(
+        docker_client,
         base_image,
-        ["sleep", "infinity"],
-        name=name,
-        detach=True,
-        network_mode="host",
+        name,
+        cleanup,
         working_dir="/newdir/sub",
         tmpfs={"/scratch/tmp": ""},
-        init=True,
         volumes={
             volume: {"bind": "/data/vol", "mode": "rw"},
             str(tmp / "app.conf"): {"bind": "/etc/app/app.conf", "mode": "ro"},
             str(tmp / "dir"): {"bind": "/srv/deep/bind", "mode": "rw"},
         },
     )
-    cleanup.append(("container", name))
     # written into the mounts (not the container's own layer), and one real hand-made file
     sh(container, "echo v > /data/vol/in-volume && echo t > /scratch/tmp/in-tmpfs && echo hand > /opt/handmade.txt")
     yield name
@@ -90,19 +96,16 @@ def test_diff_without_hand_made_change_is_clean(
     docker_client: Any, base_image: str, cleanup: list[tuple[str, str]], tmp_path: Path
 ) -> None:
     name = f"drift-test-runpaths-clean-{RUN_ID}"
-    docker_client.containers.run(
+    _sleeper(
+        docker_client,
         base_image,
-        ["sleep", "infinity"],
-        name=name,
-        detach=True,
-        network_mode="host",
+        name,
+        cleanup,
         working_dir="/w",
-        init=True,
         environment={"MODE": "prod"},
         tmpfs={"/t/mp": ""},
         volumes={str(tmp_path): {"bind": "/mnt/in/here", "mode": "ro"}},
     )
-    cleanup.append(("container", name))
     proc = run_drift("diff", name, base_image, "--format", "json", check=0)
     assert json.loads(proc.stdout)["findings"] == []
 
@@ -113,25 +116,20 @@ def test_container_against_its_dockerfile_ignores_docker_run_choices(
 ) -> None:
     """`drift diff CONTAINER Dockerfile`: the Dockerfile built the container's image; the
     command, env, labels and working folder given at docker run are not its drift."""
-    from tests.conftest import build
-
     (tmp_path / "Dockerfile").write_text(f'FROM {base_image}\nENV APP_MODE=prod\nCMD ["bash"]\n')
     tag = f"drift-test/runpaths-df:{RUN_ID}-{mode}"
     build(docker_client, tmp_path, tag, cleanup)
     name = f"drift-test-runpaths-df-{mode}-{RUN_ID}"
-    container = docker_client.containers.run(
+    container = _sleeper(
+        docker_client,
         tag,
-        ["sleep", "infinity"],
-        name=name,
-        detach=True,
-        network_mode="host",
+        name,
+        cleanup,
         working_dir="/w",
-        init=True,
         environment={"APP_MODE": "staging", "EXTRA": "1"},
         labels={"team": "shop"},
         tmpfs={"/t/mp": ""},
     )
-    cleanup.append(("container", name))
     extra = ["--build", "--network", "host"] if mode == "build" else []
     proc = run_drift("diff", name, str(tmp_path / "Dockerfile"), *extra, "--format", "json", check=0)
     assert json.loads(proc.stdout)["findings"] == []

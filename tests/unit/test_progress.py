@@ -4,10 +4,10 @@ from images and Dockerfiles (a build step, a name) is shown as it is, never read
 from __future__ import annotations
 
 import os
-import pty
 import subprocess
 import sys
-import threading
+
+from tests.ptyrun import run_with_tty_stderr
 
 SCRIPT = r"""
 import time
@@ -30,28 +30,7 @@ def _run(tty: bool) -> tuple[int, str, str]:
     if not tty:
         proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=60)
         return proc.returncode, proc.stdout, proc.stderr
-    master, slave = pty.openpty()
-    chunks: list[bytes] = []
-
-    def drain() -> None:
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=slave, env=env, timeout=60, check=False
-    )
-    os.close(slave)
-    reader.join(timeout=10)
-    os.close(master)
-    return proc.returncode, proc.stdout.decode(), b"".join(chunks).decode("utf-8", "replace")
+    return run_with_tty_stderr([sys.executable, "-c", SCRIPT], env, timeout=60)
 
 
 def test_terminal_gets_progress_with_text_as_is() -> None:
