@@ -49,26 +49,3 @@ class Options:
             "dockerfiles": [{"image": d.image, "path": d.path} for d in self.dockerfiles],
             "engines": [{"name": e.name, "endpoint": e.endpoint.host} for e in self.engines],
         }
-
-
-def layer_scanner(no_cache: bool) -> Any:
-    """Layer scans through the layer cache, plus the last image's scans kept in memory: targets
-    are visited image by image, so a fleet of containers from one image unpickles it once, and
-    no more than one image's scans are held at a time."""
-    import os
-
-    from drift.cache import LayerCache, scan_all
-
-    cache = None if no_cache or os.environ.get("DRIFT_NO_CACHE") == "1" else LayerCache()
-    memo: dict[str, Any] = {}
-
-    def scan(layers: list[Any]) -> list[Any]:
-        keys = [LayerCache.key(layer) for layer in layers]
-        todo = [i for i, k in enumerate(keys) if not (k and k in memo)]
-        fresh = dict(zip(todo, scan_all([layers[i] for i in todo], cache), strict=True))
-        out = [fresh[i] if i in fresh else memo[str(k)] for i, k in enumerate(keys)]
-        memo.clear()
-        memo.update({k: out[i] for i, k in enumerate(keys) if k})
-        return out
-
-    return scan

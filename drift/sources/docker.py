@@ -21,12 +21,8 @@ from drift.model import ImageConfig, Target
 from drift.sources import RawHistory, Source
 from drift.sources.contexts import Endpoint, current_endpoint
 from drift.sources.fs import Layer
-from drift.sources.layers import DirLayer, TarLayer
-
-
-def docker_host() -> str:
-    """The URL of the engine drift talks to, chosen as the docker CLI chooses it."""
-    return current_endpoint().host
+from drift.sources.layers import DirLayer
+from drift.sources.tarlayer import TarLayer
 
 
 def connect(endpoint: Endpoint, timeout: float = 120) -> Any:

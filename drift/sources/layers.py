@@ -12,9 +12,6 @@ from typing import BinaryIO
 
 from drift.errors import CorruptArchive
 from drift.sources.fs import Entry, LayerScan, capture
-from drift.sources.tarlayer import TarLayer
-
-__all__ = ["DirLayer", "TarLayer", "window"]
 
 
 def _stat_kind(mode: int) -> str:

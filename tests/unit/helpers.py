@@ -7,7 +7,8 @@ import tarfile
 from pathlib import Path
 
 from drift.sources.fs import View
-from drift.sources.layers import DirLayer, TarLayer
+from drift.sources.layers import DirLayer
+from drift.sources.tarlayer import TarLayer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
