@@ -7,6 +7,7 @@ removed at the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -152,7 +153,11 @@ def commit(container: Any, repository: str, cleanup: list[tuple[str, str]], **kw
 
 @pytest.fixture(scope="session")
 def cleanup(docker_client: Any) -> Iterator[list[tuple[str, str]]]:
+    """What the tests registered is removed at the end, and so are the untagged images their
+    builds left (the classic builder keeps a multi-stage build's earlier stages as dangling
+    images): those that were not there when the run started."""
     items: list[tuple[str, str]] = []
+    dangling_before = {i.id for i in docker_client.images.list(filters={"dangling": True})}
     yield items
     for kind, name in reversed(items):
         try:
@@ -162,6 +167,10 @@ def cleanup(docker_client: Any) -> Iterator[list[tuple[str, str]]]:
                 docker_client.images.remove(name, force=True)
         except Exception:
             pass
+    for image in docker_client.images.list(filters={"dangling": True}):
+        if image.id not in dangling_before:
+            with contextlib.suppress(Exception):  # still in use: not ours to force
+                docker_client.images.remove(image.id)
 
 
 @pytest.fixture(scope="session")
