@@ -56,7 +56,9 @@ class Selected:
 
 
 def _call(what: str, fn: Any) -> Any:
-    import docker.errors
+    from drift.sources.dockerlib import load
+
+    docker = load()
 
     try:
         return fn()

@@ -27,7 +27,9 @@ from drift.sources.tarlayer import TarLayer
 
 def connect(endpoint: Endpoint, timeout: float = 120) -> Any:
     """A docker-py client for ENDPOINT (TLS and ssh as the docker CLI does them)."""
-    import docker
+    from drift.sources import dockerlib
+
+    docker = dockerlib.load_for_ssh() if endpoint.host.startswith("ssh://") else dockerlib.load()
 
     if endpoint.chosen_by == "DOCKER_HOST":
         verify = bool(os.environ.get("DOCKER_TLS_VERIFY")) and endpoint.host.startswith("tcp://")
@@ -111,7 +113,9 @@ class Engine:
         return self._client.api
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        import docker.errors
+        from drift.sources.dockerlib import load
+
+        docker = load()
 
         api = self.api
         try:
