@@ -1,5 +1,5 @@
 """The `drift.report/v1` document: one plain dict every renderer reads (see
-docs/pending/report.md and the contract with the renderers). Built here from the states of
+the README section on `drift report` and its JSON schema). Built here from the states of
 one run; renderers never see the store or Docker."""
 
 from __future__ import annotations
