@@ -25,7 +25,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from bench import DRIFT, RUNS, SMALL, SMALL_STORY, ensure_image, runner, sh
+from bench import DRIFT, RUNS, SMALL, SMALL_STORY, ensure_image, measure, runner, sh
 from drift.progress import bar
 
 FLEET = 30
@@ -96,19 +96,6 @@ def cleanup(names: list[str]) -> None:
     if names:
         subprocess.run(["docker", "rm", "-f", *names], capture_output=True)
     subprocess.run(["docker", "rmi", "-f", *IMAGES], capture_output=True)
-
-
-def measure(cmd: list[str], env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)) -> tuple[float, int, str]:
-    """Wall time (s), peak RSS (MB) of the command alone (see runner.py), its stdout."""
-    helper = runner()
-    assert helper.stdin is not None and helper.stdout is not None
-    with tempfile.NamedTemporaryFile() as out:
-        helper.stdin.write(json.dumps({"cmd": cmd, "env": env or {}, "stdout": out.name}) + "\n")
-        helper.stdin.flush()
-        answer = json.loads(helper.stdout.readline())
-        if answer["code"] not in ok:
-            raise SystemExit(f"{' '.join(cmd)} failed ({answer['code']}): {answer['stderr'][-800:]}")
-        return answer["seconds"], answer["peak_kb"] // 1024, Path(out.name).read_text()
 
 
 def drift_report(folder: str, *selection: str) -> tuple[float, int, dict[str, object]]:
