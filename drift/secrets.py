@@ -296,24 +296,34 @@ def redact_argv(argv: tuple[str, ...] | list[str] | None, known: tuple[str, ...]
     return tuple(out)
 
 
-def secret_values(cfg: ImageConfig | None) -> tuple[str, ...]:
-    """The values of secret-named ENV variables (4 characters or more), longest first."""
-    if cfg is None:
-        return ()
-    found = {v for k, v in cfg.env_map().items() if len(v) >= 4 and name_looks_secret(k)}
+def env_secret_values(env: Iterable[str]) -> tuple[str, ...]:
+    """The values of secret-named `NAME=value` variables (4 characters or more), longest first:
+    to be hidden wherever else they appear (a command line, a label)."""
+    found = set()
+    for item in env:
+        name, sep, value = item.partition("=")
+        if sep and len(value) >= 4 and name_looks_secret(name):
+            found.add(value)
     return tuple(sorted(found, key=len, reverse=True))
+
+
+def secret_values(cfg: ImageConfig | None) -> tuple[str, ...]:
+    """The values of the config's secret-named ENV variables, longest first."""
+    return () if cfg is None else env_secret_values(cfg.env)
+
+
+def redact_env(item: str, known: tuple[str, ...] = ()) -> str:
+    """One `NAME=value` ENV item as outputs show it."""
+    name, sep, value = item.partition("=")
+    return f"{name}{sep}{redact_value(name, value, known)}" if sep else redact_text(item, known)
 
 
 def redact_config(cfg: ImageConfig | None, known: tuple[str, ...] = ()) -> ImageConfig | None:
     if cfg is None:
         return None
-    env = []
-    for item in cfg.env:
-        name, sep, value = item.partition("=")
-        env.append(f"{name}{sep}{redact_value(name, value, known)}")
     return dataclasses.replace(
         cfg,
-        env=tuple(env),
+        env=tuple(redact_env(item, known) for item in cfg.env),
         labels=tuple((k, redact_value(k, v, known)) for k, v in cfg.labels),
         cmd=redact_argv(cfg.cmd, known),
         entrypoint=redact_argv(cfg.entrypoint, known),
@@ -369,8 +379,10 @@ def redact_finding(f: Finding, secret_files: dict[str, str], known: tuple[str, .
     )
 
 
-def redact_findings(findings: list[Finding], inv: Inventory) -> list[Finding]:
-    """FINDINGS about INV as every output shows them by default."""
+def redact_findings(findings: list[Finding], inv: Inventory | None) -> list[Finding]:
+    """FINDINGS about INV (None: nothing known of the image) as every output shows them by default."""
+    if inv is None:
+        return [redact_finding(f, {}) for f in findings]
     files = {f.path: f.secret for f in inv.files if f.secret}
     files.update({f.name: why for f in findings if f.category == "file" and (why := path_reason(f.name))})
     known = secret_values(inv.config)

@@ -14,14 +14,13 @@ from typing import Any
 from drift import secrets
 from drift.compare import apt_label, native_arch
 from drift.model import Finding, Inventory
-from drift.report.redact import redact_flat
 
 
 def summarize(inv: Inventory, image_id: str) -> dict[str, Any]:
     native = native_arch(inv)
     config = inv.config.flat() if inv.config else {}
     known = secrets.secret_values(inv.config)
-    config = {key: redact_flat(key, value, known) for key, value in config.items()}
+    config = {key: secrets.redact_flat(key, value, known) for key, value in config.items()}
     return {
         "image_id": image_id,
         "recorded": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

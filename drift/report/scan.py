@@ -15,16 +15,9 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from drift import secrets
 from drift.errors import DriftError
 from drift.model import Finding, short_id
-from drift.report.redact import (
-    known_values,
-    redact_argv,
-    redact_env,
-    redact_findings,
-    redact_value,
-    secret_path,
-)
 from drift.report.targets import DOCKERFILE_LABEL, Selected
 
 if TYPE_CHECKING:
@@ -80,7 +73,7 @@ def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scann
     # What docker run made (mount points, -w, --init) is noise in the container's inventory
     # (drift/inventory/runtime.py); its config (command, env...) is context, never a finding.
     found = [f for f in from_delta(inv) if f.category != "config"]
-    return container_meta(attrs, target, redact_findings(_with_content(found, inv), inv))
+    return container_meta(attrs, target, secrets.redact_findings(_with_content(found, inv), inv))
 
 
 def _with_content(findings: list[Finding], inv: Any) -> list[Finding]:
@@ -92,7 +85,7 @@ def _with_content(findings: list[Finding], inv: Any) -> list[Finding]:
     out = []
     for f in findings:
         digest = sums.get(f.name) if f.category == "file" and isinstance(f.actual, dict) else None
-        if digest and not secret_path(f.name):
+        if digest and secrets.path_reason(f.name) is None:
             f = dataclasses.replace(f, actual={**f.actual, "sha256": digest})
         out.append(f)
     return out
@@ -108,7 +101,9 @@ def container_meta(attrs: dict[str, Any], target: Selected, findings: list[Findi
         image=image,
         image_id=image_id,
         instance=attrs.get("Id"),
-        labels={k: redact_value(k, str(v)) for k, v in ((attrs.get("Config") or {}).get("Labels") or {}).items()},
+        labels={
+            k: secrets.redact_value(k, str(v)) for k, v in ((attrs.get("Config") or {}).get("Labels") or {}).items()
+        },
         context=run_context(attrs),
     )
 
@@ -117,8 +112,8 @@ def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
     """What was chosen at `docker run`: shown beside the target, never compared."""
     cfg = attrs.get("Config") or {}
     host = attrs.get("HostConfig") or {}
-    known = known_values(list(cfg.get("Env") or ()))
-    env = [redact_env(item, known) for item in cfg.get("Env") or ()]
+    known = secrets.env_secret_values(list(cfg.get("Env") or ()))
+    env = [secrets.redact_env(item, known) for item in cfg.get("Env") or ()]
     ports = sorted(
         f"{(b or {}).get('HostIp') or ''}:{(b or {}).get('HostPort')}->{port}".lstrip(":")
         for port, binds in (host.get("PortBindings") or {}).items()
@@ -128,12 +123,12 @@ def run_context(attrs: dict[str, Any]) -> dict[str, Any]:
         f"{m.get('Source') or m.get('Name') or ''}:{m.get('Destination')}" for m in attrs.get("Mounts") or ()
     )
     return {
-        "command": redact_argv([str(a) for a in cfg.get("Cmd") or []], known),
-        "entrypoint": redact_argv([str(a) for a in cfg.get("Entrypoint") or []], known),
+        "command": list(secrets.redact_argv([str(a) for a in cfg.get("Cmd") or []], known) or ()),
+        "entrypoint": list(secrets.redact_argv([str(a) for a in cfg.get("Entrypoint") or []], known) or ()),
         "env": env,
         "ports": ports,
         "volumes": mounts,
-        "labels": {k: redact_value(k, str(v), known) for k, v in sorted((cfg.get("Labels") or {}).items())},
+        "labels": {k: secrets.redact_value(k, str(v), known) for k, v in sorted((cfg.get("Labels") or {}).items())},
         "user": cfg.get("User") or "",
         "working_dir": cfg.get("WorkingDir") or "",
         "restart": (host.get("RestartPolicy") or {}).get("Name") or "",
@@ -175,7 +170,7 @@ def _image_vs_dockerfile(
         f"image:{target.id}", f"dockerfile:{mapping.path}", stack, build_args=dict(mapping.build_args), scanner=scanner
     )
     return Scanned(
-        findings=redact_findings(result.findings, result.inspection.inventory if result.inspection else None),
+        findings=secrets.redact_findings(result.findings, result.inspection.inventory if result.inspection else None),
         compared_with=f"Dockerfile {mapping.path}",
         image=target.name,
         image_id=target.id,
@@ -194,6 +189,6 @@ def _image_vs_baseline(
     now = summarize(inv, target.id)
     if baseline is None:
         return Scanned([], "its first inventory (recorded now as the baseline)", target.name, target.id, baseline=now)
-    findings = redact_findings(compare(baseline, now), inv)
+    findings = secrets.redact_findings(compare(baseline, now), inv)
     when = baseline.get("recorded", "an earlier run")
     return Scanned(findings, f"its baseline inventory of {when}", target.name, target.id)

@@ -9,8 +9,9 @@ import pytest
 from drift.errors import DriftError
 from drift.model import AptPackage, ImageConfig, Inventory, PipPackage, Target
 from drift.report import baseline, config
-from drift.report.redact import REDACTED, redact_argv, redact_env
 from drift.report.targets import Selection
+from drift.secrets import REDACTED, redact_argv, redact_env
+from drift.secrets import env_secret_values as known_values
 
 
 def test_config_reads_everything_relative_to_its_folder(tmp_path: Path) -> None:
@@ -104,8 +105,6 @@ def test_image_baseline_compare_finds_packages_and_settings_never_secrets() -> N
 
 
 def test_a_secret_env_value_is_hidden_in_the_command_line_too() -> None:
-    from drift.report.redact import known_values
-
     known = known_values(["DB_PASSWORD=hunter2-xyz", "MODE=prod"])
     assert known == ("hunter2-xyz",)
     assert "hunter2-xyz" not in " ".join(redact_argv(["app", "--db-url", "pg://u:hunter2-xyz@db/x"], known))
