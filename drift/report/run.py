@@ -21,17 +21,15 @@ from typing import Any, cast
 
 from drift import __version__
 from drift import ignore as ignore_mod
-from drift.errors import DriftError, EngineUnreachable
 from drift.progress import NoProgress, Progress
 from drift.report import doc as docmod
 from drift.report import engines as engines_mod
-from drift.report import quick, trends
+from drift.report import trends, worker
 from drift.report.engines import EngineSpec
 from drift.report.options import Options, now_iso
-from drift.report.scan import Scanned, container_meta, dockerfile_for, scan
+from drift.report.scan import Scanned
 from drift.report.shared import LayerReader, LockedStore
 from drift.report.states import Outcome, fails, transition
-from drift.report.targets import Selected, exists, missing_names, select
 from drift.store import Store, open_store
 from drift.store.records import TargetRow
 
@@ -43,16 +41,10 @@ class _Run:
     now: str
     engine_row: int
     engine_name: str
-    opts: Options
-    scanner: Any
-    rules: list[ignore_mod.Rule]
     targets: list[dict[str, Any]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     states: list[str] = field(default_factory=list)
     recorded: set[int] = field(default_factory=set)  # target rows already written in this run
-    rules_key: str = ""
-    pending_key: str | None = None
-    images_seen: dict[str, bool] = field(default_factory=dict)
     key: str = ""  # the selection's key (with the engines when there are others)
 
 
@@ -135,44 +127,95 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
 
 
 def _engines(pairs: list[tuple[EngineSpec, Any]], shared: tuple[Any, ...], opts: Options, progress: Progress) -> Any:
-    """Every engine at once (up to --jobs), one client each; one engine's trouble stays its own."""
-    if len(pairs) == 1:
-        return [_one_engine(*pairs[0], shared, opts, progress)]
-    progress.start(len(pairs))
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, opts.jobs), thread_name_prefix="drift-engine") as pool:
-            futures = [pool.submit(_one_engine, spec, eng, shared, opts, NoProgress()) for spec, eng in pairs]
-            out = []
-            for spec, future in zip(pairs, futures, strict=True):
-                out.append(future.result())
-                progress.step(f"engine {spec[0].name}")
-            return out
-    finally:
-        progress.stop()
+    """Every engine at once (up to --jobs), one client each; one engine's trouble stays its own.
 
-
-def _one_engine(
-    spec: EngineSpec, engine: Any, shared: tuple[Any, ...], opts: Options, progress: Progress
-) -> tuple[dict[str, Any], _Run, str | None]:
+    Engines are asked who they are at the same time (threads: that is waiting, not work), then
+    each one that answers is scanned in a process of its own (drift/report/worker.py) while this
+    process records what they send, target by target, in the store. One engine is scanned here."""
     store, run_id, started, key, reader, rules = shared
-    eng = engines_mod.identify(engine, spec, store.engine_id(spec.name))
-    changed = eng.pop("changed", False)  # reported down, its ID not recorded: never merged
-    engine_row = store.engine(
-        eng["name"], eng["endpoint"], None if changed else eng["id"], started if eng["status"] == "up" else None
-    )
-    run = _Run(store, run_id, started, engine_row, eng["name"], opts, reader, rules, key=key)
-    run.rules_key = repr([(r.pattern, r.negate) for r in rules])
-    trouble = None
-    if eng["status"] == "up":
+    if len(pairs) == 1:
+        engines = [engines_mod.identify(pairs[0][1], pairs[0][0], store.engine_id(pairs[0][0].name))]
+    else:
+        known = [store.engine_id(spec.name) for spec, _ in pairs]
+        with ThreadPoolExecutor(max_workers=max(1, min(opts.jobs, len(pairs))), thread_name_prefix="drift-id") as pool:
+            engines = list(
+                pool.map(
+                    lambda p: engines_mod.identify(p[1], p[0], p[2]),
+                    [(*p, k) for p, k in zip(pairs, known, strict=True)],
+                )
+            )
+    states: list[_Engine] = []
+    for (spec, engine), eng in zip(pairs, engines, strict=True):
+        changed = eng.pop("changed", False)  # reported down, its ID not recorded: never merged
+        engine_row = store.engine(
+            eng["name"], eng["endpoint"], None if changed else eng["id"], started if eng["status"] == "up" else None
+        )
+        run = _Run(store, run_id, started, engine_row, eng["name"], key=key)
+        job = None
+        if eng["status"] == "up":
+            rows = {(r.kind, r.name): r for r in store.targets_of_engine(engine_row)}
+            job = worker.Job(spec, opts, rules, rows, store.targets_of_selection(engine_row, key))
+        states.append(_Engine(eng, run, engine, job))
+    todo = [(i, s.job) for i, s in enumerate(states) if s.job is not None]
+    if len(todo) == 1 or opts.jobs <= 1:
+        one = len(todo) == 1  # its targets are the progress; else the engines
+        if not one:
+            progress.start(len(todo))
         try:
-            _scan_all(run, engine, progress)
-        except EngineUnreachable as exc:
-            eng.update(status="down", error=str(exc))
-        except DriftError as exc:  # the engine refused the selection (a bad --filter, ...)
-            trouble = str(exc)
-    if eng["status"] == "down":
-        _engine_down(run, eng["error"])
-    return eng, run, trouble
+            for i, job in todo:
+                for event in worker.events(states[i].engine, job, reader):
+                    if one and isinstance(event, worker.Count):
+                        progress.start(event.total)
+                    elif one and isinstance(event, worker.Result):
+                        progress.step(f"{event.kind} {event.name}")
+                    states[i].take(event)
+                if not one:
+                    progress.step(f"engine {job.spec.name}")
+        finally:
+            progress.stop()
+    elif todo:
+        # imported once here, before the workers fork (each would import them again)
+        import drift.diff
+        import drift.inventory
+        import drift.report.baseline  # noqa: F401
+
+        progress.start(len(todo))
+
+        def end(i: int, finished: worker.Finished) -> None:
+            reader.add(finished.reads, finished.own_reads)
+            if finished.crash:
+                states[i].take(worker.Down(finished.crash))
+            progress.step(f"engine {states[i].eng['name']}")
+
+        try:
+            worker.Workers(opts.jobs).run(todo, lambda i, e: states[i].take(e), end)
+        finally:
+            progress.stop()
+    for s in states:
+        if s.eng["status"] == "down":
+            _engine_down(s.run, s.eng["error"])
+    return [(s.eng, s.run, s.trouble) for s in states]
+
+
+@dataclass(slots=True)
+class _Engine:
+    """One engine of the run, on the recording side: what its scan sends is recorded here."""
+
+    eng: dict[str, Any]
+    run: _Run
+    engine: Any
+    job: worker.Job | None
+    trouble: str | None = None
+
+    def take(self, event: worker.Event) -> None:
+        if isinstance(event, worker.Result):
+            row = self.run.store.target(self.run.engine_row, event.kind, event.name)
+            _record(self.run, row, event.scanned, event.status, event.current, error=event.error)
+        elif isinstance(event, worker.Down):
+            self.eng.update(status="down", error=event.reason)
+        elif isinstance(event, worker.Trouble):
+            self.trouble = event.reason
+        # Count: the number of targets, for the progress only
 
 
 def _trends(store: Store, key: str, engines: set[str], targets: list[dict[str, Any]]) -> dict[str, Any]:
@@ -180,121 +223,6 @@ def _trends(store: Store, key: str, engines: set[str], targets: list[dict[str, A
     rows = store.counts(first_run=runs[0][0]) if runs else []
     keys = {f"{t['engine']}/{t['kind']}/{t['name']}" for t in targets}
     return trends.build(rows, engines, keys, runs)
-
-
-def _scan_all(run: _Run, engine: Any, progress: Progress) -> None:
-    selected = select(engine, run.opts.selection)
-    seen = {(s.kind, s.name) for s in selected}
-    progress.start(len(selected))
-    try:
-        for target in sorted(selected, key=lambda t: (t.kind, t.image_id or "", t.name)):  # image by image
-            progress.step(f"{target.kind} {target.name}")
-            _one(run, engine, target)
-    finally:
-        progress.stop()
-    known = run.store.targets_of_selection(run.engine_row, run.key)
-    for name in missing_names(run.opts.selection, selected):
-        if not any(row.name == name for row in known):
-            row = run.store.target(run.engine_row, "container", name)
-            _record(run, row, None, "error", [], error=f"no container or image named {name!r} on the engine")
-    for row in known:
-        if row.id not in run.recorded and (row.kind, row.name) not in seen and not exists(engine, row.kind, row.name):
-            _gone(run, row)
-
-
-def _one(run: _Run, engine: Any, target: Selected) -> None:
-    row = run.store.target(run.engine_row, target.kind, target.name)
-    try:
-        if _unchanged(run, engine, target, row):
-            return
-        scanned = _scan_live(run, engine, target, row)
-    except EngineUnreachable:
-        raise
-    except Exception as exc:  # one target's trouble never stops the run; it is recorded as its error
-        if not exists(engine, target.kind, target.id):
-            _gone(run, row)  # it went away while it was being read
-            return
-        _record(run, row, None, "error", [], error=_reason(exc))
-        return
-    scanned.scan_key = run.pending_key
-    kept, _ = ignore_mod.split(scanned.findings, run.rules)
-    _record(run, row, scanned, _status(row), [f.to_json() for f in kept])
-
-
-def _scan_live(run: _Run, engine: Any, target: Selected, row: TargetRow) -> Scanned:
-    """A running container can change while it is read (a file gone between listing and
-    reading it): read it once more before calling it an error."""
-    for attempt in (1, 2):
-        try:
-            return scan(
-                engine,
-                target,
-                scanner=run.scanner,
-                dockerfiles=list(run.opts.dockerfiles),
-                baseline=row.baseline,
-                project=run.opts.project,
-            )
-        except OSError:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, DriftError):
-        text = str(exc)
-    elif isinstance(exc, OSError):
-        where = f" {exc.filename}" if exc.filename else ""
-        text = f"its files changed or could not be read while drift read them ({exc.strerror or exc}{where})"
-    else:
-        text = f"unexpected {type(exc).__name__}: {exc}"
-    return text.splitlines()[0] if text.strip() else type(exc).__name__
-
-
-def _status(row: TargetRow) -> str:
-    return "new" if row.last_ok_run is None or row.last_status == "removed" else "scanned"
-
-
-def _unchanged(run: _Run, engine: Any, target: Selected, row: TargetRow) -> bool:
-    """A container identical to its last full scan: carry its findings over without reading it."""
-    run.pending_key = None
-    if target.kind == "image":
-        return _image_unchanged(run, engine, target, row)
-    attrs = engine.find_container(target.id)
-    if attrs is None:
-        raise DriftError(f"container {target.name} is gone")
-    run.pending_key = quick.signature(attrs, run.rules_key)
-    if run.pending_key is None or run.pending_key != row.scan_key or _status(row) != "scanned":
-        return False
-    image_id = str(attrs.get("Image") or "")
-    if image_id not in run.images_seen:  # a full scan would need the image: so does a shortcut
-        run.images_seen[image_id] = engine.find_image(image_id) is not None
-    if not run.images_seen[image_id]:
-        return False
-    scanned = container_meta(attrs, target, [])
-    scanned.scan_key, scanned.reused = run.pending_key, True
-    _record(run, row, scanned, "scanned", None)
-    return True
-
-
-def _image_unchanged(run: _Run, engine: Any, target: Selected, row: TargetRow) -> bool:
-    """An image compared with its baseline is immutable by id: the same id gives the same findings.
-    (An image audited against a Dockerfile is always read: its build context may have changed.)"""
-    if dockerfile_for(engine, target, list(run.opts.dockerfiles), run.opts.project) is not None:
-        return False
-    run.pending_key = quick.image_signature(target.id, run.rules_key)
-    if row.baseline is None or run.pending_key != row.scan_key or _status(row) != "scanned":
-        return False
-    if row.image_id != target.id:
-        return False
-    scanned = Scanned([], f"its baseline inventory of {row.baseline.get('recorded')}", target.name, target.id)
-    scanned.scan_key, scanned.reused = run.pending_key, True
-    _record(run, row, scanned, "scanned", None)
-    return True
-
-
-def _gone(run: _Run, row: TargetRow) -> None:
-    _record(run, row, None, "removed", [])
 
 
 def _engine_down(run: _Run, reason: str | None) -> None:

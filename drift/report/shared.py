@@ -125,6 +125,12 @@ class LayerReader:
         self._read([i for i, k in enumerate(keys) if k is None], layers, keys, out)  # containers' own
         return out
 
+    def add(self, reads: int, own_reads: int) -> None:
+        """What a worker process's own reader read (drift/report/worker.py)."""
+        with self._lock:
+            self.reads += reads
+            self.own_reads += own_reads
+
     def _read(self, todo: list[int], layers: list[Any], keys: list[str | None], out: list[Any]) -> None:
         from drift.cache import scan_all
 

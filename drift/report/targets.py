@@ -127,7 +127,7 @@ def _image_skipped(engine: Any, image: Selected) -> bool:
 
 def exists(engine: Any, kind: str, name: str) -> bool:
     """Whether the engine still has a target by this name (for `removed`)."""
-    found = engine.find_container(name) if kind == "container" else engine.find_image(name)
+    found = engine.find_container(name) if kind == "container" else engine.find_image(name, fresh=True)
     return found is not None
 
 

@@ -10,7 +10,9 @@ paused. Elsewhere (remote engine, other drivers, no permission) the API is the f
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -86,6 +88,10 @@ class Engine:
         self._client: Any = None
         self._endpoint = endpoint
         self.timeout = timeout
+        # An image ID names immutable content: its inspection and history are asked once per
+        # run (a report reads 30 containers of one image). Names are always asked again.
+        self._images: dict[str, dict[str, Any]] = {}
+        self._histories: dict[str, list[dict[str, Any]]] = {}
 
     @property
     def local(self) -> bool:
@@ -134,11 +140,23 @@ class Engine:
     def find_container(self, name: str) -> dict[str, Any] | None:
         return self._call(f"inspect container {name}", lambda a: a.inspect_container, name)
 
-    def find_image(self, ref: str) -> dict[str, Any] | None:
-        return self._call(f"inspect image {ref}", lambda a: a.inspect_image, ref)
+    def find_image(self, ref: str, *, fresh: bool = False) -> dict[str, Any] | None:
+        """An image's inspection; by full ID it is asked once (`fresh`: ask anyway, to know that
+        the engine still has it)."""
+        if not fresh and ref in self._images:
+            return copy.deepcopy(self._images[ref])
+        attrs = self._call(f"inspect image {ref}", lambda a: a.inspect_image, ref)
+        if attrs is not None and _IMAGE_ID.fullmatch(ref) and attrs.get("Id") == ref:
+            self._images[ref] = copy.deepcopy(attrs)
+        return attrs
 
     def history(self, image_id: str) -> list[dict[str, Any]]:
-        return self._call(f"read the history of {image_id}", lambda a: a.history, image_id) or []
+        if image_id in self._histories:
+            return copy.deepcopy(self._histories[image_id])
+        rows = self._call(f"read the history of {image_id}", lambda a: a.history, image_id) or []
+        if rows and _IMAGE_ID.fullmatch(image_id):
+            self._histories[image_id] = copy.deepcopy(rows)
+        return rows
 
     def images(self) -> list[dict[str, Any]]:
         """Every local image, inspected (for finding a base by layer prefix)."""
@@ -164,6 +182,9 @@ class Engine:
 
     def diff(self, container_id: str) -> list[dict[str, Any]]:
         return self._call(f"diff container {container_id}", lambda a: a.diff, container_id) or []
+
+
+_IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def _what_to_do(endpoint: Endpoint) -> str:

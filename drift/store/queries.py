@@ -108,6 +108,10 @@ class Store:
     def targets(self) -> list[TargetRow]:
         return [_target(r) for r in self._x(_TARGET_SELECT + " ORDER BY e.name, t.kind, t.name").fetchall()]
 
+    def targets_of_engine(self, engine: int) -> list[TargetRow]:
+        """Every target of one engine, removed ones too (what a scan needs to know of them)."""
+        return [_target(r) for r in self._x(_TARGET_SELECT + " WHERE t.engine = ?", (engine,)).fetchall()]
+
     def targets_of_selection(self, engine: int, selection: str) -> list[TargetRow]:
         """Targets an earlier run of this selection saw, and that were not reported removed since."""
         rows = self._x(

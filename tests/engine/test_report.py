@@ -369,20 +369,21 @@ def test_a_container_gone_between_listing_and_reading_is_removed(
     """The engine listed it, then it was removed before its turn (a redeploy during the run):
     the run goes on, and the target is `removed`, not an error and not a crash."""
     from drift.report import run as run_mod
+    from drift.report import worker
     from drift.report.options import Options
     from drift.report.targets import Selection
 
     names = [f"drift-test-rep-race{i}-{RUN_ID}" for i in (1, 2)]
     for name in names:
         start(docker_client, base_image, name, "race", cleanup)
-    real_select = run_mod.select
+    real_select = worker.select
 
     def select_then_remove(engine: Any, sel: Any) -> Any:
         found = real_select(engine, sel)
         docker_client.containers.get(names[1]).remove(force=True)  # by the real engine, after the listing
         return found
 
-    monkeypatch.setattr(run_mod, "select", select_then_remove)
+    monkeypatch.setattr(worker, "select", select_then_remove)
     opts = Options(
         selection=Selection(filters=(f"label={LABEL}={RUN_ID}-race",)), store=f"sqlite:///{tmp_path / 'h.sqlite'}"
     )
