@@ -390,3 +390,134 @@ def test_an_engine_over_tcp_with_tls(docker_client: Any, tmp_path: Path) -> None
         os.environ.pop("ENGINE2_ARGS", None)
         eng.stop()
         subprocess.run(["rm", "-rf", folder], timeout=300)
+
+
+def test_each_engine_is_read_by_a_process_of_its_own_and_a_dead_one_is_its_engine_down(
+    docker_client: Any, base_image: str, engine2: Engine2, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Engines are read in forked worker processes (the parent records); a worker that dies
+    (here: SIGKILL) makes its engine `down` with the reason, its findings `stale`, exit 2, and
+    the other engine's results complete. With --jobs 1 the engines are read in the run's process."""
+    import signal
+
+    from drift.report import run as run_mod
+    from drift.report import worker
+    from drift.report.engines import EngineSpec, host_endpoint
+    from drift.report.options import Options
+    from drift.report.targets import Selection
+
+    group = "proc"
+    name = f"drift-test-multi-proc-{RUN_ID}"
+    c1 = start(docker_client, base_image, name, group)
+    c2 = start(engine2.client(), base_image, name, group)
+    pids, kill = tmp_path / "pids", tmp_path / "kill"
+    real = worker.events
+
+    def events(engine: Any, job: Any, reader: Any) -> Any:
+        with open(pids, "a") as fh:  # a file: a forked worker cannot write into this process
+            fh.write(f"{job.spec.name} {os.getpid()}\n")
+        if kill.exists() and job.spec.name == "two":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(engine, job, reader)
+
+    def readers() -> dict[str, int]:
+        out = dict(line.split() for line in pids.read_text().splitlines())
+        pids.unlink()
+        return {k: int(v) for k, v in out.items()}
+
+    try:
+        sh(c1, "echo one > /etc/one.conf")
+        sh(c2, "echo two > /etc/two.conf")
+        monkeypatch.setattr(worker, "events", events)
+        monkeypatch.setenv("DRIFT_CACHE_DIR", str(tmp_path / "cache"))
+        engines = (
+            EngineSpec("one", host_endpoint(LOCAL_HOST, "--host")),
+            EngineSpec("two", host_endpoint(engine2.host, "--host")),
+        )
+        opts = Options(
+            selection=Selection(filters=(f"label={LABEL}={RUN_ID}-{group}",)),
+            store=f"sqlite:///{tmp_path / 'h.sqlite'}",
+            engines=engines,
+        )
+        first = run_mod.run_report(opts)
+        assert first["run"]["exit_code"] == 0, first["run"]
+        assert states(first) == {("one", name, "/etc/one.conf", "new"), ("two", name, "/etc/two.conf", "new")}
+        layers = len(docker_client.images.get(base_image).attrs["RootFS"]["Layers"])
+        assert first["run"]["layer_reads"] == {"image": layers, "container": 2}  # summed over the workers
+        by = readers()
+        assert set(by) == {"one", "two"} and len(set(by.values())) == 2 and os.getpid() not in by.values()
+
+        kill.touch()
+        second = run_mod.run_report(opts)
+        eng = {e["name"]: e for e in second["engines"]}
+        assert eng["one"]["status"] == "up" and eng["two"]["status"] == "down"
+        assert "its scan process ended without a result (signal 9)" in eng["two"]["error"]
+        assert states(second) == {("one", name, "/etc/one.conf", "persisting"), ("two", name, "/etc/two.conf", "stale")}
+        assert second["run"]["exit_code"] == 2 and second["run"]["status"] == "partial"
+        assert {(t["engine"], t["status"]) for t in second["targets"]} == {("one", "scanned"), ("two", "error")}
+        readers()
+
+        kill.unlink()
+        import dataclasses
+
+        third = run_mod.run_report(dataclasses.replace(opts, jobs=1))
+        assert third["run"]["exit_code"] == 0, third["run"]
+        assert states(third) == {
+            ("one", name, "/etc/one.conf", "persisting"),
+            ("two", name, "/etc/two.conf", "persisting"),
+        }
+        assert set(readers().values()) == {os.getpid()}
+    finally:
+        c1.remove(force=True)
+        c2.remove(force=True)
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                out.add(int(stat.parent.name))
+    return out
+
+
+def test_ctrl_c_stops_the_engine_workers(docker_client: Any, base_image: str, engine2: Engine2, tmp_path: Path) -> None:
+    """A real Ctrl-C (SIGINT to the process group) while the workers read: exit 130, one line,
+    no worker left behind, and the run recorded as failed."""
+    import signal
+    import time
+
+    group = "intr"
+    made = []
+    for i in range(3):
+        made.append(start(docker_client, base_image, f"drift-test-multi-intr{i}-{RUN_ID}", group))
+        made.append(start(engine2.client(), base_image, f"drift-test-multi-intr{i}-{RUN_ID}", group))
+    store = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    cmd = [sys.executable, "-m", "drift", "report", "--filter", f"label={LABEL}={RUN_ID}-{group}"]
+    cmd += ["--host", LOCAL_HOST, "--host", engine2.host, "--store", store, "-q"]
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own process group, as a shell's foreground job
+            env={**os.environ, "DRIFT_CACHE_DIR": str(tmp_path / "cache")},
+        )
+        workers: set[int] = set()
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline and len(workers) < 2:
+            workers = _children(proc.pid)
+            time.sleep(0.002)
+        assert len(workers) == 2, f"the report's two workers were not seen (exit {proc.poll()})"
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err and err.count("\n") <= 1, err
+        assert not [p for p in workers if Path(f"/proc/{p}").exists()], "a worker outlived the report"
+        hist = json.loads(run_drift("history", "--format", "json", "--store", store, check=0).stdout)
+        assert [r["status"] for r in hist["runs"]] == ["failed"]
+    finally:
+        for c in made:
+            c.remove(force=True)
