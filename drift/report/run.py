@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from drift import __version__
 from drift import ignore as ignore_mod
@@ -28,7 +28,7 @@ from drift.report import trends, worker
 from drift.report.engines import EngineSpec
 from drift.report.options import Options, now_iso
 from drift.report.scan import Scanned
-from drift.report.shared import LayerReader, LockedStore
+from drift.report.shared import LayerReader
 from drift.report.states import Outcome, fails, transition
 from drift.store import Store, open_store
 from drift.store.records import TargetRow
@@ -70,8 +70,7 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
         pairs = [(s, Engine(s.endpoint, timeout=opts.engine_timeout)) for s in specs]
     key = _selection_key(opts, [s.name for s, _ in pairs])
     reader = LayerReader(opts.no_cache)
-    with open_store(opts.store, lock_timeout=opts.lock_timeout) as raw:
-        store = cast(Store, LockedStore(raw))  # engines' threads share it, one call at a time
+    with open_store(opts.store, lock_timeout=opts.lock_timeout) as store:  # written by this process only
         run_id = store.begin_run(
             started=started, version=__version__, selection=key, options=opts.to_json(), host=platform.node()
         )
@@ -130,22 +129,12 @@ def _engines(pairs: list[tuple[EngineSpec, Any]], shared: tuple[Any, ...], opts:
     """Every engine at once (up to --jobs), one client each; one engine's trouble stays its own.
 
     Engines are asked who they are at the same time (threads: that is waiting, not work), then
-    each one that answers is scanned in a process of its own (drift/report/worker.py) while this
-    process records what they send, target by target, in the store. One engine is scanned here."""
+    each one that answers is read in a process of its own (drift/report/worker.py) while this
+    process records what they send, target by target, in the store. One engine, or --jobs 1,
+    is read here, by the same code."""
     store, run_id, started, key, reader, rules = shared
-    if len(pairs) == 1:
-        engines = [engines_mod.identify(pairs[0][1], pairs[0][0], store.engine_id(pairs[0][0].name))]
-    else:
-        known = [store.engine_id(spec.name) for spec, _ in pairs]
-        with ThreadPoolExecutor(max_workers=max(1, min(opts.jobs, len(pairs))), thread_name_prefix="drift-id") as pool:
-            engines = list(
-                pool.map(
-                    lambda p: engines_mod.identify(p[1], p[0], p[2]),
-                    [(*p, k) for p, k in zip(pairs, known, strict=True)],
-                )
-            )
     states: list[_Engine] = []
-    for (spec, engine), eng in zip(pairs, engines, strict=True):
+    for (spec, engine), eng in zip(pairs, _identify(pairs, store, opts.jobs), strict=True):
         changed = eng.pop("changed", False)  # reported down, its ID not recorded: never merged
         engine_row = store.engine(
             eng["name"], eng["endpoint"], None if changed else eng["id"], started if eng["status"] == "up" else None
@@ -158,43 +147,60 @@ def _engines(pairs: list[tuple[EngineSpec, Any]], shared: tuple[Any, ...], opts:
         states.append(_Engine(eng, run, engine, job))
     todo = [(i, s.job) for i, s in enumerate(states) if s.job is not None]
     if len(todo) == 1 or opts.jobs <= 1:
-        one = len(todo) == 1  # its targets are the progress; else the engines
-        if not one:
-            progress.start(len(todo))
-        try:
-            for i, job in todo:
-                for event in worker.events(states[i].engine, job, reader):
-                    if one and isinstance(event, worker.Count):
-                        progress.start(event.total)
-                    elif one and isinstance(event, worker.Result):
-                        progress.step(f"{event.kind} {event.name}")
-                    states[i].take(event)
-                if not one:
-                    progress.step(f"engine {job.spec.name}")
-        finally:
-            progress.stop()
+        _read_here(states, todo, reader, progress)
     elif todo:
-        # imported once here, before the workers fork (each would import them again)
-        import drift.diff
-        import drift.inventory
-        import drift.report.baseline  # noqa: F401
-
-        progress.start(len(todo))
-
-        def end(i: int, finished: worker.Finished) -> None:
-            reader.add(finished.reads, finished.own_reads)
-            if finished.crash:
-                states[i].take(worker.Down(finished.crash))
-            progress.step(f"engine {states[i].eng['name']}")
-
-        try:
-            worker.Workers(opts.jobs).run(todo, lambda i, e: states[i].take(e), end)
-        finally:
-            progress.stop()
+        _read_in_workers(states, todo, reader, opts.jobs, progress)
     for s in states:
         if s.eng["status"] == "down":
             _engine_down(s.run, s.eng["error"])
     return [(s.eng, s.run, s.trouble) for s in states]
+
+
+def _identify(pairs: list[tuple[EngineSpec, Any]], store: Store, jobs: int) -> list[dict[str, Any]]:
+    known = [store.engine_id(spec.name) for spec, _ in pairs]
+    if len(pairs) == 1:
+        return [engines_mod.identify(pairs[0][1], pairs[0][0], known[0])]
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(pairs))), thread_name_prefix="drift-id") as pool:
+        return list(pool.map(lambda p, k: engines_mod.identify(p[1], p[0], k), pairs, known))
+
+
+def _read_here(states: list[_Engine], todo: list[tuple[int, worker.Job]], reader: Any, progress: Progress) -> None:
+    one = len(todo) == 1  # its targets are the progress; else the engines
+    if not one:
+        progress.start(len(todo))
+    try:
+        for i, job in todo:
+            for event in worker.events(states[i].engine, job, reader):
+                if one and isinstance(event, worker.Count):
+                    progress.start(event.total)
+                elif one and isinstance(event, worker.Result):
+                    progress.step(f"{event.kind} {event.name}")
+                states[i].take(event)
+            if not one:
+                progress.step(f"engine {job.spec.name}")
+    finally:
+        progress.stop()
+
+
+def _read_in_workers(
+    states: list[_Engine], todo: list[tuple[int, worker.Job]], reader: Any, jobs: int, progress: Progress
+) -> None:
+    # imported once here, before the workers fork (each would import them again)
+    import drift.diff
+    import drift.inventory
+    import drift.report.baseline  # noqa: F401
+
+    def end(i: int, finished: worker.Finished) -> None:
+        reader.add(finished.reads, finished.own_reads)
+        if finished.crash:
+            states[i].take(worker.Down(finished.crash))
+        progress.step(f"engine {states[i].eng['name']}")
+
+    progress.start(len(todo))
+    try:
+        worker.Workers(jobs).run(todo, lambda i, e: states[i].take(e), end)
+    finally:
+        progress.stop()
 
 
 @dataclass(slots=True)

@@ -1,12 +1,12 @@
 """What the engines of one report share while they are scanned at the same time.
 
-- `LockedStore`: the store, one call (or one transaction) at a time, whichever engine's thread
-  makes it. Scans run in parallel; writes are short and serialized.
 - `LayerReader`: layer scans through the layer cache (keyed by the layer's digest), with one
   reader per digest at a time: when two engines hold the same image, the second waits for the
   first and takes its result, so an image present on ten engines is read once. It counts the
   image layers it really read (`reads`: not served by the cache or another engine) and the
   containers' own layers (`own_reads`, never shared), for the report and the bench.
+  Each worker process (drift/report/worker.py) has its own; between them the layer cache's file
+  lock does the waiting, and the parent adds up their counts.
 """
 
 from __future__ import annotations
@@ -41,32 +41,6 @@ def _file_lock(key: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-class LockedStore:
-    def __init__(self, store: Any) -> None:
-        self._store = store
-        self._lock = threading.RLock()
-
-    @property
-    def where(self) -> str:
-        return str(self._store.where)
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._lock, self._store.transaction():
-            yield
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._store, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return attr(*args, **kwargs)
-
-        return call
 
 
 class LayerReader:

@@ -10,7 +10,7 @@ import pytest
 
 from drift.errors import DriftError
 from drift.report.engines import host_endpoint, host_name, specs
-from drift.report.shared import LayerReader, LockedStore
+from drift.report.shared import LayerReader
 from drift.sources.fs import LayerScan
 
 
@@ -96,33 +96,6 @@ def test_a_layer_on_several_engines_is_read_once() -> None:
     assert sorted(reads) == ["None", "None", "None", "sha256:app", "sha256:base"]  # own changes: every time
     assert reader.reads == 2 and reader.own_reads == 3
     assert all([s.digest for s in r] == ["sha256:base", "sha256:app", None] for r in results)
-
-
-def test_locked_store_serializes_calls_and_transactions() -> None:
-    import contextlib
-
-    events: list[str] = []
-
-    class Fake:
-        where = "fake"
-
-        def write(self, name: str) -> None:
-            events.append(f"{name}-in")
-            time.sleep(0.05)
-            events.append(f"{name}-out")
-
-        @contextlib.contextmanager
-        def transaction(self):  # type: ignore[no-untyped-def]
-            yield
-
-    store = LockedStore(Fake())
-    threads = [threading.Thread(target=store.write, args=(str(i),)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert all(events[i].endswith("-in") and events[i + 1].endswith("-out") for i in range(0, 8, 2))
-    assert store.where == "fake"
 
 
 def test_all_contexts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
