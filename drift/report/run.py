@@ -10,6 +10,7 @@ memory of a run does not grow with the fleet. The run is recorded whatever happe
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import platform
@@ -70,7 +71,10 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
         pairs = [(s, Engine(s.endpoint, timeout=opts.engine_timeout)) for s in specs]
     key = _selection_key(opts, [s.name for s, _ in pairs])
     reader = LayerReader(opts.no_cache)
-    with open_store(opts.store, lock_timeout=opts.lock_timeout) as store:  # written by this process only
+    with contextlib.ExitStack() as clients, open_store(opts.store, lock_timeout=opts.lock_timeout) as store:
+        # the store is written by this process only; the clients made here drop their saves at the end
+        for _, made in pairs if engine is None else ():
+            clients.callback(made.close)
         run_id = store.begin_run(
             started=started, version=__version__, selection=key, options=opts.to_json(), host=platform.node()
         )

@@ -228,13 +228,15 @@ def _child(conn: Connection, job: Job) -> None:
 
     reader = LayerReader(job.opts.no_cache)
     end = Finished()
+    engine = Engine(job.spec.endpoint, timeout=job.opts.engine_timeout)
     try:
-        engine = Engine(job.spec.endpoint, timeout=job.opts.engine_timeout)
         for event in events(engine, job, reader):
             conn.send(event)
         end = Finished(reader.reads, reader.own_reads)
     except BaseException as exc:  # a worker reports everything, the parent decides
         end = Finished(reader.reads, reader.own_reads, crash=reason(exc))
+    finally:
+        engine.close()  # a forked child ends with os._exit: no atexit
     try:
         conn.send(end)
     finally:

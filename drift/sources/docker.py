@@ -9,10 +9,13 @@ paused. Elsewhere (remote engine, other drivers, no permission) the API is the f
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copy
+import hashlib
 import os
 import re
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -92,6 +95,8 @@ class Engine:
         # run (a report reads 30 containers of one image). Names are always asked again.
         self._images: dict[str, dict[str, Any]] = {}
         self._histories: dict[str, list[dict[str, Any]]] = {}
+        self._saves: dict[str, str] = {}  # image ID -> its `docker save` file, the last _SAVES kept
+        self._save_dir: str | None = None
 
     @property
     def local(self) -> bool:
@@ -174,6 +179,37 @@ class Engine:
             for chunk in stream:
                 fh.write(chunk)
 
+    def saved(self, image_id: str) -> str:
+        """`docker save` of an image by ID, into a file kept while this client lives: the
+        containers of one image, read one after another on an engine without readable overlay2
+        folders, share one save instead of one each. The last two are kept (an image and its
+        base); the rest is removed by close(), or at exit."""
+        path = self._saves.get(image_id)
+        if path is not None and os.path.isfile(path):
+            return path
+        if self._save_dir is None:
+            self._save_dir = tempfile.mkdtemp(prefix="drift-save-")
+            atexit.register(self.close)
+        while len(self._saves) >= _SAVES:
+            with contextlib.suppress(OSError):
+                os.unlink(self._saves.pop(next(iter(self._saves))))
+        dest = os.path.join(self._save_dir, f"{hashlib.sha256(image_id.encode()).hexdigest()[:16]}.tar")
+        try:
+            self.save(image_id, dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(dest)
+            raise
+        self._saves[image_id] = dest
+        return dest
+
+    def close(self) -> None:
+        """Remove the saves kept for the run (a forked worker, which skips atexit, calls it)."""
+        if self._save_dir is not None:
+            shutil.rmtree(self._save_dir, ignore_errors=True)
+        self._save_dir = None
+        self._saves.clear()
+
     def export(self, container_id: str, dest: str) -> None:
         stream = self._call(f"export container {container_id}", lambda a: a.export, container_id)
         with open(dest, "wb") as fh:
@@ -185,6 +221,7 @@ class Engine:
 
 
 _IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
+_SAVES = 2
 
 
 def _what_to_do(endpoint: Endpoint) -> str:
@@ -276,9 +313,7 @@ def _image_layers(engine: Engine, attrs: dict[str, Any], stack: contextlib.ExitS
         raise DriftError(f"{label}: the engine's overlay2 folders cannot be read here (DRIFT_READ=overlay)")
     from drift.sources.archive import archive_source
 
-    tmpdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="drift-save-"))
-    dest = os.path.join(tmpdir, "image.tar")
-    engine.save(attrs["Id"], dest)
+    dest = engine.saved(attrs["Id"])
     try:
         saved = archive_source(dest, stack, resolved_by="docker save", name=label)
     except CorruptArchive as exc:

@@ -456,3 +456,32 @@ def test_ignore_rules_from_driftignore_and_the_command_line(
     conn = sqlite3.connect(report.store)  # pruned to nothing but the open findings and the trend counts
     assert [r[0] for r in conn.execute("SELECT DISTINCT run FROM run_counts ORDER BY run")] == [1, 2]
     assert conn.execute("SELECT count(*) FROM findings WHERE resolved_run IS NULL").fetchone()[0] == 2
+
+
+def test_over_the_api_the_containers_of_one_image_share_one_save(
+    docker_client: Any, base_image: str, tmp_path: Path, cleanup: Any
+) -> None:
+    """An engine whose overlay2 folders cannot be read here (a remote one; DRIFT_READ=api makes
+    the local one behave so) is read with `docker save`/`docker export`: three containers of one
+    image give one save of it (counted in the engine's own events), and the same findings as
+    reading the folders in place."""
+    names = [f"drift-test-rep-api{i}-{RUN_ID}" for i in range(3)]
+    for i, name in enumerate(names):
+        sh(start(docker_client, base_image, name, "api", cleanup), f"echo {i} > /etc/api{i}.conf")
+    image_id = docker_client.images.get(base_image).id
+    since = int(time.time()) - 1
+    api = Reporter(tmp_path / "api", "api")
+    (tmp_path / "api").mkdir()
+    doc = api(code=0, env={"DRIFT_READ": "api"})
+    until = int(time.time()) + 1
+    saves = [
+        e
+        for e in docker_client.events(since=since, until=until, decode=True, filters={"type": "image", "event": "save"})
+        if e.get("id") == image_id or e.get("Actor", {}).get("ID") == image_id
+    ]
+    assert len(saves) == 1, saves
+    exports = list(docker_client.events(since=since, until=until, decode=True, filters={"event": "export"}))
+    assert len(exports) == 3  # a container's own changes still come from its export
+    assert by_state(doc, "new") == {(n, "file", f"/etc/api{i}.conf") for i, n in enumerate(names)}
+    (tmp_path / "here").mkdir()
+    assert by_state(Reporter(tmp_path / "here", "api")(code=0), "new") == by_state(doc, "new")
