@@ -93,7 +93,9 @@ def report(
             "--host", "-H", metavar="URL", help="An engine URL (unix://, tcp://, ssh://user@host), repeatable."
         ),
     ] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", help="Engines scanned at once.")] = 4,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", metavar="N", help="Engines read at once, each by a process of its own.")
+    ] = 4,
     engine_timeout: Annotated[
         float,
         typer.Option(

@@ -260,6 +260,14 @@ def test_an_engine_over_ssh(docker_client: Any, base_image: str, sshd: tuple[int
         assert eng["status"] == "up" and eng["endpoint"] == url and eng["id"] == docker_client.info()["ID"]
         assert states(doc) == {(f"root@127.0.0.1:{port}", name, "/etc/far.conf", "new")}
         assert doc["run"]["layer_reads"]["image"] > 0  # --no-cache: read over the API (docker save/export)
+
+        # beside a local engine: each read by a forked worker, the ssh one with its own ssh client
+        both = report(tmp_path, "ssh", *args, "--host", LOCAL_HOST, code=0, env=env)
+        assert {e["status"] for e in both["engines"]} == {"up"} and len(both["engines"]) == 2
+        assert states(both) == {
+            (f"root@127.0.0.1:{port}", name, "/etc/far.conf", "persisting"),
+            ("/var/run/docker.sock", name, "/etc/far.conf", "new"),
+        }
     finally:
         c.remove(force=True)
 
@@ -467,6 +475,14 @@ def test_each_engine_is_read_by_a_process_of_its_own_and_a_dead_one_is_its_engin
             ("two", name, "/etc/two.conf", "persisting"),
         }
         assert set(readers().values()) == {os.getpid()}
+
+        # more engines than --jobs: the third waits for a free worker, and is read all the same
+        three = (*engines, EngineSpec("three", host_endpoint(LOCAL_HOST, "--host")))
+        fourth = run_mod.run_report(dataclasses.replace(opts, engines=three, jobs=2))
+        assert fourth["run"]["exit_code"] == 0, fourth["run"]
+        assert ("three", name, "/etc/one.conf", "new") in states(fourth)
+        by = readers()
+        assert set(by) == {"one", "two", "three"} and len(set(by.values())) == 3 and os.getpid() not in by.values()
     finally:
         c1.remove(force=True)
         c2.remove(force=True)
