@@ -298,6 +298,20 @@ def test_one_postgres_store_two_reports_at_once(
         assert rows == [(1, 1), (2, 1)]
         names = {f["name"] for d in docs for f in d["findings"]}
         assert names == {"/etc/a.conf", "/etc/b.conf"}
+
+        # one report over both engines into that store: its workers fork beside an open connection
+        out = tmp_path / "both.json"
+        cmd = [sys.executable, "-m", "drift", "report", "--filter", f"name=drift-test-multi-pg[ab]-{RUN_ID}"]
+        cmd += ["--host", "unix:///var/run/docker.sock", "--host", engine2.host, "--store", url, "-o", f"json:{out}"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        both = json.loads(out.read_text())
+        assert {(f["name"], f["state"]) for f in both["findings"]} == {
+            ("/etc/a.conf", "persisting"),
+            ("/etc/b.conf", "persisting"),
+        }
+        assert sql(url, "SELECT id, status FROM runs WHERE id = 3") == [(3, "complete")]
+        assert sql(url, "SELECT count(*) FROM target_runs WHERE run = 3") == [(2,)]
     finally:
         a.remove(force=True)
         b.remove(force=True)
