@@ -17,6 +17,7 @@ told apart from one that ends.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -237,10 +238,9 @@ def _child(conn: Connection, job: Job) -> None:
         end = Finished(reader.reads, reader.own_reads, crash=reason(exc))
     finally:
         engine.close()  # a forked child ends with os._exit: no atexit
-    try:
+    with contextlib.suppress(OSError):  # the parent is gone (killed): nobody to tell, nothing to print
         conn.send(end)
-    finally:
-        conn.close()
+    conn.close()
 
 
 class Workers:
