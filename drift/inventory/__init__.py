@@ -82,14 +82,17 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
     base_view: View | None = None
     touched: set[str] | None = None
     opaque: list[str] = []
+    base_packages: tuple[Any, Any] | None = None
     if choice is not None and choice.prefix is not None:
-        base_view = View(scans[: choice.prefix], source.layers[: choice.prefix])
+        base_view, apt_b, pip_b = _base(scans[: choice.prefix], source.layers[: choice.prefix])
+        base_packages = (apt_b, pip_b)
         touched = touched_paths(scans[choice.prefix :])
         opaque = [o for s in scans[choice.prefix :] for o in s.opaque]
     suspects: set[str] | None = None
     if choice is not None and choice.prefix is None and choice.source is not None:
         base_scans = scanner(choice.source.layers)
-        base_view = View(base_scans, choice.source.layers)
+        base_view, apt_b, pip_b = _base(base_scans, choice.source.layers)
+        base_packages = (apt_b, pip_b)
         suspects = _suspects(source, choice.source, scans, base_scans)
 
     apt_top = apt.collect(top)
@@ -103,9 +106,8 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
     file_changes: list[Any] = []
     package_changes: list[PackageDelta] = []
     scripts: dict[str, str] = {}
-    if base_view is not None:
-        apt_base = apt.collect(base_view)
-        pip_base = pip.collect(base_view, apt_base.owners_for)
+    if base_view is not None and base_packages is not None:
+        apt_base, pip_base = base_packages
         base_apt, base_pip = apt_base.packages, pip_base.packages
         package_changes = package_deltas(base_apt, apt_top.packages, base_pip, pip_top.packages)
         base_venvs = {e.path for e in pip_base.environments if e.kind == "venv"}
@@ -153,6 +155,28 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         base_pip=tuple(base_pip),
     )
     return Inspection(inventory, source, top, base_view, scripts)
+
+
+_LAST_BASE: list[tuple[tuple[Any, ...], tuple[View, Any, Any]]] = []
+
+
+def _base(scans: list[LayerScan], layers: list[Layer]) -> tuple[View, Any, Any]:
+    """The base's view and packages. A base made of image layers on this machine (overlay2 folders,
+    by digest: an image's layers never change under their ID) is read once for the containers of
+    one image, which a report reads one after another; one base is kept (the memory of a run does
+    not grow with the fleet)."""
+    from drift.sources.layers import DirLayer
+
+    key: tuple[Any, ...] | None = None
+    if layers and all(isinstance(x, DirLayer) and x.digest for x in layers):
+        key = tuple((x.root, x.digest, x.overlay, id(y)) for x, y in zip(layers, scans, strict=True))  # type: ignore[attr-defined]
+        if _LAST_BASE and _LAST_BASE[0][0] == key:
+            return _LAST_BASE[0][1]
+    view = View(scans, layers)
+    apt_base = apt.collect(view)
+    found = (view, apt_base, pip.collect(view, apt_base.owners_for))
+    _LAST_BASE[:] = [(key, found)] if key is not None else []
+    return found
 
 
 def _suspects(source: Source, other: Source, scans: list[LayerScan], other_scans: list[LayerScan]) -> set[str] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import json
 import platform
 import time
@@ -201,9 +202,11 @@ def _read_in_workers(
         progress.step(f"engine {states[i].eng['name']}")
 
     progress.start(len(todo))
+    gc.freeze()  # what exists now is never scanned by the workers' collector: no copy-on-write of it
     try:
         worker.Workers(jobs).run(todo, lambda i, e: states[i].take(e), end)
     finally:
+        gc.unfreeze()
         progress.stop()
 
 
