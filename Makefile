@@ -7,7 +7,7 @@ STAMP   = $(VENV)/.installed-stamp
 BASE   ?= drift-base:bookworm
 export DRIFT_BASE_IMAGE = $(BASE)
 
-.PHONY: help venv engine base chromium test test-unit demo lint format bench bench-fleet bench-multi clean
+.PHONY: help venv engine base chromium test test-unit demo lint format bytecode bench bench-fleet bench-multi clean
 
 help:
 	@echo "make demo   - the story drift exists for, on a real engine"
@@ -34,13 +34,13 @@ base: engine
 chromium:
 	@bash scripts/chromium.sh >/dev/null || [ "$${CI:-}" != true ]
 
-test: venv base chromium
+test: venv base chromium bytecode
 	$(BIN)/python -m pytest
 
 test-unit: venv
 	$(BIN)/python -m pytest -m "not engine"
 
-demo: venv base
+demo: venv base bytecode
 	@PATH="$(abspath $(BIN)):$$PATH" bash samples/demo/demo.sh
 
 lint: venv
@@ -52,15 +52,20 @@ format: venv
 	$(BIN)/ruff format drift tests bench
 	$(BIN)/ruff check --fix drift tests bench
 
-bench: venv base
+# drift as pip installs it: with its bytecode compiled. An editable checkout has none, and with
+# PYTHONDONTWRITEBYTECODE set (as on this machine) every run would compile drift's modules again.
+bytecode: venv
+	@$(BIN)/python -m compileall -q drift
+
+bench: venv base bytecode
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/fleet.py
 	$(BIN)/python bench/multi.py
 
-bench-multi: venv base
+bench-multi: venv base bytecode
 	$(BIN)/python bench/multi.py
 
-bench-fleet: venv base
+bench-fleet: venv base bytecode
 	$(BIN)/python bench/fleet.py
 
 clean:
