@@ -13,7 +13,7 @@ help:
 	@echo "make demo   - the story drift exists for, on a real engine"
 	@echo "make test   - the whole test suite (starts an engine and builds base images if needed)"
 	@echo "make lint   - ruff and mypy"
-	@echo "make bench  - drift side by side with syft, and drift report side by side with a shell loop"
+	@echo "make bench  - drift side by side with syft, drift report with a shell loop, and over two engines"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
