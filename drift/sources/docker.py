@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from drift.errors import CorruptArchive, DriftError, EngineUnreachable, TargetNotFound
 from drift.model import ImageConfig, Target
@@ -210,6 +210,58 @@ class Engine:
         self._save_dir = None
         self._saves.clear()
 
+    def read_paths(self, container_id: str, paths: list[str], dest: str) -> bool:
+        """Each path's own entry (a file with its content; a folder or link without what is below
+        it), read from the container's archive endpoint, into one tar at `dest` named as
+        `docker export` names them. A path gone meanwhile is left out. False: one of them is a
+        device node, which needs `docker export`."""
+        import tarfile
+
+        from drift.sources.tarread import Reader, TarError
+
+        def request(path: str) -> Any:
+            def go(api: Any) -> Any:
+                def call() -> Any:
+                    res = api._get(
+                        api._url("/containers/{0}/archive", container_id), params={"path": path}, stream=True
+                    )
+                    api._raise_for_status(res)
+                    res.raw.decode_content = True  # the engine may gzip the body (Accept-Encoding)
+                    return res
+
+                return call
+
+            return go
+
+        with open(dest, "wb") as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as out:
+            for path in paths:
+                res = self._call(f"read {path} in container {container_id[:12]}", request(path))
+                if res is None:
+                    continue
+                try:
+                    stream = _Full(res.raw)
+                    member = next(iter(Reader(cast(BinaryIO, stream), seekable=False).members()), None)
+                    if member is None:
+                        continue
+                    if member.kind in ("char", "block"):
+                        return False
+                    info = tarfile.TarInfo(path.lstrip("/"))
+                    info.type = _TAR_TYPES.get(member.kind, tarfile.REGTYPE)
+                    info.mode, info.uid, info.gid, info.mtime = member.mode, member.uid, member.gid, member.mtime
+                    info.linkname = member.linkname
+                    if member.kind == "file":
+                        info.size = member.size
+                        out.addfile(info, _Exact(stream, member.size, path))
+                    else:
+                        out.addfile(info)
+                except TarError as exc:
+                    raise DriftError(
+                        f"the engine's archive of {path} in container {container_id[:12]} is damaged: {exc}"
+                    ) from exc
+                finally:
+                    res.close()
+        return True
+
     def export(self, container_id: str, dest: str) -> None:
         stream = self._call(f"export container {container_id}", lambda a: a.export, container_id)
         with open(dest, "wb") as fh:
@@ -222,6 +274,45 @@ class Engine:
 
 _IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
 _SAVES = 2
+_BY_PATH = 200  # a container's changed paths read one by one up to this many; beyond, one export
+_TAR_TYPES = {"dir": b"5", "symlink": b"2", "hardlink": b"1", "fifo": b"6"}
+
+
+class _Full:
+    """A response body read in whole blocks: an HTTP stream may hand back less than asked."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            return bytes(self.raw.read())
+        parts, left = [], n
+        while left:
+            data = self.raw.read(left)
+            if not data:
+                break
+            parts.append(data)
+            left -= len(data)
+        return b"".join(parts)
+
+
+class _Exact:
+    """Exactly `size` bytes of a member's data from a stream (tarfile pads the rest itself)."""
+
+    def __init__(self, raw: Any, size: int, path: str) -> None:
+        self.raw, self.left, self.path = raw, size, path
+
+    def read(self, n: int = -1) -> bytes:
+        want = self.left if n < 0 else min(n, self.left)
+        data = self.raw.read(want) if want else b""
+        if want and not data:
+            raise DriftError(f"the engine's archive of {self.path} ended inside its content")
+        self.left -= len(data)
+        return data
 
 
 def _what_to_do(endpoint: Endpoint) -> str:
@@ -410,12 +501,19 @@ def _container_upper(engine: Engine, attrs: dict[str, Any], stack: contextlib.Ex
         return DirLayer(upper, digest=None, overlay=True, description=f"{label} (its own changes)")
     if mode == "overlay":
         raise DriftError(f"{label}: the engine's overlay2 folders cannot be read here (DRIFT_READ=overlay)")
-    # API: the container's own changes are what `docker diff` lists, read from `docker export`.
+    # API: the container's own changes are what `docker diff` lists, each read by its path
+    # (`GET /containers/ID/archive`: what `docker cp` reads), or from one `docker export` when
+    # they are many (or hold a device node, which that archive does not describe).
     changes = engine.diff(attrs["Id"])
     tmpdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="drift-export-"))
     dest = os.path.join(tmpdir, "container.tar")
-    engine.export(attrs["Id"], dest)
     only = {c["Path"] for c in changes if c.get("Kind") in (0, 1)}
+    # The archive endpoint reads through mounts: a mount point's own (placeholder) entry is in
+    # the export only.
+    mounts = {str(m.get("Destination")) for m in attrs.get("Mounts") or ()}
+    mounts |= set(((attrs.get("HostConfig") or {}).get("Tmpfs") or {}).keys())
+    if len(only) > _BY_PATH or only & mounts or not engine.read_paths(attrs["Id"], sorted(only), dest):
+        engine.export(attrs["Id"], dest)
     deleted = sorted(c["Path"] for c in changes if c.get("Kind") == 2)
     return TarLayer(
         lambda: open(dest, "rb"),

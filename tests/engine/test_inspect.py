@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import (
+    RUN_ID,
     assert_matches_truth,
     drift_json,
     export_root,
     run_drift,
+    sh,
     truth_in_container,
     truth_in_image,
 )
@@ -119,6 +121,51 @@ def test_api_path_equals_overlay_path(hand_container: Any, built_image: str) -> 
         assert fast["packages"] == slow["packages"]
         assert unexplained(fast) == unexplained(slow)
         assert fast["config_changes"] == slow["config_changes"]
+
+
+SMALL_CHANGES = (
+    "echo hi > /etc/pp.conf; mkdir -m 0700 /srv/data; chown 1000:1000 /srv/data; echo x > /srv/data/a.txt;"
+    " ln -s /etc/pp.conf /etc/pp.link; ln /etc/pp.conf /etc/pp.hard; mkfifo /srv/fifo; rm /etc/issue.net;"
+    " echo X >> /etc/debian_version; head -c 3000000 /dev/urandom > /srv/big.bin; : > /srv/empty;"
+    " touch \"/srv/$(printf 'caf\\303\\251')\"; chmod 4755 /srv/empty"
+)
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["by-path", "export"])
+def test_api_reads_a_containers_changes_by_path_or_export_as_overlay_does(
+    docker_client: Any, base_image: str, cleanup: Any, many: bool
+) -> None:
+    """Over the API (a remote engine), a container's few changes are read path by path (what
+    `docker cp` reads), many of them from one `docker export`: either way the file list equals
+    the one read from the overlay2 folders in place, kind, mode, size and content digest."""
+    import time
+
+    name = f"drift-test-api-{'many' if many else 'few'}-{RUN_ID}"
+    container = docker_client.containers.run(
+        base_image, ["sleep", "infinity"], name=name, detach=True, network_mode="none"
+    )
+    cleanup.append(("container", name))
+    extra = "; mkdir /srv/many; for i in $(seq 300); do echo $i > /srv/many/f$i; done" if many else ""
+    sh(container, SMALL_CHANGES + extra)
+    since = int(time.time()) - 1
+    fast = drift_json("inspect", name)
+    slow = drift_json("inspect", name, env={"DRIFT_READ": "api"})
+    assert fast["files"] == slow["files"]
+    assert len(fast["files"]) == (11 + 301 if many else 11)
+    kinds = {f["path"]: (f["kind"], f["mode"]) for f in slow["files"]}
+    assert kinds["/srv/data"] == ("dir", "0700") and kinds["/etc/pp.link"][0] == "symlink"
+    assert kinds["/srv/fifo"][0] == "fifo" and kinds["/srv/empty"] == ("file", "4755")
+    diff_fast = json.loads(run_drift("diff", name, base_image, "--format", "json", check=1).stdout)
+    env = {"DRIFT_READ": "api"}
+    diff_slow = json.loads(run_drift("diff", name, base_image, "--format", "json", env=env, check=1).stdout)
+    assert diff_fast["findings"] == diff_slow["findings"] and len(diff_fast["findings"]) >= 11
+    until = int(time.time()) + 1
+    actions = [
+        e["Action"]
+        for e in docker_client.events(since=since, until=until, decode=True, filters={"container": container.id})
+    ]
+    assert ("export" in actions) == many
+    assert ("archive-path" in actions) == (not many)
 
 
 def test_docker_save_archive_plain_and_gzipped(
