@@ -275,6 +275,7 @@ class Engine:
 _IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
 _SAVES = 2
 _BY_PATH = 200  # a container's changed paths read one by one up to this many; beyond, one export
+_BY_PATH_SSH = 20
 _TAR_TYPES = {"dir": b"5", "symlink": b"2", "hardlink": b"1", "fifo": b"6"}
 
 
@@ -512,7 +513,9 @@ def _container_upper(engine: Engine, attrs: dict[str, Any], stack: contextlib.Ex
     # the export only.
     mounts = {str(m.get("Destination")) for m in attrs.get("Mounts") or ()}
     mounts |= set(((attrs.get("HostConfig") or {}).get("Tmpfs") or {}).keys())
-    if len(only) > _BY_PATH or only & mounts or not engine.read_paths(attrs["Id"], sorted(only), dest):
+    # Each path is a request on a connection of its own: over ssh:// a new ssh process each.
+    most = _BY_PATH_SSH if engine.endpoint.host.startswith("ssh://") else _BY_PATH
+    if len(only) > most or only & mounts or not engine.read_paths(attrs["Id"], sorted(only), dest):
         engine.export(attrs["Id"], dest)
     deleted = sorted(c["Path"] for c in changes if c.get("Kind") == 2)
     return TarLayer(
