@@ -220,6 +220,9 @@ class Engine:
         from drift.sources.tarread import Reader, TarError
 
         def request(path: str) -> Any:
+            # docker-py's get_archive() hides the response in a generator: asked directly (its
+            # own _get/_url/_raise_for_status) so that a folder's archive is closed after its
+            # first header instead of being read to its end.
             def go(api: Any) -> Any:
                 def call() -> Any:
                     res = api._get(
