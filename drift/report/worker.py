@@ -21,6 +21,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -224,6 +225,10 @@ def reason(exc: BaseException) -> str:
 def _child(conn: Connection, job: Job) -> None:
     """A worker process: its engine's events down the pipe, then Finished. Never raises."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
+    # Writers of its own on the terminal: the parent's (a progress bar's redirection, a buffer
+    # whose lock another thread of the parent held when it forked) are not the child's to use.
+    sys.stdout = open(1, "w", closefd=False, buffering=1, errors="backslashreplace")  # noqa: SIM115
+    sys.stderr = open(2, "w", closefd=False, buffering=1, errors="backslashreplace")  # noqa: SIM115
     from drift.report.shared import LayerReader
     from drift.sources.docker import Engine
 
