@@ -19,8 +19,13 @@ docker exec "$NAME" bash -c "$(cat handmade.sh)" >/dev/null 2>&1
 
 say "2. ... then commits it and ships the image"
 echo "\$ docker commit $NAME $IMAGE"
+old=$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 docker commit -m "works on my machine" "$NAME" "$IMAGE" >/dev/null
 docker rm -f "$NAME" >/dev/null
+# the image an earlier `make demo` left, now untagged: removed, so that runs do not pile up
+if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "$IMAGE")" ]; then
+  docker rmi "$old" >/dev/null 2>&1 || true
+fi
 
 say "3. Months later: what is in it that no file documents?"
 echo "\$ drift inspect $IMAGE"
