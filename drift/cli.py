@@ -112,6 +112,13 @@ KeepImageOpt = Annotated[
 NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", help="Read every layer again; do not use or fill the layer cache.")
 ]
+VerifyPackagesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verify-packages",
+        help="Hash every file of every package against its record (as debsums does), not only the screened ones.",
+    ),
+]
 ShowSecretsOpt = Annotated[
     bool, typer.Option("--show-secrets", help="Show secret-looking values (redacted by default).")
 ]
@@ -125,6 +132,7 @@ def inspect(
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     no_cache: NoCacheOpt = False,
+    verify_packages: VerifyPackagesOpt = False,
     show_secrets: ShowSecretsOpt = False,
 ) -> None:
     """What is in a container or image: apt and pip packages, files changed against the base, config."""
@@ -134,7 +142,7 @@ def inspect(
     from drift.secrets import redact_inventory
 
     with contextlib.ExitStack() as stack:
-        inv = inspect_target(target, stack, base=base, scanner=_scanner(no_cache)).inventory
+        inv = inspect_target(target, stack, base=base, scanner=_scanner(no_cache, verify_packages)).inventory
     inv = inv if show_secrets else redact_inventory(inv)
     renderer = {Format.table: table, Format.json: json_render, Format.markdown: markdown}[fmt]
     emit(renderer.render(inv), output)
@@ -162,6 +170,7 @@ def snapshot(
     tag: Annotated[str | None, typer.Option("--tag", metavar="TAG", help="Tag for the --verify build.")] = None,
     keep_image: KeepImageOpt = False,
     no_cache: NoCacheOpt = False,
+    verify_packages: VerifyPackagesOpt = False,
     cmd: Annotated[
         str | None, typer.Option("--cmd", help="CMD to write instead of the image's: a JSON array or a shell command.")
     ] = None,
@@ -180,7 +189,7 @@ def snapshot(
     from drift.secrets import redact_inventory
 
     with contextlib.ExitStack() as stack:
-        insp = inspect_target(target, stack, base=base, scanner=_scanner(no_cache))
+        insp = inspect_target(target, stack, base=base, scanner=_scanner(no_cache, verify_packages))
         inv = insp.inventory
         ref = snap.base_reference(inv, base)
         if inv.base is not None and inv.base.digest and not base and "@" not in ref:
@@ -247,7 +256,7 @@ def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no
         tag=tag,
         network=network,
         buildargs=plan.secret_args,
-        scanner=_scanner(no_cache),
+        scanner=_scanner(no_cache),  # the mode the command set stays
         keep_image=keep_image,
     )
     print(
@@ -323,6 +332,7 @@ def diff(
         bool, typer.Option("--all", help="List every dependency row (table, markdown); JSON always does.")
     ] = False,
     no_cache: NoCacheOpt = False,
+    verify_packages: VerifyPackagesOpt = False,
     show_secrets: ShowSecretsOpt = False,
 ) -> None:
     """Audit an image against the Dockerfile that claims to describe it (or against another target)."""
@@ -343,7 +353,7 @@ def diff(
             build=build,
             network=network,
             build_args=build_args(build_arg),
-            scanner=_scanner(no_cache),
+            scanner=_scanner(no_cache, verify_packages),
             ignore=ignore,
             fail_on=categories,
             show_secrets=show_secrets,
@@ -368,8 +378,15 @@ def diff(
         raise SystemExit(1)
 
 
-def _scanner(no_cache: bool):  # type: ignore[no-untyped-def]
+def _scanner(no_cache: bool, verify_packages: bool | None = None):  # type: ignore[no-untyped-def]
+    """The layer scanner a command reads with (and, when VERIFY_PACKAGES is given, how package
+    files are checked: set once per command, drift/inventory/verify.py)."""
     from drift.cache import LayerCache, scan_all
+
+    if verify_packages is not None:
+        from drift.inventory import verify
+
+        verify.configure("full" if verify_packages else "screen")
 
     if no_cache or os.environ.get("DRIFT_NO_CACHE") == "1":
         return lambda layers: scan_all(layers, None)

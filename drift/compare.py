@@ -91,7 +91,7 @@ _VOLATILE = frozenset({"/etc/shadow", "/etc/gshadow"})
 def _file_state(f: FileChange) -> dict[str, Any]:
     if f.path in _VOLATILE:
         return {"change": f.change, "kind": f.kind, "mode": f"{f.mode:04o}", "owner": f"{f.uid}:{f.gid}"}
-    return {
+    state: dict[str, Any] = {
         "change": f.change,
         "kind": f.kind,
         "mode": f"{f.mode:04o}",
@@ -100,6 +100,11 @@ def _file_state(f: FileChange) -> dict[str, Any]:
         "link_target": f.link_target,
         "sha256": f.sha256,
     }
+    if f.executable:
+        state["executable"] = True
+    if f.package_file is not None:  # the package's recorded digest, not the actual one (sha256 says that)
+        state["package_file"] = {"package": f.package_file.package, "recorded": f.package_file.recorded}
+    return state
 
 
 def compare_files(expected: Inventory, actual: Inventory) -> list[Finding]:

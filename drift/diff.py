@@ -325,8 +325,8 @@ def from_delta(inv: Inventory) -> list[Finding]:
             out.append(Finding("mark", "apt", label, was, now))
     for f in inv.files:
         if f.klass == "unexplained":
-            desc = {"change": f.change, "kind": f.kind, "mode": f"{f.mode:04o}", "size": f.size}
-            out.append(Finding("file", None, f.path, None, desc, detail=f.change))
+            detail = f"{f.change}: package file modified ({f.package_file.package})" if f.package_file else f.change
+            out.append(Finding("file", None, f.path, None, f.desc(), detail=detail))
     for cc in inv.config_changes:
         out.append(Finding("config", None, cc.key, cc.base, cc.actual))
     return attribute_findings(out, inv)

@@ -195,6 +195,19 @@ class PythonEnv:
 
 
 @dataclass(frozen=True, slots=True)
+class PackageDigest:
+    """A package's file whose content is not what the package recorded (dpkg md5sums, pip RECORD)."""
+
+    package: str  # "apt:NAME" or "pip:NAME"
+    algorithm: str  # md5 (dpkg), sha256 (pip RECORD) ...
+    recorded: str  # hex
+    actual: str  # hex
+
+    def to_json(self) -> dict[str, Any]:
+        return {"package": self.package, "algorithm": self.algorithm, "recorded": self.recorded, "actual": self.actual}
+
+
+@dataclass(frozen=True, slots=True)
 class FileChange:
     path: str
     change: ChangeKind
@@ -209,6 +222,20 @@ class FileChange:
     link_target: str | None = None
     sha256: str | None = None  # content of unexplained regular files
     secret: str | None = None  # why its path or content looks secret (drift.secrets), if it does
+    package_file: PackageDigest | None = None  # a package's file whose content is not the recorded one
+    executable: bool = False  # a regular file with an exec bit whose content starts with ELF magic or #!
+    base_mode: int | None = None  # the mode in the base, for a modified entry whose mode changed
+
+    def desc(self) -> dict[str, Any]:
+        """The file's state as findings carry it (`actual` of a `file` finding)."""
+        out: dict[str, Any] = {"change": self.change, "kind": self.kind, "mode": f"{self.mode:04o}", "size": self.size}
+        if self.base_mode is not None:
+            out["base_mode"] = f"{self.base_mode:04o}"
+        if self.executable:
+            out["executable"] = True
+        if self.package_file is not None:
+            out["package_file"] = self.package_file.to_json()
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -225,6 +252,9 @@ class FileChange:
             "link_target": self.link_target,
             "sha256": self.sha256,
             "secret": self.secret,
+            "package_file": self.package_file.to_json() if self.package_file else None,
+            "executable": self.executable,
+            "base_mode": f"{self.base_mode:04o}" if self.base_mode is not None else None,
         }
 
 

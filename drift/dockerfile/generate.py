@@ -131,7 +131,12 @@ def render(plan: Plan) -> str:
         if block:
             lines += ["", *block]
     if any(not f.early for f in plan.files):
-        lines += ["", "# files added or changed by hand (no package explains them), with their modes", "COPY files/ /"]
+        lines += ["", "# files added or changed by hand (no package explains them), with their modes"]
+        patched = sorted((f.change.path, f.change.package_file.package) for f in plan.files if f.change.package_file)
+        if patched:  # after the installs above, or the package would put its own file back
+            lines.append("# package files changed by hand (their content is not what the package recorded):")
+            lines += [f"#   {comment(path)} ({comment(pkg)})" for path, pkg in patched]
+        lines.append("COPY files/ /")
     fixups = []
     if plan.deletions:
         fixups.append("rm -rf " + " ".join(escape.sh(p) for p in plan.deletions))

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from debian.debian_support import version_compare
 
 from drift import secrets
-from drift.inventory import apt, files, pip, runtime, users
+from drift.inventory import apt, files, pip, runtime, users, verify
 from drift.model import (
     AptPackage,
     ConfigChange,
@@ -131,9 +131,12 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
             accounts_by_packages=users.made_by_packages(users.delta(base_view, top), scripts),
         )
         classified = files.classify(changes, base_view, top, explainers)
+        classified = _verify_packages(classified, top, base_view, apt_top, pip_top, explainers, unknowns)
         if source.target.kind == "container":
             classified = runtime.mark_run_paths(classified, source.raw, top)
         file_changes = mark_secrets(classified, top)
+    elif apt_top.has_dpkg or pip_top.packages:
+        file_changes = _unrecorded(top, apt_top, pip_top)
 
     base_config = choice.config if choice else None
     inventory = Inventory(
@@ -155,6 +158,88 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         base_pip=tuple(base_pip),
     )
     return Inspection(inventory, source, top, base_view, scripts)
+
+
+def _verify_packages(
+    changes: list[FileChange],
+    top: View,
+    base: View,
+    apt_top: apt.AptResult,
+    pip_top: pip.PipResult,
+    ex: files.Explainers,
+    unknowns: list[Unknown],
+) -> list[FileChange]:
+    """Package files whose content is not what their package recorded become hand-made changes
+    (drift/inventory/verify.py). With --verify-packages every package file is hashed, and a
+    modified one the base already held that way is said as an unknown: the base's, not this
+    target's drift."""
+    full = verify.mode() == "full"
+    present = {f.path for f in changes if f.change != "deleted" and f.kind == "file"}
+    if full:
+        records = verify.apt_records(top, None, None)
+        pip_recs = verify.pip_records(top, pip_top.packages, None)
+    else:
+        apt_names = {ex.owners[p] for p in present if p in ex.owners}
+        records = verify.apt_records(top, apt_names, present)
+        keys = {ex.records[p] for p in present if p in ex.records}
+        pip_recs = verify.pip_records(top, [p for p in pip_top.packages if p.key in keys], present)
+    for path, recs in pip_recs.items():
+        records.setdefault(path, []).extend(recs)
+    found = verify.check(top, records, full=full, skip=verify.diverted(top))
+    if not found.modified:
+        return changes
+    out = []
+    for f in changes:
+        digest = found.modified.get(f.path) if f.change != "deleted" else None
+        if digest is None:
+            out.append(f)
+            continue
+        out.append(
+            dataclasses.replace(
+                f,
+                klass="unexplained",
+                owner=digest.package,
+                reason=f"package file modified: {digest.algorithm} is not the one {digest.package} recorded",
+                package_file=digest,
+                sha256=f.sha256 or files.content_sha256(top, f.path),
+                executable=f.executable or files.is_executable_file(top, f.path, f.mode),
+            )
+        )
+    for path in sorted(found.modified.keys() - present):
+        d = found.modified[path]
+        why = f"{d.package}: {d.algorithm} {d.actual}, recorded {d.recorded}"
+        unknowns.append(Unknown(path, f"package file modified before the base ({why}): not this target's change"))
+    return out
+
+
+def _unrecorded(top: View, apt_top: apt.AptResult, pip_top: pip.PipResult) -> list[FileChange]:
+    """With no base to compare with, the package files of the whole image that are not what their
+    package recorded (screened, or all hashed with --verify-packages)."""
+    records = verify.apt_records(top, None, None)
+    for path, recs in verify.pip_records(top, pip_top.packages, None).items():
+        records.setdefault(path, []).extend(recs)
+    found = verify.check(top, records, full=verify.mode() == "full", skip=verify.diverted(top))
+    out = []
+    for path, digest in sorted(found.modified.items()):
+        entry = top.file_of(path)[1]  # type: ignore[index]  # check() found a regular file there
+        out.append(
+            FileChange(
+                path=path,
+                change="modified",
+                kind="file",
+                size=entry.size,
+                mode=entry.mode,
+                uid=entry.uid,
+                gid=entry.gid,
+                klass="unexplained",
+                owner=digest.package,
+                reason=f"package file modified: {digest.algorithm} is not the one {digest.package} recorded",
+                sha256=files.content_sha256(top, path),
+                package_file=digest,
+                executable=files.is_executable_file(top, path, entry.mode),
+            )
+        )
+    return out
 
 
 _LAST_BASE: list[tuple[tuple[Any, ...], tuple[View, Any, Any]]] = []

@@ -49,6 +49,24 @@ NOISE = pattern_table(
     )
 )
 
+# Noise folders that hide data files only: an executable or setuid/setgid file in them is
+# never noise (a binary dropped in /tmp is what runtime drift products alert on).
+DATA_ONLY = frozenset({"temporary file", "runtime state", "cache", "user cache", "log"})
+
+# What the engine's init layer puts in every container (moby daemon/initlayer), so what a
+# flattened image (`docker export | docker import`) holds from the container it was: made by
+# Docker in the shape Docker makes it, not drift. Path -> the kinds Docker makes there.
+DOCKER_INIT = {
+    "/dev": ("dir",),
+    "/dev/pts": ("dir",),
+    "/dev/shm": ("dir",),
+    "/proc": ("dir",),
+    "/sys": ("dir",),
+    "/dev/console": ("file", "char"),
+    "/etc/mtab": ("symlink",),
+}
+DOCKER_INIT_REASON = "made by Docker: the engine's init layer of the container this image was made from"
+
 # Files that packages' maintainer scripts write (absent from dpkg's file lists).
 GENERATED = pattern_table(
     (
@@ -146,6 +164,23 @@ def _noise(path: str) -> str | None:
     return None
 
 
+def is_executable_mode(mode: int) -> bool:
+    return bool(mode & 0o111) or bool(mode & 0o6000)
+
+
+def _docker_init(path: str, change: str, view: View) -> bool:
+    """An entry the engine's init layer makes, in the shape it makes it (empty, or /proc/mounts)."""
+    kinds = DOCKER_INIT.get(path)
+    entry = view.entries.get(path)
+    if kinds is None or entry is None or change == "deleted" or entry.kind not in kinds:
+        return False
+    if entry.kind == "symlink":
+        return entry.linkname == "/proc/mounts"
+    if entry.kind == "dir":
+        return path == "/dev" or not view.children.get(path)
+    return entry.kind == "char" or entry.size == 0
+
+
 def _explain(path: str, change: str, view: View, ex: Explainers) -> tuple[str, str | None, str | None]:
     """(class, owner, reason) of one change."""
     if change == "deleted":
@@ -174,8 +209,14 @@ def _explain(path: str, change: str, view: View, ex: Explainers) -> tuple[str, s
         if path in ACCOUNT_PATHS and ex.accounts_by_packages:
             return "package", "apt:(maintainer scripts)", "users and groups made by packages"
     why = _noise(path)
+    if why in DATA_ONLY and change != "deleted":
+        entry = view.entries.get(path)
+        if entry is not None and entry.kind in ("file", "hardlink") and is_executable_mode(entry.mode):
+            why = None  # an executable is never noise, wherever it is
     if why:
         return "noise", None, why
+    if _docker_init(path, change, view):
+        return "noise", None, DOCKER_INIT_REASON
     if change != "deleted":
         scripted = _named_in_scripts(path, view, ex)
         if scripted:
@@ -233,8 +274,11 @@ def classify(changes: list[tuple[str, str]], base: View, top: View, ex: Explaine
         assert entry is not None
         klass, owner, reason = classified[path]
         digest = None
+        executable = False
         if klass == "unexplained" and change != "deleted" and entry.kind in ("file", "hardlink"):
             digest = content_sha256(top, path)
+            executable = is_executable_file(top, path, entry.mode)
+        old = base.entries.get(path) if change == "modified" else None
         out.append(
             FileChange(
                 path=path,
@@ -249,9 +293,23 @@ def classify(changes: list[tuple[str, str]], base: View, top: View, ex: Explaine
                 reason=reason,
                 link_target=entry.linkname if entry.kind == "symlink" else None,
                 sha256=digest,
+                executable=executable,
+                base_mode=old.mode if old is not None and old.mode != entry.mode else None,
             )
         )
     return out
+
+
+def is_executable_file(view: View, path: str, mode: int) -> bool:
+    """A regular file with an exec bit whose content is a program: ELF magic or a #! line."""
+    if not mode & 0o111:
+        return False
+    try:
+        with view.open(path) as fh:
+            head = fh.read(4)
+    except (OSError, KeyError):
+        return False
+    return head == b"\x7fELF" or head.startswith(b"#!")
 
 
 def content_sha256(view: View, path: str) -> str | None:

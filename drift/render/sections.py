@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from drift.model import Inventory, short_id
+from drift.model import FileChange, Inventory, short_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ def header(inv: Inventory) -> Section:
     if inv.base:
         lines.append(f"base:     {inv.base.name} ({short_id(inv.base.id)}), from {inv.base.reason}")
     else:
-        lines.append("base:     none (file changes not computed)")
+        lines.append("base:     none (file changes not computed; package files checked against their records)")
     return Section("drift inspect", lines=tuple(lines))
 
 
@@ -59,6 +59,8 @@ def summary(inv: Inventory) -> Section:
             else ""
         ),
     ]
+    if not inv.base and inv.files:
+        lines.append(f"files: no base to compare with; {len(inv.files)} package file(s) not as their package recorded")
     if inv.base:
         lines.append(
             f"files: {len(inv.files)} changed: {klass['unexplained']} unexplained, "
@@ -81,11 +83,19 @@ def made_by_run(inv: Inventory) -> list[Section]:
     return [Section("Made by docker run (the deployment's choice: context, not drift)", ("kind", "path", "why"), rows)]
 
 
+def _path_cell(f: FileChange) -> str:
+    """The path, where a link points, and whose recorded file a modified package file is."""
+    text = f.path + (f" -> {f.link_target}" if f.link_target and f.kind == "symlink" else "")
+    if f.package_file is not None:
+        text += f"  (package file of {f.package_file.package}, not as recorded)"
+    return text
+
+
 def delta(inv: Inventory) -> list[Section]:
-    if not inv.base:
+    unexplained = [f for f in inv.files if f.klass == "unexplained"]
+    if not inv.base and not unexplained:
         return []
     out = []
-    unexplained = [f for f in inv.files if f.klass == "unexplained"]
     out.append(
         Section(
             "Unexplained file changes (made by hand: no package explains them)",
@@ -97,12 +107,14 @@ def delta(inv: Inventory) -> list[Section]:
                     f"{f.mode:04o}",
                     f"{f.uid}:{f.gid}",
                     f.size,
-                    f.path + (f" -> {f.link_target}" if f.link_target and f.kind == "symlink" else ""),
+                    _path_cell(f),
                 )
                 for f in unexplained
             ),
         )
     )
+    if not inv.base:
+        return out  # package files not as recorded: all a target without a base can say of its files
     out.extend(made_by_run(inv))
     manual = {p.name: p.manual for p in inv.apt}
     pips = {(p.name, p.location): p for p in inv.pip}

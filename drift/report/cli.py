@@ -80,6 +80,10 @@ def report(
     ] = 300.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use or fill the layer cache.")] = False,
+    verify_packages: Annotated[
+        bool,
+        typer.Option("--verify-packages", help="Hash every file of every package against its record (as debsums)."),
+    ] = False,
     context: Annotated[
         list[str] | None,
         typer.Option("--context", metavar="NAME", help="A Docker context to report on, repeatable."),
@@ -104,12 +108,14 @@ def report(
     ] = 120.0,
 ) -> None:
     """Report drift over the engine's containers (and images), with history: new, persisting, resolved."""
+    from drift.inventory import verify
     from drift.report import config as config_mod
     from drift.report.engines import specs
     from drift.report.options import DEFAULT_FAIL_ON, Options
     from drift.report.run import run_report
     from drift.report.targets import Selection
 
+    verify.configure("full" if verify_packages else "screen")
     cfg = config_mod.load(config)
     outputs = [_output_spec(o) for o in (output or list(cfg.outputs))]
     if jobs < 1 or engine_timeout <= 0:

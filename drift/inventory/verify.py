@@ -1,0 +1,244 @@
+"""Package files checked against what their package recorded.
+
+dpkg keeps an md5 of every file a package installs (`/var/lib/dpkg/info/PKG[:ARCH].md5sums`;
+conffiles are left out there and keep their own rule, `apt.py`'s conffile check), and pip's
+`RECORD` holds a sha256 and a size per file. A file whose content is not the recorded one was
+changed after the package put it there: by hand, or by something that should be said.
+
+Checking every file of every package is what `debsums` does, and costs a read of every byte.
+The default screen reads no content to choose what to hash:
+
+- pip: the size `RECORD` gives differs from the file's size;
+- the file's mtime is later than the package's installation (the mtime of its dpkg file list,
+  or of its `RECORD`: both are written when the install ends, while dpkg gives its files the
+  archive's mtimes and pip the time of its own writes, which come before);
+- the file was written in a layer above the one holding the package's file list or RECORD.
+
+What passes the screen is hashed, and only a hash that differs is a finding: the screen decides
+the cost, never the verdict. A person who resets an edited file's mtime (`touch -r`) in the same
+layer as the install passes the screen; `--verify-packages` (mode "full") hashes every file of
+every package instead.
+
+Not checked: diverted files (`dpkg-divert`: another package's content sits at the path),
+files without a recorded digest (pip's bytecode rows, setuptools' `installed-files.txt`), and
+anything but regular files (a package file replaced by a link is a kind change, which the file
+delta sees).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import posixpath
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from drift.inventory.apt import INFO, aliases
+from drift.model import PackageDigest, PipPackage
+from drift.sources.fs import View
+
+Mode = Literal["screen", "full"]
+DIVERSIONS = "/var/lib/dpkg/diversions"
+MAX_SUMS = 64 << 20  # one md5sums file or RECORD; a real one is a few hundred KB at most
+MAX_LINE = 1 << 16
+PIP_ALGORITHMS = frozenset({"sha256", "sha384", "sha512"})
+
+_mode: list[Mode] = ["screen"]
+
+
+def configure(mode: Mode) -> None:
+    """How package files are checked in this process ("screen", or "full" for --verify-packages).
+    Set once by the command line before a command reads anything; report workers inherit it."""
+    _mode[0] = mode
+
+
+def mode() -> Mode:
+    return _mode[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What one package recorded for one path."""
+
+    package: str  # "apt:NAME" or "pip:NAME"
+    algorithm: str  # md5, sha256 ...
+    digest: str  # hex
+    size: int | None = None
+    installed: str = ""  # the path of the file list or RECORD (its mtime and layer are the install's)
+
+
+@dataclass(slots=True)
+class Verified:
+    """What a check found, and what it cost."""
+
+    modified: dict[str, PackageDigest] = field(default_factory=dict)
+    hashed: int = 0
+    hashed_bytes: int = 0
+    checked: int = 0
+
+
+def _digest(view: View, path: str, algorithm: str) -> tuple[str | None, int]:
+    try:
+        h = hashlib.new(algorithm, usedforsecurity=False)
+        size = 0
+        with view.open(path) as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+                size += len(chunk)
+        return h.hexdigest(), size
+    except (OSError, KeyError, ValueError):
+        return None, 0
+
+
+# -- dpkg ------------------------------------------------------------------------------------
+def diverted(view: View) -> set[str]:
+    """Paths whose content is not their package's: diverted ones and where they were moved to."""
+    data = view.read(DIVERSIONS, MAX_SUMS) or b""
+    lines = data.decode("utf-8", errors="surrogateescape").split("\n")
+    out: set[str] = set()
+    for i in range(0, len(lines) - 2, 3):
+        out.update((lines[i], lines[i + 1]))
+    return out
+
+
+def _lines(view: View, path: str) -> Iterator[bytes]:
+    data = view.read(path, MAX_SUMS)
+    if data is None:
+        return
+    for line in data.split(b"\n"):
+        if 0 < len(line) <= MAX_LINE:
+            yield line
+
+
+def md5sums_files(view: View, packages: Iterable[str] | None) -> dict[str, list[str]]:
+    """Package name -> its md5sums files (one per architecture); every package's with None."""
+    wanted = set(packages) if packages is not None else None
+    out: dict[str, list[str]] = {}
+    for path in view.listdir(INFO):
+        if not path.endswith(".md5sums"):
+            continue
+        name = posixpath.basename(path)[: -len(".md5sums")].split(":", 1)[0]
+        if wanted is None or name in wanted:
+            out.setdefault(name, []).append(path)
+    return out
+
+
+def _spellings(view: View) -> list[tuple[str, str]]:
+    """(how dpkg may spell a folder, the real folder): /lib/x is /usr/lib/x when /lib -> usr/lib."""
+    return [(alias, real) for real, alias in aliases(view)]
+
+
+def _real(path: str, spellings: list[tuple[str, str]]) -> str:
+    for alias, real in spellings:
+        if path.startswith(alias + "/"):
+            return real + path[len(alias) :]
+    return path
+
+
+def apt_records(view: View, packages: Iterable[str] | None, paths: set[str] | None) -> dict[str, list[Recorded]]:
+    """Real path -> what dpkg recorded for it, for these packages (all with None), limited to
+    PATHS when given (the file lists are streamed either way)."""
+    spellings = _spellings(view)
+    out: dict[str, list[Recorded]] = {}
+    for name, sums in sorted(md5sums_files(view, packages).items()):
+        for sums_path in sums:
+            listfile = sums_path[: -len(".md5sums")] + ".list"
+            for line in _lines(view, sums_path):
+                digest, sep, rel = line.partition(b"  ")
+                if not sep or len(digest) != 32:
+                    continue
+                path = _real("/" + rel.decode("utf-8", errors="surrogateescape").lstrip("/"), spellings)
+                if paths is not None and path not in paths:
+                    continue
+                out.setdefault(path, []).append(
+                    Recorded(f"apt:{name}", "md5", digest.decode("ascii", errors="replace"), None, listfile)
+                )
+    return out
+
+
+# -- pip -------------------------------------------------------------------------------------
+def _record_digest(value: str) -> tuple[str, str] | None:
+    algorithm, sep, b64 = value.partition("=")
+    if not sep or algorithm not in PIP_ALGORITHMS:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))
+    except (ValueError, TypeError):
+        return None
+    return algorithm, raw.hex()
+
+
+def pip_records(view: View, packages: Iterable[PipPackage], paths: set[str] | None) -> dict[str, list[Recorded]]:
+    """Path -> what each distribution's RECORD holds for it (rows with a digest only)."""
+    out: dict[str, list[Recorded]] = {}
+    for pkg in packages:
+        meta = pkg.metadata_path
+        if not meta.endswith(".dist-info"):
+            continue  # egg-info records no digests
+        record = f"{meta}/RECORD"
+        for line in _lines(view, record):
+            parts = line.decode("utf-8", errors="surrogateescape").rsplit(",", 2)
+            if len(parts) != 3:
+                continue
+            row, digest_field, size_field = parts
+            row = row.strip().strip('"')
+            found = _record_digest(digest_field.strip())
+            if not row or found is None:
+                continue
+            path = posixpath.normpath(row if row.startswith("/") else posixpath.join(pkg.location, row))
+            if paths is not None and path not in paths:
+                continue
+            size = int(size_field) if size_field.strip().isdigit() else None
+            out.setdefault(path, []).append(Recorded(f"pip:{pkg.name}", found[0], found[1], size, record))
+    return out
+
+
+# -- the check -------------------------------------------------------------------------------
+def suspect(view: View, path: str, records: list[Recorded]) -> bool:
+    """Does anything that costs no read say this file may differ from its record?"""
+    entry = view.entries.get(path)
+    if entry is None:
+        return False
+    layer = view.layer_of.get(path, -1)
+    for rec in records:
+        if rec.size is not None and rec.size != entry.size:
+            return True
+        installed = view.entries.get(rec.installed)
+        if installed is None:
+            return True  # nothing says when it was installed: hash it
+        if entry.mtime > installed.mtime or layer > view.layer_of.get(rec.installed, -1):
+            return True
+    return False
+
+
+def check(view: View, records: dict[str, list[Recorded]], *, full: bool, skip: set[str] = frozenset()) -> Verified:  # type: ignore[assignment]
+    """Hash what the screen (or FULL) picks; a file matching none of its records is modified.
+
+    A path several packages record (a file pip reinstalled over another distribution's, a
+    file shared by two architectures) is modified only when it matches none of them."""
+    out = Verified()
+    for path in sorted(records):
+        if path in skip:
+            continue
+        found = view.file_of(path)
+        if found is None or found[1].kind != "file":
+            continue
+        recs = records[path]
+        out.checked += 1
+        if not full and not suspect(view, path, recs):
+            continue
+        actual: dict[str, str | None] = {}
+        for rec in recs:
+            if rec.algorithm not in actual:
+                actual[rec.algorithm], size = _digest(view, path, rec.algorithm)
+                out.hashed += 1
+                out.hashed_bytes += size
+        if any(actual.get(rec.algorithm) == rec.digest for rec in recs):
+            continue
+        first = recs[0]
+        now = actual.get(first.algorithm)
+        if now is None:
+            continue  # unreadable: not a verdict
+        out.modified[path] = PackageDigest(first.package, first.algorithm, first.digest, now)
+    return out
