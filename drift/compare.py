@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from drift.model import AptPackage, FileChange, Finding, Inventory, PipPackage, canonical_name, clean_workdir
+from drift.model import (
+    DEFAULT_PATH,
+    AptPackage,
+    FileChange,
+    Finding,
+    Inventory,
+    PipPackage,
+    canonical_name,
+    clean_workdir,
+)
 
 
 def native_arch(*inventories: Inventory) -> str | None:
@@ -142,6 +151,11 @@ def compare_config(expected: Inventory, actual: Inventory) -> list[Finding]:
     for flat in (e, a):  # `WORKDIR /app/` keeps its slash in a build's config; a commit cleans it
         if isinstance(flat.get("WorkingDir"), str):
             flat["WorkingDir"] = clean_workdir(flat["WorkingDir"])
+        for key in ("Cmd", "Entrypoint"):  # `CMD []` and no CMD run the same (nothing)
+            if flat.get(key) == []:
+                flat[key] = None
+        if "Env.PATH" not in flat:  # a container without PATH gets the engine's default one
+            flat["Env.PATH"] = DEFAULT_PATH
     keys: set[str] = set()
     for report in DeepDiff(e, a, view="tree").values():
         for item in report:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 INVENTORY_SCHEMA = "drift.inventory/v1"
+# The PATH the engine gives a container whose image sets none (and the builder a stage on such a base).
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 TargetKind = Literal["container", "image", "archive", "oci", "dir"]
 ChangeKind = Literal["added", "modified", "deleted"]

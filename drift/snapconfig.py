@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from drift import secrets
 from drift.dockerfile import escape
-from drift.model import Inventory
+from drift.model import DEFAULT_PATH, Inventory
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,8 @@ def env_settings(
             continue
         out.append((name, value, False))
     for name in sorted(base.keys() - inv.config.env_map().keys()):
+        if name == "PATH" and base[name] == DEFAULT_PATH:
+            continue  # no PATH is the engine's default PATH, which the base sets: the same at run time
         left.append(LeftOut(f"ENV {name}", "removed from the base's environment, which a Dockerfile cannot do"))
     return sorted(out), args
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from drift.dockerfile.parse import Dockerfile, Instruction, heredoc_content
 from drift.dockerfile.words import WordError, process_word, process_words
 from drift.errors import DockerfileError
-from drift.model import ImageConfig
+from drift.model import DEFAULT_PATH, ImageConfig
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _EXPANDED = {"ADD", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR", "ARG"}
 
 

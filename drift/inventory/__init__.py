@@ -26,6 +26,7 @@ from drift.model import (
     ImageConfig,
     Inventory,
     PackageDelta,
+    PackageDigest,
     PipPackage,
     Unknown,
     canonical_name,
@@ -116,8 +117,11 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         changes = files.raw_changes(base_view, top, touched, opaque, suspects)
         present = [p for p, change in changes if change != "deleted"]
         links = [top.resolve(p) for p in present if top.entries[p].kind == "symlink"]
+        # files a layer above the base rewrote with the same size and mtime (`touch -r`) are no
+        # change by their metadata, but a package's file among them is still checked by content
+        same = _rewritten_alike(top, touched, {p for p, _ in changes})
         explainers = files.Explainers(
-            owners=apt_top.owners_for(present + links),
+            owners=apt_top.owners_for(present + links + same),
             base_owners=apt_base.owners_for(p for p, change in changes if change == "deleted"),
             records=pip_top.records,
             base_records=pip_base.records,
@@ -131,7 +135,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
             accounts_by_packages=users.made_by_packages(users.delta(base_view, top), scripts),
         )
         classified = files.classify(changes, base_view, top, explainers)
-        classified = _verify_packages(classified, top, base_view, apt_top, pip_top, explainers, unknowns)
+        classified = _verify_packages(classified, same, top, apt_top, pip_top, explainers, unknowns)
         if source.target.kind == "container":
             classified = runtime.mark_run_paths(classified, source.raw, top)
         file_changes = mark_secrets(classified, top)
@@ -160,10 +164,22 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
     return Inspection(inventory, source, top, base_view, scripts)
 
 
+def _rewritten_alike(top: View, touched: set[str] | None, changed: set[str]) -> list[str]:
+    """Regular files the layers above the base wrote that raw_changes saw no change in."""
+    if not touched:
+        return []
+    out = []
+    for path in touched - changed:
+        entry = top.entries.get(path)
+        if entry is not None and entry.kind in ("file", "hardlink"):
+            out.append(path)
+    return sorted(out)
+
+
 def _verify_packages(
     changes: list[FileChange],
+    same: list[str],
     top: View,
-    base: View,
     apt_top: apt.AptResult,
     pip_top: pip.PipResult,
     ex: files.Explainers,
@@ -174,7 +190,7 @@ def _verify_packages(
     modified one the base already held that way is said as an unknown: the base's, not this
     target's drift."""
     full = verify.mode() == "full"
-    present = {f.path for f in changes if f.change != "deleted" and f.kind == "file"}
+    present = {f.path for f in changes if f.change != "deleted" and f.kind == "file"} | set(same)
     if full:
         records = verify.apt_records(top, None, None)
         pip_recs = verify.pip_records(top, pip_top.packages, None)
@@ -205,6 +221,8 @@ def _verify_packages(
                 executable=f.executable or files.is_executable_file(top, f.path, f.mode),
             )
         )
+    out += [_modified(top, path, found.modified[path]) for path in same if path in found.modified]
+    out.sort(key=lambda f: f.path)
     for path in sorted(found.modified.keys() - present):
         d = found.modified[path]
         why = f"{d.package}: {d.algorithm} {d.actual}, recorded {d.recorded}"
@@ -219,27 +237,27 @@ def _unrecorded(top: View, apt_top: apt.AptResult, pip_top: pip.PipResult) -> li
     for path, recs in verify.pip_records(top, pip_top.packages, None).items():
         records.setdefault(path, []).extend(recs)
     found = verify.check(top, records, full=verify.mode() == "full", skip=verify.diverted(top))
-    out = []
-    for path, digest in sorted(found.modified.items()):
-        entry = top.file_of(path)[1]  # type: ignore[index]  # check() found a regular file there
-        out.append(
-            FileChange(
-                path=path,
-                change="modified",
-                kind="file",
-                size=entry.size,
-                mode=entry.mode,
-                uid=entry.uid,
-                gid=entry.gid,
-                klass="unexplained",
-                owner=digest.package,
-                reason=f"package file modified: {digest.algorithm} is not the one {digest.package} recorded",
-                sha256=files.content_sha256(top, path),
-                package_file=digest,
-                executable=files.is_executable_file(top, path, entry.mode),
-            )
-        )
-    return out
+    return [_modified(top, path, digest) for path, digest in sorted(found.modified.items())]
+
+
+def _modified(top: View, path: str, digest: PackageDigest) -> FileChange:
+    """A package file whose content is not the recorded one, as a hand-made change."""
+    entry = top.file_of(path)[1]  # type: ignore[index]  # verify.check() found a regular file there
+    return FileChange(
+        path=path,
+        change="modified",
+        kind="file",
+        size=entry.size,
+        mode=entry.mode,
+        uid=entry.uid,
+        gid=entry.gid,
+        klass="unexplained",
+        owner=digest.package,
+        reason=f"package file modified: {digest.algorithm} is not the one {digest.package} recorded",
+        sha256=files.content_sha256(top, path),
+        package_file=digest,
+        executable=files.is_executable_file(top, path, entry.mode),
+    )
 
 
 _LAST_BASE: list[tuple[tuple[Any, ...], tuple[View, Any, Any]]] = []
