@@ -21,11 +21,11 @@ import hashlib
 import json
 import os
 import sqlite3
-import sys
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from drift import say
 from drift.errors import DriftError
 from drift.sources.fs import Entry, Layer, LayerScan
 
@@ -108,7 +108,7 @@ def decode(data: bytes) -> LayerScan:
 
 
 def warn(message: str) -> None:
-    print(f"drift: warning: {message}", file=sys.stderr)
+    say.warning(message)
 
 
 def cache_dir() -> str:
