@@ -21,13 +21,14 @@ import hashlib
 import json
 import os
 import sqlite3
-import sys
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from drift import say
 from drift.errors import DriftError
 from drift.sources.fs import Entry, Layer, LayerScan
+from drift.trust import Distrust, distrust
 
 # Bump when LayerScan or what a scan captures changes: old rows are then ignored (never
 # decoded). 4: JSON rows instead of pickles (format 3 and older rows are never unpickled).
@@ -108,7 +109,17 @@ def decode(data: bytes) -> LayerScan:
 
 
 def warn(message: str) -> None:
-    print(f"drift: warning: {message}", file=sys.stderr)
+    say.warning(message)
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """One warning per process for a cache others can write, however many caches (threads) find it."""
+    if message not in _warned:
+        _warned.add(message)
+        warn(message)
 
 
 def cache_dir() -> str:
@@ -127,6 +138,21 @@ class Unusable(Exception):
     """The cache location cannot be used; drift runs without a cache."""
 
 
+class Untrusted(Unusable):
+    """The cache folder, or a folder above it, or a file in it, is not only ours (see drift.trust)."""
+
+    def __init__(self, folder: str, bad: Distrust) -> None:
+        where = "" if bad.path == folder else f": {bad.path}"
+        super().__init__(
+            f"layer cache {folder}{where} is {bad.why}: not used; fix with {bad.fix} or set DRIFT_CACHE_DIR"
+        )
+
+
+def usable_folder() -> bool:
+    """Whether the cache folder may hold drift's files (other than the database: the report's layer locks)."""
+    return distrust(cache_dir()) is None
+
+
 class LayerCache:
     def __init__(self, path: str | None = None) -> None:
         self.path = path or db_path()
@@ -140,7 +166,10 @@ class LayerCache:
             why = f"{why.strerror}: {why.filename}" if why.filename else why.strerror
         if not self.disabled:
             self.disabled = True
-            warn(f"the layer cache at {self.path} cannot be used ({why}); going on without it")
+            if isinstance(why, Untrusted):
+                _warn_once(str(why))
+            else:
+                warn(f"the layer cache at {self.path} cannot be used ({why}); going on without it")
         self.close()
 
     def _make_folder(self) -> None:
@@ -149,9 +178,13 @@ class LayerCache:
             raise Unusable(f"{folder} is not a folder")
         if not os.path.isdir(folder):
             os.makedirs(folder, mode=0o700)
+        for path in (folder, self.path, self.path + "-wal", self.path + "-shm"):
+            bad = distrust(path)
+            if bad is not None:
+                raise Untrusted(folder, bad)
         st = os.stat(folder)
         if st.st_uid == os.getuid() and st.st_mode & 0o077:
-            os.chmod(folder, 0o700)  # made by an older drift, or by hand: make it private
+            os.chmod(folder, 0o700)  # readable by others (an older drift, or by hand): make it private
 
     def _connect(self) -> sqlite3.Connection:
         if self.disabled:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from drift import __version__
+from drift import __version__, say
 from drift.console import HELP_OPTIONS, DriftTyper
 from drift.errors import DriftError
 
@@ -36,7 +36,7 @@ class Format(str, Enum):
 
 
 def fail(message: str, code: int = 2) -> None:
-    print(f"drift: error: {message}", file=sys.stderr)
+    say.error(message)
     raise SystemExit(code)
 
 
@@ -77,7 +77,7 @@ def guard(fn: Callable[..., None]) -> Callable[..., None]:
             if _state["debug"]:
                 traceback.print_exc()
             for line in getattr(exc, "log_tail", ()):
-                print(f"  | {line}", file=sys.stderr)
+                print(f"  | {say.printable(line)}", file=sys.stderr)
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             print("drift: interrupted", file=sys.stderr)
@@ -219,10 +219,10 @@ def snapshot(
                 fh.write("drift-inventory.json\n")
         n_apt = len(plan.apt.install) if plan.apt else 0
         n_pip = sum(len(p.requested) + len(p.constraints) for p in plan.pip)
-        print(
-            f"drift: wrote {output}/Dockerfile: FROM {plan.base}, {n_apt} apt and {n_pip} pip packages pinned, "
+        say.line(
+            "",
+            f"wrote {output}/Dockerfile: FROM {plan.base}, {n_apt} apt and {n_pip} pip packages pinned, "
             f"{len(plan.files)} file(s) copied, {len(plan.deletions)} deleted",
-            file=sys.stderr,
         )
         _report_left_out(plan)
         if verify:  # the original's layers stay open: a file finding shows the lines that differ
@@ -233,10 +233,10 @@ def _report_left_out(plan) -> None:  # type: ignore[no-untyped-def]
     from drift.dockerfile.escape import comment
 
     for note in plan.notes:
-        print(f"drift: note: {comment(note)}", file=sys.stderr)
+        say.line("note", comment(note))
     for item in plan.left_out:
         hint = f" (include it with {item.flag})" if item.flag else ""
-        print(f"drift: left out {comment(item.what)}: {comment(item.why)}{hint}", file=sys.stderr)
+        say.line("", f"left out {comment(item.what)}: {comment(item.why)}{hint}")
 
 
 def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no_cache: bool, keep_image: bool) -> None:  # type: ignore[no-untyped-def]
@@ -248,7 +248,7 @@ def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no
 
     inv = insp.inventory
     tag = tag or f"drift-verify:{short_id(inv.target.id) or 'snapshot'}"
-    print(f"drift: building {folder} as {tag} to verify it ...", file=sys.stderr)
+    say.line("", f"building {folder} as {tag} to verify it ...")
     findings, rebuilt, left = verify_rebuild(
         insp,
         folder,
@@ -259,9 +259,7 @@ def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no
         scanner=_scanner(no_cache),  # the mode the command set stays
         keep_image=keep_image,
     )
-    print(
-        f"drift: {left.message()}" if left else f"drift: removed image {tag} (--keep-image keeps it)", file=sys.stderr
-    )
+    say.line("", left.message() if left else f"removed image {tag} (--keep-image keeps it)")
     hand = sum(1 for f in inv.files if f.klass == "unexplained")
     on_purpose = {item.key for item in plan.left_out if item.key}
     kept = [f for f in findings if not (f.category in ("file", "config") and f.name in on_purpose)]
@@ -362,7 +360,7 @@ def diff(
 
     result = audit(expected)
     if result.left_image:
-        print(f"drift: {result.left_image}", file=sys.stderr)
+        say.line("", str(result.left_image))
     if (fix or patch) and apply_fix(result, actual, fix=fix, patch=patch):
         result = audit(f"dockerfile:{result.dockerfile.path}")  # the report is the one for the fixed file
     if not patch or output:

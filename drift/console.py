@@ -20,6 +20,8 @@ import typer
 import typer.core
 from typer.models import DefaultPlaceholder
 
+from drift import say
+
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover - older typer on top of click
@@ -185,7 +187,7 @@ def run(app: typer.Typer, argv: list[str] | None = None) -> int:
         if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
             sys.stdout.write(ctx.get_help() + "\n")
             return 2
-        print(f"drift: error: {_message(exc)}", file=sys.stderr)
+        say.error(_message(exc))
         return 2
     except (typer.Abort, KeyboardInterrupt):
         print("drift: interrupted", file=sys.stderr)

@@ -9,6 +9,7 @@ import os
 import sys
 from typing import Any
 
+from drift import say
 from drift.diff import DEFAULT_FAIL_ON, DiffResult, run_diff
 from drift.errors import DriftError
 from drift.model import FINDING_CATEGORIES
@@ -74,8 +75,8 @@ def apply_fix(result: DiffResult, image: str, *, fix: bool, patch: bool) -> bool
     if not fix:
         return False
     if new == result.dockerfile_text:
-        print(f"drift: {path} is already reconciled with {image}: nothing to change", file=sys.stderr)
+        say.line("", f"{path} is already reconciled with {image}: nothing to change")
         return False
     write_text(path, new)
-    print(f"drift: rewrote {path} reconciled with {image}; the report below is for the rewritten file", file=sys.stderr)
+    say.line("", f"rewrote {path} reconciled with {image}; the report below is for the rewritten file")
     return True

@@ -13,12 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-# Names come from inside containers and images (untrusted): no control character reaches the terminal.
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
-
-
-def safe(text: str) -> str:
-    return text.translate(_CONTROL)
+from drift.say import printable as safe  # names from images (untrusted): no control character is drawn
 
 
 def shown(quiet: bool = False) -> bool:

@@ -377,6 +377,11 @@ def _files(
         if f.kind not in ("file", "symlink", "dir"):
             left.append(LeftOut(f.path, f"a {f.kind} cannot be copied into a build context"))
             continue
+        if escape.not_utf8(f.path) or escape.not_utf8(placer.dest_of(f.path)):
+            # BuildKit sends a context's names as protobuf strings and fails the whole build on one
+            # that is not UTF-8 (docker/buildx#2850); a newline or a tab copies exactly (COPY files/ /)
+            left.append(LeftOut(f.path, "its name is not UTF-8, which a build context cannot carry", None, f.path))
+            continue
         named = (f.kind == "dir" and f.change == "modified") or (f.uid, f.gid) != (0, 0)
         # its chown/chmod would write the name (and where it lands) into a RUN line
         if named and (escape.has_control(f.path) or escape.has_control(placer.dest_of(f.path))):

@@ -23,9 +23,12 @@ import json
 import re
 import shlex
 
-# Characters that end or split a Dockerfile line, or that a reader may treat as a line break.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
-_CONTROL_OR_TAB = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+# Characters that end or split a Dockerfile line, or that a reader may treat as a line break;
+# and lone surrogates: a byte of a name that is not UTF-8 (read with surrogateescape), which a
+# Dockerfile (UTF-8 text) cannot hold and BuildKit cannot send in a build context (docker/buildx#2850).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")
+_CONTROL_OR_TAB = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")
+_NOT_UTF8 = re.compile(r"[\ud800-\udfff]")
 # A key that can stand unquoted: no quotes, spaces, `=`, `$`, backslashes.
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.:/@+-]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
@@ -41,12 +44,26 @@ class Unsafe(ValueError):
 
 
 def has_control(text: str) -> bool:
+    """Whether TEXT holds a control character or a byte that is not UTF-8 (see _CONTROL)."""
     return bool(_CONTROL.search(text))
 
 
+def not_utf8(text: str) -> bool:
+    """Whether TEXT holds a byte that is not UTF-8 (a lone surrogate, as surrogateescape reads it)."""
+    return bool(_NOT_UTF8.search(text))
+
+
+def _shown(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the byte that was not UTF-8
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}" if 0xD800 <= code <= 0xDFFF else f"\\x{code:02x}"
+
+
 def comment(text: str) -> str:
-    """TEXT made safe to follow `# ` on one line: control characters shown as \\xNN."""
-    out = _CONTROL_OR_TAB.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """TEXT made safe to follow `# ` on one line: control characters shown as \\xNN, and a byte
+    that is not UTF-8 as \\xNN too (the byte)."""
+    out = _CONTROL_OR_TAB.sub(_shown, text)
     if out.endswith("\\"):
         out = out[:-1] + "\\x5c"
     return out
@@ -55,7 +72,9 @@ def comment(text: str) -> str:
 def sh(word: str) -> str:
     """WORD quoted for the shell of a RUN line."""
     if _CONTROL.search(word):
-        raise Unsafe(f"{comment(word)!r} holds a control character, which would end the RUN line")
+        raise Unsafe(
+            f"{comment(word)!r} holds a control character or a byte that is not UTF-8, which a RUN line cannot hold"
+        )
     return shlex.quote(word)
 
 
@@ -70,7 +89,10 @@ def word(value: str, *, plain: bool = True) -> str:
     """VALUE as one word of ENV, LABEL, WORKDIR or USER (with variable expansion off);
     unquoted when it needs no quoting and PLAIN allows it."""
     if _CONTROL.search(value):
-        raise Unsafe("holds a newline or another control character, which a Dockerfile cannot write there")
+        raise Unsafe(
+            "holds a newline, another control character or a byte that is not UTF-8, which a Dockerfile cannot write"
+            " there"
+        )
     if plain and _PLAIN_KEY.fullmatch(value):
         return value
     body = value.rstrip("\\")
@@ -114,7 +136,11 @@ def _json_string(text: str) -> str:
 
 
 def json_list(items: tuple[str, ...] | list[str]) -> str:
-    """The exec (JSON) form of CMD, ENTRYPOINT or SHELL: every string can be written."""
+    """The exec (JSON) form of CMD, ENTRYPOINT or SHELL: every string of text can be written (not
+    bytes that are not UTF-8: Go's decoder reads their escape as U+FFFD)."""
+    for item in items:
+        if _NOT_UTF8.search(item):
+            raise Unsafe(f"{comment(item)!r} holds a byte that is not UTF-8, which JSON in a Dockerfile cannot carry")
     return "[" + ", ".join(_json_string(i) for i in items) + "]"
 
 

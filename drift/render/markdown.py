@@ -5,18 +5,20 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from drift.render.sections import Section
+from drift.say import printable
 
 
 def _cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """One table cell: control characters and bytes that are not UTF-8 shown as `\\xNN` (say.printable)."""
+    return printable(str(value)).replace("|", "\\|")
 
 
 def render_sections(sections: list[Section], *, title: str | None = None) -> str:
     out: list[str] = [f"# {title}", ""] if title else []
     for section in sections:
-        out.append(f"## {section.title}")
+        out.append(f"## {printable(section.title)}")
         out.append("")
-        out.extend(f"- {line}" for line in section.lines)
+        out.extend(f"- {printable(line)}" for line in section.lines)
         if section.lines:
             out.append("")
         if section.headers:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from drift import say
 from drift.errors import DriftError
 
 FORMATS = ("json", "markdown", "html", "prom", "sarif")
@@ -150,22 +151,20 @@ def report(
 
         sys.stdout.write(summary(doc))
     if doc["run"]["error"]:
-        print(f"drift: error: {doc['run']['error']}", file=sys.stderr)
+        say.error(doc["run"]["error"])
     for e in doc["engines"]:
         if e["status"] != "up":
-            print(f"drift: error: engine {e['name']} is down: {e['error']}", file=sys.stderr)
+            say.error(f"engine {e['name']} is down: {e['error']}")
     for t in doc["targets"]:
         if t["status"] == "error" and quiet:
-            from drift.report.terminal import safe
-
-            print(f"drift: error: {t['kind']} {t['name']}: {safe(t['error'] or '')}", file=sys.stderr)
+            say.error(f"{t['kind']} {t['name']}: {t['error'] or ''}")
     code = max(code, _write_outputs(doc, outputs))
     url = notify or cfg.notify
     if url:
         problem = _notify(url, doc)
         if problem:
             # the problem names the host only: a webhook URL's path often holds its secret token
-            print(f"drift: warning: --notify: {problem}", file=sys.stderr)
+            say.warning(f"--notify: {problem}")
     raise SystemExit(code)
 
 
@@ -201,7 +200,7 @@ def _write_outputs(doc: dict[str, Any], outputs: list[tuple[str, str]]) -> int:
         try:
             module = importlib.import_module(f"drift.render.report_{fmt}")
         except ImportError as exc:
-            print(f"drift: error: -o {fmt}:{path}: this drift has no {fmt} renderer ({exc})", file=sys.stderr)
+            say.error(f"-o {fmt}:{path}: this drift has no {fmt} renderer ({exc})")
             code = 2
             continue
         try:
@@ -211,7 +210,7 @@ def _write_outputs(doc: dict[str, Any], outputs: list[tuple[str, str]]) -> int:
             else:
                 write_text(path, text)
         except DriftError as exc:
-            print(f"drift: error: -o {fmt}:{path}: {exc}", file=sys.stderr)
+            say.error(f"-o {fmt}:{path}: {exc}")
             code = 2
     return code
 

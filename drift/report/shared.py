@@ -27,9 +27,12 @@ def _file_lock(key: str) -> Iterator[None]:
     import fcntl
     import hashlib
 
-    from drift.cache import cache_dir
+    from drift.cache import cache_dir, usable_folder
 
     folder = os.path.join(cache_dir(), "locks")
+    if not usable_folder():  # others can write it: no lock files there (the cache warned once)
+        yield
+        return
     try:
         os.makedirs(folder, exist_ok=True)
         fd = os.open(os.path.join(folder, hashlib.sha256(key.encode()).hexdigest()[:32]), os.O_RDWR | os.O_CREAT, 0o600)

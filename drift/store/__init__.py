@@ -22,6 +22,7 @@ from drift.store.dialect import POSTGRES, SQLITE, StoreError, StoreURL, parse_ur
 from drift.store.lock import StoreBusy, exclusive
 from drift.store.queries import Store
 from drift.store.schema import LATEST, MIGRATIONS
+from drift.trust import distrust
 
 __all__ = ["Store", "StoreBusy", "StoreError", "open_store", "parse_url"]
 
@@ -49,6 +50,7 @@ def open_store(
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create the folder {folder} for the history store: {exc.strerror}") from exc
+    _check_trust(parsed.path)
     _check_file(parsed.path)
     lock = exclusive(parsed.path, timeout=lock_timeout, what=f"the history store {shown}")
     with contextlib.ExitStack() as stack:
@@ -63,6 +65,19 @@ def open_store(
             yield Store(conn, parsed.dialect, shown)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"the history store {shown} failed: {exc}") from exc
+
+
+def _check_trust(path: str) -> None:
+    """A store (or its folder, a folder above, its lock or journal) that others can write is
+    refused before anything is opened or written: its rows would be someone else's word."""
+    for name in (path, path + "-wal", path + "-shm", path + ".lock"):
+        bad = distrust(name)
+        if bad is not None:
+            where = "" if bad.path == path else f": {bad.path}"
+            raise StoreError(
+                f"the history store {path}{where} is {bad.why}: refused, nothing was written; "
+                f"fix with {bad.fix} or pass --store PATH"
+            )
 
 
 def _check_file(path: str) -> None:
