@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import posixpath
+from typing import Any
 
 from drift.inventory import users
 from drift.inventory.files import content_sha256
@@ -57,7 +58,14 @@ def _behind(changes: list[AccountChange], kind: str, keyed: set[str], backup: bo
     file whose group changes were folded into its members' changes: all)."""
     if backup:
         return changes
-    return [c for c in changes if c.kind == kind and c.name in keyed] or changes
+    out = [c for c in changes if c.kind == kind and c.name in keyed]
+    if kind == "group":  # a user who joined or left one of its groups
+        out += [c for c in changes if c.kind == "user" and keyed & set(_groups(c.before) + _groups(c.after))]
+    return out or changes
+
+
+def _groups(state: dict[str, Any] | None) -> list[str]:
+    return list((state or {}).get("groups", ()))
 
 
 def _grouped(f: FileChange, behind: list[AccountChange], what: str) -> FileChange:
