@@ -98,3 +98,16 @@ def test_static_audit_finds_an_account_made_by_hand(
     findings = json.loads(proc.stdout)["findings"]
     got = {(f["category"], f["name"], f["detail"]) for f in findings}
     assert got == {("account", "user mallory", "added"), ("account", "group mallory", "added")}
+
+
+def test_snapshot_remakes_accounts_and_verify_proves_them(accounts_container: Any, tmp_path: Path) -> None:
+    out = tmp_path / "snap"
+    proc = run_drift("snapshot", accounts_container.name, "-o", str(out), "--verify", "--network", "host")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    dockerfile = (out / "Dockerfile").read_text()
+    assert "groupadd -g 1000 eve" in dockerfile
+    assert "useradd -l -m -u 1000 -g 1000 -d /home/eve -s /bin/bash -G sudo eve" in dockerfile
+    assert "uuidd" not in dockerfile  # the package makes it again
+    assert not (out / "files" / "etc" / "passwd").exists() and not (out / "files" / "etc" / "shadow").exists()
+    assert (out / "files" / "home" / "eve" / "notes.txt").exists()
+    assert not (out / "files" / "home" / "eve" / ".bashrc").exists()  # useradd -m copies it from /etc/skel
