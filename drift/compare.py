@@ -163,5 +163,30 @@ def compare_config(expected: Inventory, actual: Inventory) -> list[Finding]:
     return [Finding("config", None, key, e.get(key), a.get(key)) for key in sorted(keys)]
 
 
+def compare_accounts(expected: Inventory, actual: Inventory) -> list[Finding]:
+    """Users and groups each side changed against the same base must end in the same state:
+    an account one side did not change is still the base's there (the other side's `before`)."""
+    exp = {a.label: a for a in expected.accounts}
+    act = {a.label: a for a in actual.accounts}
+    out = []
+    for label in sorted(exp.keys() | act.keys()):
+        e, a = exp.get(label), act.get(label)
+        e_state = e.after if e is not None else a.before if a is not None else None
+        a_state = a.after if a is not None else e.before if e is not None else None
+        if e_state == a_state:
+            continue
+        if e_state is None or a_state is None:
+            detail = "added" if e_state is None else "removed"
+        else:
+            detail = "changed: " + ", ".join(k for k in e_state if e_state.get(k) != a_state.get(k))
+        out.append(Finding("account", None, label, e_state, a_state, detail=detail))
+    return out
+
+
 def compare_inventories(expected: Inventory, actual: Inventory) -> list[Finding]:
-    return compare_packages(expected, actual) + compare_files(expected, actual) + compare_config(expected, actual)
+    return (
+        compare_packages(expected, actual)
+        + compare_files(expected, actual)
+        + compare_accounts(expected, actual)
+        + compare_config(expected, actual)
+    )

@@ -327,9 +327,19 @@ def from_delta(inv: Inventory) -> list[Finding]:
         if f.klass == "unexplained":
             detail = f"{f.change}: package file modified ({f.package_file.package})" if f.package_file else f.change
             out.append(Finding("file", None, f.path, None, f.desc(), detail=detail))
+    out += account_findings(inv)
     for cc in inv.config_changes:
         out.append(Finding("config", None, cc.key, cc.base, cc.actual))
     return attribute_findings(out, inv)
+
+
+def account_findings(inv: Inventory) -> list[Finding]:
+    """Users and groups added, removed or changed that no package's maintainer scripts made."""
+    return [
+        Finding("account", None, a.label, a.before, a.after, detail=a.detail)
+        for a in inv.accounts
+        if a.explained_by is None
+    ]
 
 
 def attribute_findings(findings: list[Finding], actual: Inventory) -> list[Finding]:

@@ -16,7 +16,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 TargetKind = Literal["container", "image", "archive", "oci", "dir"]
 ChangeKind = Literal["added", "modified", "deleted"]
-FileClass = Literal["package", "noise", "unexplained"]
+FileClass = Literal["package", "noise", "account", "unexplained"]  # account: grouped under account changes
 EnvKind = Literal["system", "local", "user", "venv", "prefix"]
 LayerOrigin = Literal["build", "commit", "import", "unknown"]
 
@@ -377,6 +377,48 @@ class Unknown:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountChange:
+    """A user or group added, removed or changed between base and target.
+
+    `before`/`after` are the account's state (None when absent): a user's
+    {"uid", "gid", "gecos", "home", "shell", "groups", "password"} (password is "set", "locked"
+    or "none": never the hash), a group's {"gid", "members"}. `fields` names what changed
+    ("password" also when only the hash did); `explained_by` is "apt:PKG" for an account a
+    package's maintainer scripts made; `home_created`: the user's home folder (and its
+    /etc/skel copies) was made with the account.
+    """
+
+    kind: Literal["user", "group"]
+    name: str
+    change: Literal["added", "removed", "changed"]
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    fields: tuple[str, ...] = ()
+    explained_by: str | None = None
+    home_created: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name}"
+
+    @property
+    def detail(self) -> str:
+        return f"changed: {', '.join(self.fields)}" if self.change == "changed" else self.change
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "change": self.change,
+            "before": self.before,
+            "after": self.after,
+            "fields": list(self.fields),
+            "explained_by": self.explained_by,
+            "home_created": self.home_created,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class PackageDelta:
     """A package added, removed or changed in version between base and target."""
 
@@ -398,7 +440,9 @@ class PackageDelta:
         }
 
 
-FindingCategory = Literal["undocumented", "missing", "version", "mark", "config", "file", "dockerfile", "unknown"]
+FindingCategory = Literal[
+    "undocumented", "missing", "version", "mark", "config", "file", "account", "dockerfile", "unknown"
+]  # fmt: skip
 FINDING_CATEGORIES: tuple[str, ...] = (
     "undocumented",
     "missing",
@@ -406,6 +450,7 @@ FINDING_CATEGORIES: tuple[str, ...] = (
     "mark",
     "config",
     "file",
+    "account",
     "dockerfile",
     "unknown",
 )
@@ -469,6 +514,7 @@ class Inventory:
     unknowns: tuple[Unknown, ...] = ()
     base_apt: tuple[AptPackage, ...] = field(default=(), repr=False)
     base_pip: tuple[PipPackage, ...] = field(default=(), repr=False)
+    accounts: tuple[AccountChange, ...] = ()  # users and groups added, removed or changed
 
     def to_json(self) -> dict[str, Any]:
         packages: list[dict[str, Any]] = [p.to_json() for p in self.apt]
@@ -481,6 +527,7 @@ class Inventory:
             "environments": [e.to_json() for e in self.environments],
             "package_changes": [c.to_json() for c in self.package_changes],
             "files": [f.to_json() for f in self.files],
+            "accounts": [a.to_json() for a in self.accounts],
             "config": self.config.to_json() if self.config else None,
             "config_changes": [c.to_json() for c in self.config_changes],
             "history": [h.to_json() for h in self.history],

@@ -21,7 +21,7 @@ from drift.dockerfile import escape
 from drift.errors import BaseNotFound
 from drift.inventory import Inspection, users
 from drift.inventory.users import ACCOUNT_PATHS
-from drift.model import AptPackage, FileChange, Inventory, PipPackage, PythonEnv, canonical_name
+from drift.model import AccountChange, AptPackage, FileChange, Inventory, PipPackage, PythonEnv, canonical_name
 from drift.snapconfig import LeftOut, config_lines, env_settings, parse_command
 
 _IMAGE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*")
@@ -279,15 +279,11 @@ def _pip_requirement(p: PipPackage, plan_: PipEnvPlan, left: list[LeftOut]) -> s
 
 
 def _accounts(insp: Inspection, left: list[LeftOut]) -> list[str]:
-    """Commands that make the users and groups added by hand (not those packages made)."""
-    if insp.base is None:
-        return []
-    d = users.delta(insp.base, insp.top)
-    texts = list(insp.scripts.values())
-
-    def by_package(name: str) -> bool:
-        return any(name in text for text in texts)
-
+    """Commands that remake the users and groups changed by hand (not those packages made), with
+    the same ids, home, shell, groups and password state: `snapshot --verify` compares accounts
+    by state, so a rebuilt image proves them. Copying /etc/passwd and friends instead would put
+    password hashes in the build context and undo what packages installed in the rebuild make."""
+    changes = [a for a in insp.inventory.accounts if a.explained_by is None]
     out: list[str] = []
 
     def add(what: str, command: Callable[..., str], *args: Any) -> None:
@@ -296,55 +292,69 @@ def _accounts(insp: Inspection, left: list[LeftOut]) -> list[str]:
         except escape.Unsafe as exc:
             left.append(LeftOut(what, f"not written: {exc}"))
 
-    for u in d.users_removed:
-        add(f"user {u.name}", _cmd, "userdel {}", u.name)
-    for g in d.groups_removed:
-        add(f"group {g.name}", _cmd, "groupdel {}", g.name)
-    for g in d.groups_added:
-        if not by_package(g.name):
-            add(f"group {g.name}", _cmd, f"groupadd -g {g.gid} {{}}", g.name)
-    member_of: dict[str, list[str]] = {}
-    for group, user in d.members_added:
-        member_of.setdefault(user, []).append(group)
-    for u in d.users_added:
-        if not by_package(u.name):
-            add(f"user {u.name}", _useradd, u, member_of.pop(u.name, []))
-    for before, after in d.users_changed:
-        add(f"user {after.name}", _usermod, before, after)
-    for user, groups_ in sorted(member_of.items()):
-        if not by_package(user):
-            add(f"user {user}", _cmd, "usermod -a -G {} {}", ",".join(groups_), user)
-    shadow_changed = any(f.path in ("/etc/shadow", "/etc/gshadow") for f in insp.inventory.files)
-    if shadow_changed and not d.users_added and not d.groups_added:
-        left.append(LeftOut("/etc/shadow", "passwords set by hand are not written", None))
+    for a in sorted(changes, key=lambda a: a.kind != "user"):  # a user goes before its primary group
+        if a.change == "removed":
+            add(a.label, _cmd, "userdel {}" if a.kind == "user" else "groupdel {}", a.name)
+    for a in changes:
+        if a.kind == "group" and a.change == "added" and a.after is not None:
+            add(a.label, _cmd, f"groupadd -g {int(a.after['gid'])} {{}}", a.name)
+    for a in changes:
+        if a.kind == "user" and a.change != "removed" and a.after is not None:
+            if a.change == "added" or set(a.fields) - {"password"}:
+                add(a.label, _user_command, a, _primary(insp, a.after["gid"]))
+            _password(a, add, left)
+    for a in changes:
+        if a.kind == "group" and a.change == "changed" and a.before and a.after and "gid" in a.fields:
+            add(a.label, _cmd, f"groupmod -g {int(a.after['gid'])} {{}}", a.name)
     return out
+
+
+def _primary(insp: Inspection, gid: int) -> str | None:
+    """The name of the group with this gid in the image (a user's primary group is not in -G)."""
+    return next((g.name for g in users.groups(insp.top).values() if g.gid == gid), None)
+
+
+def _password(a: AccountChange, add: Callable[..., None], left: list[LeftOut]) -> None:
+    before = (a.before or {}).get("password")
+    after = (a.after or {})["password"]
+    if a.change == "changed" and "password" not in a.fields:
+        return
+    if after == "set":
+        left.append(LeftOut(a.label, "its password was set by hand: drift never writes a password hash"))
+    elif after == "none" and before != "none":
+        add(a.label, _cmd, "passwd -d {}", a.name)
+    elif after == "locked" and a.change == "changed" and before != "locked":
+        add(a.label, _cmd, "usermod -L {}", a.name)  # useradd leaves a new user's password locked
 
 
 def _cmd(template: str, *words: str) -> str:
     return template.format(*(escape.sh(w) for w in words))
 
 
-def _useradd(u: users.User, groups_: list[str]) -> str:
+def _user_command(a: AccountChange, primary: str | None) -> str:
     q = escape.sh
-    extra = f" -G {q(','.join(groups_))}" if groups_ else ""
-    gecos = f" -c {q(u.gecos)}" if u.gecos else ""
-    return f"useradd -l -M -u {u.uid} -g {u.gid} -d {q(u.home)} -s {q(u.shell)}{gecos}{extra} {q(u.name)}"
-
-
-def _usermod(before: users.User, after: users.User) -> str:
-    q = escape.sh
+    state = a.after
+    assert state is not None
+    groups_ = [g for g in state["groups"] if g != primary]
+    if a.change == "added":
+        home = "-m" if a.home_created else "-M"
+        extra = f" -G {q(','.join(groups_))}" if groups_ else ""
+        gecos = f" -c {q(state['gecos'])}" if state["gecos"] else ""
+        return (
+            f"useradd -l {home} -u {int(state['uid'])} -g {int(state['gid'])} -d {q(state['home'])} "
+            f"-s {q(state['shell'])}{gecos}{extra} {q(a.name)}"
+        )
+    before = a.before or {}
     flags = []
-    if before.uid != after.uid:
-        flags.append(f"-u {after.uid}")
-    if before.gid != after.gid:
-        flags.append(f"-g {after.gid}")
-    if before.home != after.home:
-        flags.append(f"-d {q(after.home)}")
-    if before.shell != after.shell:
-        flags.append(f"-s {q(after.shell)}")
-    if before.gecos != after.gecos:
-        flags.append(f"-c {q(after.gecos)}")
-    return f"usermod {' '.join(flags)} {q(after.name)}"
+    for key, flag in (("uid", "-u"), ("gid", "-g")):
+        if before.get(key) != state[key]:
+            flags.append(f"{flag} {int(state[key])}")
+    for key, flag in (("home", "-d"), ("shell", "-s"), ("gecos", "-c")):
+        if before.get(key) != state[key]:
+            flags.append(f"{flag} {q(state[key])}")
+    if before.get("groups") != state["groups"]:
+        flags.append(f"-G {q(','.join(groups_))}" if groups_ else "-G ''")
+    return f"usermod {' '.join(flags)} {q(a.name)}"
 
 
 # -- files ----------------------------------------------------------------------------------
@@ -358,8 +368,10 @@ def _files(
     conffiles = {c.path: (p.name, c.state) for p in inv.apt if p.name in changed_pkgs for c in p.conffiles_changed}
     picked: list[FileChange] = []
     for f in inv.files:
-        if f.path in ACCOUNT_PATHS:
-            continue  # reproduced by the account commands (see _accounts)
+        if f.path in ACCOUNT_PATHS:  # accounts are remade by commands (see _accounts)
+            if f.klass == "unexplained" and not f.path.endswith("-"):
+                left.append(LeftOut(f.path, "edited by hand beyond its accounts: not copied (it holds every account)"))
+            continue
         if f.klass == "unexplained" or (f.path in conffiles and f.change != "deleted"):
             picked.append(f)
     deletions = [f.path for f in picked if f.change == "deleted"]

@@ -9,6 +9,7 @@ undocumented one name it in `explained_by`.
 
 from __future__ import annotations
 
+from drift.dockerfile.audit_accounts import account_findings
 from drift.dockerfile.audit_apt import apt_findings
 from drift.dockerfile.audit_files import config_findings, file_findings
 from drift.dockerfile.audit_pip import pip_findings
@@ -31,5 +32,6 @@ def audit(insp: Inspection, decl: Declaration, *, context: str | None, dockerfil
     findings += apt_findings(insp, decl)
     findings += pip_findings(insp, decl, context)
     findings += file_findings(insp, decl, context)
+    findings += account_findings(insp, decl)
     findings += config_findings(insp, decl)
     return findings

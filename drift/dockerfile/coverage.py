@@ -3,8 +3,8 @@
 COPY/ADD from the build context account for exactly the paths they place (and the folders
 made to hold them); a COPY/ADD whose sources the context does not hold (a URL, `--from`, a
 heredoc, an archive ADD unpacks, a context that is not there) accounts for everything under
-its destination, as before. WORKDIR, venvs, the paths RUN lines write and account commands
-account for the rest.
+its destination, as before. WORKDIR, venvs and the paths RUN lines write
+(the homes account commands make among them) account for the rest.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from drift.dockerfile.declared import At, Declaration
 from drift.sources.fs import View
 
 _VARIABLE = re.compile(r"\$\{[^}/]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
-ACCOUNT_FILES = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/subuid", "/etc/subgid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +83,7 @@ class Coverage:
                 return at.line
             if at.value.startswith(path + "/"):  # parents a WORKDIR created
                 return at.line
-        if self.decl.accounts and path in ACCOUNT_FILES:
-            return self.decl.accounts[0]
-        return None
+        return None  # account files: grouped under the account changes (drift.inventory.accounts)
 
 
 def _is_dir(view: View, path: str) -> bool:

@@ -41,6 +41,7 @@ class Declaration:
     requirement_files: list[At] = field(default_factory=list)  # At(line, (path in image, env, user))
     venvs: list[At] = field(default_factory=list)
     accounts: list[int] = field(default_factory=list)
+    account_names: list[At] = field(default_factory=list)  # At(line, (user|group, name or "*"))
     paths: list[At] = field(default_factory=list)  # files a RUN writes (globs allowed)
     meta_paths: list[At] = field(default_factory=list)  # files a RUN changes the owner or mode of
     copies: list[At] = field(default_factory=list)  # At(line, CopySpec)
@@ -158,6 +159,7 @@ def _run(decl: Declaration, command: Command, venvs: set[str]) -> None:
         decl.requirement_files.append(At(line, (path, _venv_of(interpreter, env, venvs), bool(opts.get("user")))))
     if found.accounts:
         decl.accounts.append(line)
+    decl.account_names += [At(line, name) for name in found.account_names]
     decl.paths += [At(line, p) for p in found.paths]
     decl.meta_paths += [At(line, p) for p in found.meta_paths]
     decl.unknowns += [At(line, u) for u in found.unknowns]

@@ -7,6 +7,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
+from drift.dockerfile import shell_accounts
 from drift.dockerfile.shellsplit import Op, split_commands
 
 _WRAPPERS = {"sudo", "env", "command", "exec", "nice", "time", "nohup", "stdbuf", "eatmydata"}
@@ -23,6 +24,10 @@ _PIP_VALUE_OPTS = {
     "--python-version", "--implementation", "--abi", "--progress-bar", "--log", "--src", "--upgrade-strategy",
     "--cache-dir", "--global-option", "-C", "--config-settings", "--report", "--python", "--only-binary",
     "--no-binary", "--exists-action", "--proxy", "--retries", "--timeout", "--cert", "--client-cert",
+}  # fmt: skip
+ACCOUNT_PROGRAMS = {
+    "useradd", "adduser", "groupadd", "addgroup", "usermod", "groupmod", "userdel", "deluser", "groupdel",
+    "delgroup", "gpasswd", "passwd", "chpasswd", "chgpasswd", "chsh", "chfn",
 }  # fmt: skip
 _METADATA_ONLY = {"chown", "chmod", "chgrp", "setcap"}
 _SHELLS = {"sh", "bash", "dash", "zsh", "ash", "ksh"}
@@ -59,6 +64,7 @@ class Declared:
     requirement_files: list[tuple[str, str, dict[str, object]]] = field(default_factory=list)
     venvs: list[str] = field(default_factory=list)
     accounts: bool = False
+    account_names: list[tuple[str, str]] = field(default_factory=list)  # (user|group, name or "*")
     paths: list[str] = field(default_factory=list)
     meta_paths: list[str] = field(default_factory=list)  # paths whose owner/mode/time only is changed
     unknowns: list[str] = field(default_factory=list)
@@ -121,9 +127,11 @@ def analyse(script: str, *, workdir: str = "/") -> Declared:
         elif (prog.startswith("python") and words[1:3] == ["-m", "venv"]) or prog in ("virtualenv",):
             args = [w for w in words[3 if prog.startswith("python") else 1 :] if not w.startswith("-")]
             out.venvs += [_resolve(a, workdir) for a in args]
-        elif prog in ("useradd", "adduser", "groupadd", "addgroup", "usermod", "userdel", "groupdel", "chpasswd"):
+        elif prog in ACCOUNT_PROGRAMS:
+            found = shell_accounts.read(words)
             out.accounts = True
-            out.paths += account_home(words)
+            out.account_names += found.names
+            out.paths += [found.home] if found.home else []
         elif prog == "apt-mark":
             _apt_mark(words, out)
         elif prog in _SHELLS and (piped or (len(words) > 1 and not words[1].startswith("-"))):
@@ -194,37 +202,8 @@ def _backups(words: list[str]) -> list[str]:
 
 def account_home(words: list[str]) -> list[str]:
     """The home folder a useradd -m / adduser makes (filled from /etc/skel)."""
-    prog = posixpath.basename(words[0])
-    if prog not in ("useradd", "adduser"):
-        return []
-    create = prog == "adduser" and "--system" not in words
-    home = None
-    i = 1
-    while i < len(words):
-        w = words[i]
-        opt, eq, val = w.partition("=")
-        if w in ("-m", "--create-home"):
-            create = True
-        elif w in ("-M", "--no-create-home"):
-            create = False
-        elif opt in ("-d", "--home-dir", "--home"):
-            home = val if eq else (words[i + 1] if i + 1 < len(words) else None)
-            i += 0 if eq else 1
-        elif opt in _ACCOUNT_VALUE_OPTS and not eq:
-            i += 1
-        i += 1
-    name = words[-1]  # the login name comes last (an empty --gecos "" may be gone from the words)
-    if not create or name.startswith("-") or "$" in name or (home and "$" in home):
-        return []
-    return [home or f"/home/{name}"]
-
-
-_ACCOUNT_VALUE_OPTS = {
-    "-c", "--comment", "-g", "--gid", "-G", "--groups", "-s", "--shell", "-u", "--uid", "-k", "--skel",
-    "-K", "--key", "-e", "--expiredate", "-f", "--inactive", "-p", "--password", "-b", "--base-dir",
-    "--ingroup", "--gecos", "--firstuid", "--lastuid", "--conf", "-R", "--root", "-P", "--prefix",
-    "-Z", "--selinux-user", "--add-extra-groups", "--extrausers",
-}  # fmt: skip
+    home = shell_accounts.read(words).home
+    return [home] if home else []
 
 
 def _apt_mark(words: list[str], out: Declared) -> None:
@@ -259,6 +238,7 @@ def _merge(out: Declared, inner: Declared) -> None:
         "pip_uninstall",
         "requirement_files",
         "venvs",
+        "account_names",
         "paths",
         "meta_paths",
         "unknowns",

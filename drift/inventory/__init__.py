@@ -17,8 +17,9 @@ from typing import Any, Literal
 from debian.debian_support import version_compare
 
 from drift import secrets
-from drift.inventory import apt, files, pip, runtime, users, verify
+from drift.inventory import accounts, apt, files, pip, runtime, users, verify
 from drift.model import (
+    AccountChange,
     AptPackage,
     ConfigChange,
     FileChange,
@@ -106,6 +107,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
     base_pip: list[PipPackage] = []
     file_changes: list[Any] = []
     package_changes: list[PackageDelta] = []
+    account_changes: list[AccountChange] = []
     scripts: dict[str, str] = {}
     if base_view is not None and base_packages is not None:
         apt_base, pip_base = base_packages
@@ -132,12 +134,15 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
             ),
             venvs_created=tuple(e.path for e in pip_top.environments if e.kind == "venv" and e.path not in base_venvs),
             scripts=scripts,
-            accounts_by_packages=users.made_by_packages(users.delta(base_view, top), scripts),
         )
         classified = files.classify(changes, base_view, top, explainers)
         classified = _verify_packages(classified, same, top, apt_top, pip_top, explainers, unknowns)
         if source.target.kind == "container":
             classified = runtime.mark_run_paths(classified, source.raw, top)
+        account_delta = users.delta(base_view, top)
+        unknowns += account_delta.unknowns
+        account_delta.changes = users.explain(account_delta.changes, scripts)
+        classified, account_changes = accounts.group(classified, account_delta, base_view, top)
         file_changes = mark_secrets(classified, top)
     elif apt_top.has_dpkg or pip_top.packages:
         file_changes = _unrecorded(top, apt_top, pip_top)
@@ -160,6 +165,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         unknowns=tuple(sorted(set(unknowns), key=lambda u: (u.where, u.reason))),
         base_apt=tuple(base_apt),
         base_pip=tuple(base_pip),
+        accounts=tuple(account_changes),
     )
     return Inspection(inventory, source, top, base_view, scripts)
 

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from drift.inventory.apt import aliases
-from drift.inventory.users import ACCOUNT_PATHS
 from drift.model import FileChange
 from drift.sources.fs import Entry, View
 
@@ -101,7 +100,6 @@ class Explainers:
     pip_changed: frozenset[str]  # pip keys (name@location) installed or removed
     venvs_created: tuple[str, ...]
     scripts: dict[str, str]  # maintainer scripts of the apt packages installed or upgraded
-    accounts_by_packages: bool = False  # every user/group added was made by a package
 
 
 def _differs(old: Entry, new: Entry, *, use_mtime: bool) -> bool:
@@ -206,8 +204,6 @@ def _explain(path: str, change: str, view: View, ex: Explainers) -> tuple[str, s
         for pattern, pkg in GENERATED:
             if pattern.search(path) and pkg in ex.apt_changed:
                 return "package", f"apt:{pkg}", "written by the package's maintainer scripts"
-        if path in ACCOUNT_PATHS and ex.accounts_by_packages:
-            return "package", "apt:(maintainer scripts)", "users and groups made by packages"
     why = _noise(path)
     if why in DATA_ONLY and change != "deleted":
         entry = view.entries.get(path)

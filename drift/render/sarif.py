@@ -14,6 +14,7 @@ RULES = {
     "mark": "Manual/automatic (apt) or requested (pip) mark differs",
     "config": "Image config (ENV, CMD, ENTRYPOINT, WORKDIR, USER, EXPOSE, LABEL ...) differs",
     "file": "A file added, modified or deleted that nothing in the Dockerfile accounts for",
+    "account": "A user or group added, removed or changed that neither the Dockerfile nor a package made",
     "dockerfile": "A problem in the Dockerfile itself",
     "unknown": "Could not be decided statically",
 }

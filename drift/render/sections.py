@@ -65,7 +65,14 @@ def summary(inv: Inventory) -> Section:
         lines.append(
             f"files: {len(inv.files)} changed: {klass['unexplained']} unexplained, "
             f"{klass['package']} explained by packages, {klass['noise']} noise"
+            + (f", {klass['account']} grouped under account changes" if klass["account"] else "")
         )
+        if inv.accounts:
+            by_hand = sum(1 for a in inv.accounts if a.explained_by is None)
+            lines.append(
+                f"accounts: {len(inv.accounts)} user/group change(s): {by_hand} by hand, "
+                f"{len(inv.accounts) - by_hand} made by packages"
+            )
         commits = sum(1 for h in inv.history if h.origin == "commit" and not h.in_base)
         if commits:
             lines.append(f"history: {commits} layer(s) made by 'docker commit': nothing documents them")
@@ -116,6 +123,7 @@ def delta(inv: Inventory) -> list[Section]:
     if not inv.base:
         return out  # package files not as recorded: all a target without a base can say of its files
     out.extend(made_by_run(inv))
+    out.append(accounts(inv))
     manual = {p.name: p.manual for p in inv.apt}
     pips = {(p.name, p.location): p for p in inv.pip}
     rows = []
@@ -156,6 +164,34 @@ def delta(inv: Inventory) -> list[Section]:
         )
     )
     return out
+
+
+def _account_state(state: dict[str, Any] | None) -> str:
+    if state is None:
+        return "-"
+    if "members" in state:
+        return f"gid {state['gid']} members {_fmt(state['members'])}"
+    return (
+        f"uid {state['uid']} gid {state['gid']} home {state['home']} shell {state['shell']} "
+        f"groups {_fmt(state['groups'])} password {state['password']}"
+    )
+
+
+def accounts(inv: Inventory) -> Section:
+    """Users and groups added, removed or changed (the account files they touched are grouped under them)."""
+    rows = []
+    for a in sorted(inv.accounts, key=lambda a: (a.kind, a.name)):
+        state = a.after if a.change != "removed" else a.before
+        if a.change == "changed" and a.before and a.after:
+            now = "; ".join(f"{k} {_fmt(a.before[k])} -> {_fmt(a.after[k])}" for k in a.fields if k in a.after)
+        else:
+            now = _account_state(state) + ("; home made from /etc/skel" if a.home_created else "")
+        rows.append((a.kind, a.name, a.detail, now, _fmt(a.explained_by)))
+    return Section(
+        "Accounts (users and groups; the account files they touch are grouped under them)",
+        ("kind", "name", "change", "state", "explained by"),
+        tuple(rows),
+    )
 
 
 def inventory_sections(inv: Inventory) -> list[Section]:
