@@ -102,6 +102,13 @@ def _file_state(f: FileChange) -> dict[str, Any]:
     }
 
 
+def delta_file_finding(f: FileChange) -> Finding:
+    """The finding of an unexplained file change against the base (`drift diff` TARGET mode,
+    and what `drift inspect` rates: drift.severity.rate_change)."""
+    desc = {"change": f.change, "kind": f.kind, "mode": f"{f.mode:04o}", "size": f.size}
+    return Finding("file", None, f.path, None, desc, detail=f.change)
+
+
 def compare_files(expected: Inventory, actual: Inventory) -> list[Finding]:
     """Hand-made changes (unexplained) must be the same on both sides, byte for byte."""
     exp = {f.path: f for f in expected.files if f.klass == "unexplained"}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from drift import secrets
-from drift.compare import apt_label, compare_inventories, native_arch
+from drift.compare import apt_label, compare_inventories, delta_file_finding, native_arch
 from drift.dockerfile import audit as audit_mod
 from drift.dockerfile.audit_files import copied_differences
 from drift.dockerfile.declared import Declaration, declare
@@ -325,8 +325,7 @@ def from_delta(inv: Inventory) -> list[Finding]:
             out.append(Finding("mark", "apt", label, was, now))
     for f in inv.files:
         if f.klass == "unexplained":
-            desc = {"change": f.change, "kind": f.kind, "mode": f"{f.mode:04o}", "size": f.size}
-            out.append(Finding("file", None, f.path, None, desc, detail=f.change))
+            out.append(delta_file_finding(f))
     for cc in inv.config_changes:
         out.append(Finding("config", None, cc.key, cc.base, cc.actual))
     return attribute_findings(out, inv)

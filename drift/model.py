@@ -8,7 +8,10 @@ which is the documented schema (see README, "JSON schemas").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from drift.severity import Severity
 
 INVENTORY_SCHEMA = "drift.inventory/v1"
 
@@ -225,7 +228,15 @@ class FileChange:
             "link_target": self.link_target,
             "sha256": self.sha256,
             "secret": self.secret,
+            "severity": self.severity,
         }
+
+    @property
+    def severity(self) -> Severity | None:
+        """An unexplained change rated as the finding `drift diff` makes of it; None otherwise."""
+        from drift.severity import rate_change
+
+        return rate_change(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +377,9 @@ class PackageDelta:
         }
 
 
-FindingCategory = Literal["undocumented", "missing", "version", "mark", "config", "file", "dockerfile", "unknown"]
+FindingCategory = Literal[
+    "undocumented", "missing", "version", "mark", "config", "file", "account", "dockerfile", "unknown"
+]
 FINDING_CATEGORIES: tuple[str, ...] = (
     "undocumented",
     "missing",
@@ -374,6 +387,7 @@ FINDING_CATEGORIES: tuple[str, ...] = (
     "mark",
     "config",
     "file",
+    "account",
     "dockerfile",
     "unknown",
 )
@@ -405,6 +419,13 @@ class Finding:
         raw = f"{self.category}|{self.manager}|{self.name}|{self.location}"
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
+    @property
+    def severity(self) -> Severity:
+        """critical, high, medium, low or info: drift.severity's rule table decides."""
+        from drift.severity import rate
+
+        return rate(self)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "category": self.category,
@@ -418,6 +439,7 @@ class Finding:
             "detail": self.detail,
             "location": self.location,
             "fingerprint": self.fingerprint,
+            "severity": self.severity,
         }
 
 
