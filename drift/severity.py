@@ -218,7 +218,7 @@ def _second_root(x: Facts) -> bool:
 
 def _can_log_in(x: Facts) -> bool:
     """An added user who can log in, or a user whose shell, password or uid changed and who can."""
-    what, name, now = _account(x)
+    what, _, now = _account(x)
     if what != "user" or x.detail.startswith("removed") or not _login_shell(now.get("shell")):
         return False
     if x.detail.startswith("added") or str(now.get("uid")) == "0":
@@ -262,7 +262,8 @@ RULES: tuple[Rule, ...] = (
     Rule("second-root", "critical", ("account",), "a user other than root with uid 0",
          "a second root account: full control under a name nobody watches", _second_root),
     Rule("ld-preload", "critical", ("file",), "/etc/ld.so.preload added or changed",
-         "its libraries are loaded into every program started", lambda x: _changed(x) and _matches(x.path, PRELOAD_PATHS)),
+         "its libraries are loaded into every program started",
+         lambda x: _changed(x) and _matches(x.path, PRELOAD_PATHS)),
     Rule("setuid-root", "critical", ("file",), "a setuid bit added on a file owned by root",
          "any user who runs it runs it as root", lambda x: x.setuid_root),
     Rule("trust-path", "high", ("file",),
@@ -280,7 +281,8 @@ RULES: tuple[Rule, ...] = (
          lambda x: x.package_file is not None and (x.executable or x.exec_bit or _is_code(x.path))),
     Rule("login-account", "high", ("account",), "a user added (or whose shell, password or uid changed) who can log in",
          "a new way in: an account with a login shell", _can_log_in),
-    Rule("privileged-group", "high", ("account",), "a user added to root, sudo, wheel, adm, shadow, disk, docker, staff",
+    Rule("privileged-group", "high", ("account",),
+         "a user added to root, sudo, wheel, adm, shadow, disk, docker, staff",
          "membership that grants root's powers", _privileged_group),
     Rule("runs-as-root", "high", ("config",), "the config's User changed to root",
          "the container's processes run as root, unlike what was expected",

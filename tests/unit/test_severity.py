@@ -22,7 +22,9 @@ def user(name: str, detail: str = "added", expected: dict[str, Any] | None = Non
     actual = {"uid": 1000, "gid": 1000, "home": f"/home/{name}", "shell": "/bin/bash", "groups": [], **now}
     actual["password"] = now.get("password", "locked")
     gone = detail == "removed"
-    return Finding("account", None, f"user {name}", actual if gone else expected, None if gone else actual, detail=detail)
+    return Finding(
+        "account", None, f"user {name}", actual if gone else expected, None if gone else actual, detail=detail
+    )
 
 
 def group(name: str, members: list[str], detail: str = "added", before: list[str] | None = None) -> Finding:
@@ -54,7 +56,12 @@ CASES: list[tuple[str, Finding, str, str]] = [
     ("spool cron", file("/var/spool/cron/crontabs/root"), "high", "trust-path"),
     ("systemd /lib", file("/lib/systemd/system/evil.service"), "high", "trust-path"),
     ("systemd /usr/lib", file("/usr/lib/systemd/system/evil.service"), "high", "trust-path"),
-    ("systemd /etc", file("/etc/systemd/system/multi-user.target.wants/x.service", kind="symlink"), "high", "trust-path"),
+    (
+        "systemd /etc",
+        file("/etc/systemd/system/multi-user.target.wants/x.service", kind="symlink"),
+        "high",
+        "trust-path",
+    ),
     ("init.d", file("/etc/init.d/x"), "high", "trust-path"),
     ("rc2.d", file("/etc/rc2.d/S01x", kind="symlink"), "high", "trust-path"),
     ("profile.d", file("/etc/profile.d/x.sh"), "high", "trust-path"),
@@ -100,7 +107,9 @@ CASES: list[tuple[str, Finding, str, str]] = [
     ("etc deleted", file("/etc/motd", "deleted"), "medium", "etc"),
     (
         "conffile",
-        Finding("file", "apt", "/etc/default/useradd", "as packaged", "modified", detail="conffile of passwd: modified"),
+        Finding(
+            "file", "apt", "/etc/default/useradd", "as packaged", "modified", detail="conffile of passwd: modified"
+        ),
         "medium",
         "etc",
     ),
