@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from drift.render import report_html, report_markdown, report_prom, report_sarif
-from drift.severity import category_severities
 from drift.render.report_common import CATEGORIES, STATES
+from drift.severity import category_severities
 from tests.unit.report_fixture import HOSTILE, quiet_doc, report_doc
 
 # ---------------------------------------------------------------- HTML
