@@ -50,10 +50,11 @@ def _findings(prom: str) -> dict[tuple[str, str, str], float]:
     from prometheus_client.parser import text_string_to_metric_families
 
     families = {f.name: f for f in text_string_to_metric_families(prom)}
-    return {
-        (s.labels["target"], s.labels["category"], s.labels["state"]): s.value
-        for s in families["drift_findings"].samples
-    }
+    out: dict[tuple[str, str, str], float] = {}
+    for s in families["drift_findings"].samples:  # summed over the severity label
+        key = (s.labels["target"], s.labels["category"], s.labels["state"])
+        out[key] = out.get(key, 0) + s.value
+    return out
 
 
 def test_three_runs_through_every_output(fleet: list[Any], tmp_path: Path) -> None:
@@ -73,6 +74,7 @@ def test_three_runs_through_every_output(fleet: list[Any], tmp_path: Path) -> No
         assert code == 1
         counts = _findings(out["prom"])
         assert counts[(changed, "file", "new")] == 1 and sum(counts.values()) == 1
+        assert f'category="file",severity="medium",state="new"}} 1' in out["prom"]  # an /etc file: medium
         sarif = json.loads(out["sarif"])
         [result] = sarif["runs"][0]["results"]
         assert result["baselineState"] == "new" and "/etc/myapp.conf" in result["message"]["text"]
