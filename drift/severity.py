@@ -14,7 +14,9 @@ report store is rated exactly as a fresh one.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import posixpath
+import re
 import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -120,8 +122,14 @@ def merged(path: str) -> str:
     return "/usr" + path if path.startswith(_MERGED) else path
 
 
-def _matches(path: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(path, p) for p in patterns)
+@functools.cache
+def _pattern(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """The patterns as one regular expression (a finding is rated several times per output)."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+
+
+def _matches(path: str, patterns: tuple[str, ...]) -> bool:
+    return _pattern(patterns).match(path) is not None
 
 
 def _mode(value: Any) -> int | None:
@@ -144,7 +152,7 @@ def _login_shell(shell: Any) -> bool:
     return isinstance(shell, str) and posixpath.basename(shell.strip()) not in NO_LOGIN_SHELLS
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made once per rating, and a frozen init costs
 class Facts:
     """What the rules read of one finding, worked out once."""
 
@@ -311,10 +319,15 @@ RULES: tuple[Rule, ...] = (
 _FALLBACK = Rule("other", "low", (), "anything else", "no rule above says more", lambda x: True)
 
 
+_BY_CATEGORY: dict[str, tuple[Rule, ...]] = {
+    c: tuple(r for r in RULES if c in r.categories) for r in RULES for c in r.categories
+}
+
+
 def rule(f: Finding) -> Rule:
     """The first rule of RULES that matches the finding."""
     x = facts(f)
-    return next((r for r in RULES if r.matches(x)), _FALLBACK)
+    return next((r for r in _BY_CATEGORY.get(x.category, ()) if r.test(x)), _FALLBACK)
 
 
 def rate(f: Finding) -> Severity:
