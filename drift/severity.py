@@ -281,7 +281,8 @@ RULES: tuple[Rule, ...] = (
          lambda x: _matches(x.path, TRUST_PATHS)),
     Rule("setid-added", "high", ("file",), "a setuid or setgid bit added",
          "runs with its owner's or group's rights whoever starts it", lambda x: x.setid_added),
-    Rule("executable", "high", ("file",), "an executable (ELF or #! with an exec bit) added or changed, no package's",
+    Rule("executable", "high", ("file",),
+         "an executable (ELF or #! with an exec bit) added or changed that is no package's file",
          "code no package accounts for", lambda x: _changed(x) and x.executable and x.package_file is None),
     Rule("package-code", "high", ("file",),
          "a package's file changed that is executable or code (.so, .py, .pl, .pm, .rb, .js, .sh ...)",
@@ -290,7 +291,7 @@ RULES: tuple[Rule, ...] = (
     Rule("login-account", "high", ("account",), "a user added (or whose shell, password or uid changed) who can log in",
          "a new way in: an account with a login shell", _can_log_in),
     Rule("privileged-group", "high", ("account",),
-         "a user added to root, sudo, wheel, adm, shadow, disk, docker, staff",
+         "a user added to a privileged group (root, sudo, wheel, adm, shadow, disk, docker, staff)",
          "membership that grants root's powers", _privileged_group),
     Rule("runs-as-root", "high", ("config",), "the config's User changed to root",
          "the container's processes run as root, unlike what was expected",
@@ -408,6 +409,11 @@ def markdown_table() -> str:
     for i, r in enumerate(RULES, 1):
         cats = ", ".join(r.categories)
         lines.append(f"| {i} | **{r.severity}** | `{cats}`: {_md(r.when)} | {_md(r.reason)} |")
+    paths = ", ".join(f"`{p}`" for p in TRUST_PATHS)
+    lines += [
+        "",
+        f"Trust and persistence paths (rule `trust-path`; `*` crosses `/`, `/lib` matches as `/usr/lib`): {paths}.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -74,7 +74,7 @@ def test_three_runs_through_every_output(fleet: list[Any], tmp_path: Path) -> No
         assert code == 1
         counts = _findings(out["prom"])
         assert counts[(changed, "file", "new")] == 1 and sum(counts.values()) == 1
-        assert f'category="file",severity="medium",state="new"}} 1' in out["prom"]  # an /etc file: medium
+        assert 'category="file",severity="medium",state="new"} 1' in out["prom"]  # an /etc file: medium
         sarif = json.loads(out["sarif"])
         [result] = sarif["runs"][0]["results"]
         assert result["baselineState"] == "new" and "/etc/myapp.conf" in result["message"]["text"]

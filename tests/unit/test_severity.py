@@ -186,7 +186,8 @@ def test_category_severities_cover_every_category() -> None:
 def test_markdown_table() -> None:
     text = severity.markdown_table()
     assert text.startswith("| # | severity | finding | why |")
-    assert text.count("\n") == len(severity.RULES) + 2
+    assert text.count("\n") == len(severity.RULES) + 4  # header, rule line, rules, blank, paths
+    assert "`/etc/pam.d/*`" in text
     assert "**critical**" in text and "`mark, unknown`" in text
 
 
