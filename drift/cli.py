@@ -310,7 +310,8 @@ def diff(
         typer.Option(
             "--fail-on",
             metavar="CATEGORIES",
-            help="Comma-separated categories that make the exit code 1 (default: all but unknown).",
+            help="Comma-separated categories that make the exit code 1 (default: all but unknown), "
+            "and/or severity:LEVEL: only findings that serious or more (critical, high, medium, low, info).",
         ),
     ] = None,
     ignore: Annotated[

@@ -116,6 +116,13 @@ def _file_state(f: FileChange) -> dict[str, Any]:
     return state
 
 
+def delta_file_finding(f: FileChange) -> Finding:
+    """The finding of an unexplained file change against the base (`drift diff` TARGET mode,
+    and what `drift inspect` rates: drift.severity.rate_change)."""
+    detail = f"{f.change}: package file modified ({f.package_file.package})" if f.package_file else f.change
+    return Finding("file", None, f.path, None, f.desc(), detail=detail)
+
+
 def compare_files(expected: Inventory, actual: Inventory) -> list[Finding]:
     """Hand-made changes (unexplained) must be the same on both sides, byte for byte."""
     exp = {f.path: f for f in expected.files if f.klass == "unexplained"}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from drift import secrets
-from drift.compare import apt_label, compare_inventories, native_arch
+from drift.compare import apt_label, compare_inventories, delta_file_finding, native_arch
 from drift.dockerfile import audit as audit_mod
 from drift.dockerfile.audit_files import copied_differences
 from drift.dockerfile.declared import Declaration, declare
@@ -20,6 +20,7 @@ from drift.errors import BaseNotFound, DockerfileError, DriftError
 from drift.filediff import content_differences
 from drift.inventory import Inspection, Scanner, inspect_target, runtime
 from drift.model import FINDING_CATEGORIES, Finding, Inventory, Target
+from drift.severity import SEVERITIES, at_least, split_fail_on
 
 DIFF_SCHEMA = "drift.diff/v1"
 DEFAULT_FAIL_ON = tuple(c for c in FINDING_CATEGORIES if c != "unknown")
@@ -38,9 +39,17 @@ class DiffResult:
     dockerfile_text: str | None = None
     left_image: str | None = None  # what a --build left on the engine (kept or not removable)
 
+    def fails(self, f: Finding) -> bool:
+        """Whether F makes the exit code 1: its category is in --fail-on (all but unknown when
+        none is given) and, with `severity:LEVEL`, it is LEVEL or more serious."""
+        categories, floor = split_fail_on(self.fail_on)
+        if f.category not in (categories or DEFAULT_FAIL_ON):
+            return False
+        return floor is None or at_least(f.severity, floor)
+
     @property
     def failing(self) -> list[Finding]:
-        return [f for f in self.findings if f.category in self.fail_on]
+        return [f for f in self.findings if self.fails(f)]
 
     def summary(self) -> dict[str, Any]:
         counts = {c: sum(1 for f in self.findings if f.category == c) for c in FINDING_CATEGORIES}
@@ -50,6 +59,7 @@ class DiffResult:
         return {
             "total": len(self.findings),
             "by_category": counts,
+            "by_severity": {s: sum(1 for f in self.findings if f.severity == s) for s in SEVERITIES},
             "undocumented_installed_by_hand": roots,
             "undocumented_dependencies": len(undocumented) - roots - orphans,
             "undocumented_orphans": orphans,
@@ -325,8 +335,7 @@ def from_delta(inv: Inventory) -> list[Finding]:
             out.append(Finding("mark", "apt", label, was, now))
     for f in inv.files:
         if f.klass == "unexplained":
-            detail = f"{f.change}: package file modified ({f.package_file.package})" if f.package_file else f.change
-            out.append(Finding("file", None, f.path, None, f.desc(), detail=detail))
+            out.append(delta_file_finding(f))
     out += account_findings(inv)
     for cc in inv.config_changes:
         out.append(Finding("config", None, cc.key, cc.base, cc.actual))

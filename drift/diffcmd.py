@@ -13,6 +13,7 @@ from drift import say
 from drift.diff import DEFAULT_FAIL_ON, DiffResult, run_diff
 from drift.errors import DriftError
 from drift.model import FINDING_CATEGORIES
+from drift.severity import FAIL_ON_PREFIX, SEVERITIES, split_fail_on
 
 
 def build_args(values: list[str]) -> dict[str, str]:
@@ -27,16 +28,22 @@ def build_args(values: list[str]) -> dict[str, str]:
 
 
 def parse_fail_on(value: str | None) -> tuple[str, ...]:
+    """Categories, and at most one `severity:LEVEL` (that level or more serious); both given,
+    a finding fails when it is in one of the categories and at least that serious."""
     if value is None:
         return DEFAULT_FAIL_ON
-    categories = tuple(c.strip() for c in value.split(",") if c.strip())
+    values = tuple(c.strip() for c in value.split(",") if c.strip())
+    try:
+        categories, _ = split_fail_on(values)
+    except ValueError as exc:
+        raise DriftError(str(exc)) from exc
     bad = [c for c in categories if c not in FINDING_CATEGORIES]
     if bad:
         raise DriftError(
             f"--fail-on: unknown categor{'y' if len(bad) == 1 else 'ies'} {', '.join(bad)}; "
-            f"choose from {', '.join(FINDING_CATEGORIES)}"
+            f"choose from {', '.join(FINDING_CATEGORIES)}, or severity:LEVEL ({', '.join(SEVERITIES)})"
         )
-    return categories
+    return tuple(v.lower() if v.startswith(FAIL_ON_PREFIX) else v for v in values)
 
 
 def run_audit(actual: str, expected: str, *, ignore: list[str], fail_on: tuple[str, ...], **kw: Any) -> DiffResult:

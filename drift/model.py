@@ -8,7 +8,10 @@ which is the documented schema (see README, "JSON schemas").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from drift.severity import Severity
 
 INVENTORY_SCHEMA = "drift.inventory/v1"
 # The PATH the engine gives a container whose image sets none (and the builder a stage on such a base).
@@ -257,7 +260,15 @@ class FileChange:
             "package_file": self.package_file.to_json() if self.package_file else None,
             "executable": self.executable,
             "base_mode": f"{self.base_mode:04o}" if self.base_mode is not None else None,
+            "severity": self.severity,
         }
+
+    @property
+    def severity(self) -> Severity | None:
+        """An unexplained change rated as the finding `drift diff` makes of it; None otherwise."""
+        from drift.severity import rate_change
+
+        return rate_change(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,6 +493,13 @@ class Finding:
         raw = f"{self.category}|{self.manager}|{self.name}|{self.location}"
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
+    @property
+    def severity(self) -> Severity:
+        """critical, high, medium, low or info: drift.severity's rule table decides."""
+        from drift.severity import rate
+
+        return rate(self)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "category": self.category,
@@ -495,6 +513,7 @@ class Finding:
             "detail": self.detail,
             "location": self.location,
             "fingerprint": self.fingerprint,
+            "severity": self.severity,
         }
 
 

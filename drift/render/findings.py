@@ -8,6 +8,7 @@ from typing import Any
 
 from drift.model import FINDING_CATEGORIES, Finding
 from drift.render.sections import Section
+from drift.severity import RANK, SEVERITIES
 
 WIDTH = 60
 DETAIL_WIDTH = 100
@@ -51,6 +52,11 @@ def _window(text: str, start: int, width: int) -> str:
 def counts(findings: list[Finding]) -> dict[str, int]:
     c: Counter[str] = Counter(f.category for f in findings)
     return {cat: c.get(cat, 0) for cat in FINDING_CATEGORIES}
+
+
+def severity_counts(findings: list[Finding]) -> dict[str, int]:
+    c: Counter[str] = Counter(f.severity for f in findings)
+    return {s: c.get(s, 0) for s in SEVERITIES}
 
 
 FOLDED = ("undocumented", "unknown")  # package findings that can name the package that pulled them in
@@ -109,12 +115,26 @@ def findings_sections(
     else:
         rows, folded = fold_dependencies(findings)
     note = (f"{folded} dependency row(s) folded under the package that pulled them in (--all lists them)",)
-    out = [Section(title, lines=(*lines, f"findings: {head}", *(note if folded else ())))]
+    rated = severity_counts(findings)
+    by_severity = ", ".join(f"{n} {s}" for s, n in rated.items() if n)
+    out = [
+        Section(
+            title,
+            lines=(
+                *lines,
+                f"findings: {head}",
+                *((f"severity: {by_severity}",) if by_severity else ()),
+                *(note if folded else ()),
+            ),
+        )
+    ]
     if findings:
+        rows.sort(key=lambda row: RANK[row[0].severity])  # most serious first; stable within a level
         with_detail = any(f.detail for f in findings)
-        headers = ("category", "manager", "name", "expected", "actual", "explained by", "line", "fix")
+        headers = ("severity", "category", "manager", "name", "expected", "actual", "explained by", "line", "fix")
         table = tuple(
             (
+                f.severity,
                 f.category,
                 f.manager or "-",
                 _name(f, n),

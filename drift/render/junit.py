@@ -1,4 +1,5 @@
-"""JUnit XML: one test case per finding (failed when its category fails the run)."""
+"""JUnit XML: one test case per finding (failed when it fails the run: --fail-on's categories
+and severity); the message starts with its severity."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def render(result: Any) -> str:
         case = ET.SubElement(
             suite, "testcase", classname=f"drift.{f.category}", name=f"{f.manager + ':' if f.manager else ''}{f.name}"
         )
-        if f.category in result.fail_on:
+        if result.fails(f):
             failures += 1
             failure = ET.SubElement(case, "failure", type=f.category, message=_message(f)[:500])
             failure.text = _message(f)

@@ -10,12 +10,14 @@ import json
 from typing import Any
 
 from drift.model import FINDING_CATEGORIES
+from drift.severity import RANK, SEVERITIES, rate_json
 
 # Most urgent first: this is the order findings are listed in every output.
 STATES: tuple[str, ...] = ("new", "updated", "stale", "persisting", "acknowledged", "resolved", "removed")
 # A run's changes: what a person was not told about before.
 CHANGE_STATES: tuple[str, ...] = ("new", "updated", "resolved")
 CATEGORIES: tuple[str, ...] = FINDING_CATEGORIES
+SEVERITY_LEVELS: tuple[str, ...] = SEVERITIES  # most serious first
 OPEN_STATES: frozenset[str] = frozenset({"new", "updated", "persisting", "stale", "acknowledged"})
 
 _STATE_RANK = {s: i for i, s in enumerate(STATES)}
@@ -31,11 +33,19 @@ def finding_target_key(f: dict[str, Any]) -> str:
     return target_key(f.get("engine") or "", f.get("target_kind") or "container", f.get("target") or "")
 
 
+def severity_of(f: dict[str, Any]) -> str:
+    """The finding's severity (a document written before drift rated findings has none: rated here)."""
+    return str(f.get("severity") or rate_json(f))
+
+
 def sort_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """New first, then by category and name: the order a person reads them in."""
+    """The order a person reads them in: open ones before resolved and removed, the most
+    serious first, then new before updated ..., then by category and name."""
     return sorted(
         findings,
         key=lambda f: (
+            f.get("state") in ("resolved", "removed"),
+            RANK.get(severity_of(f), len(RANK)),
             _STATE_RANK.get(f.get("state") or "", len(STATES)),
             _CAT_RANK.get(f.get("category") or "", len(CATEGORIES)),
             f.get("manager") or "",

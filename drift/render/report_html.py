@@ -17,10 +17,13 @@ from drift.render.report_charts import chart
 from drift.render.report_common import (
     CATEGORIES,
     CHANGE_STATES,
+    OPEN_STATES,
+    SEVERITY_LEVELS,
     STATES,
     findings_by_target,
     incomplete_reasons,
     open_count,
+    severity_of,
     sorted_targets,
     state_counts,
     target_key,
@@ -67,6 +70,15 @@ def _cards(doc: dict[str, Any]) -> list[tuple[str, int, str]]:
     return cards
 
 
+def _open_by_severity(doc: dict[str, Any]) -> dict[str, int]:
+    """Open findings per severity (acknowledged ones too, as the open count has them)."""
+    counts = dict.fromkeys(SEVERITY_LEVELS, 0)
+    for f in doc.get("findings") or []:
+        if f.get("state") in OPEN_STATES:
+            counts[severity_of(f)] += 1
+    return counts
+
+
 def _target_sections(doc: dict[str, Any]) -> list[dict[str, Any]]:
     by_target = findings_by_target(doc)
     trends = (doc.get("trends") or {}).get("targets") or {}
@@ -79,7 +91,7 @@ def _target_sections(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 "key": key,
                 "target": t,
                 "counts": t.get("counts") or {},
-                "findings": by_target.pop(key, []),
+                "findings": _rated(by_target.pop(key, [])),
                 "chart": chart(points, width=180, height=40, compact=True) if len(points) > 1 else None,
                 "context": {k: value_text(v) for k, v in sorted((t.get("context") or {}).items()) if v},
             }
@@ -89,9 +101,29 @@ def _target_sections(doc: dict[str, Any]) -> list[dict[str, Any]]:
         name = key.split("/", 2)[-1]
         sections.append(
             {"key": key, "target": {"name": name, "kind": "", "status": "", "engine": ""}, "counts": {},
-             "findings": findings, "chart": None, "context": {}}
+             "findings": _rated(findings), "chart": None, "context": {}}
         )  # fmt: skip
     return sections
+
+
+def _rated(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each finding with its severity, its rank (0 = critical: the filter's minimum compares
+    ranks) and the rule's reason (the badge's tooltip)."""
+    out = []
+    for f in findings:
+        sev = severity_of(f)
+        out.append({**f, "severity": sev, "severity_rank": SEVERITY_LEVELS.index(sev), "severity_reason": _reason(f)})
+    return out
+
+
+def _reason(f: dict[str, Any]) -> str:
+    from drift.model import Finding
+    from drift.severity import reason
+
+    return reason(
+        Finding(f.get("category") or "unknown", f.get("manager"), str(f.get("name") or ""), f.get("expected"),
+                f.get("actual"), detail=f.get("detail"))
+    )  # fmt: skip
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -106,6 +138,8 @@ def render(doc: dict[str, Any]) -> str:
         "summary": doc.get("summary") or {},
         "cards": _cards(doc),
         "by_category": (doc.get("summary") or {}).get("by_category") or {},
+        "by_severity": _open_by_severity(doc),
+        "severities": SEVERITY_LEVELS,
         "reasons": incomplete_reasons(doc),
         "engine_charts": [(name, chart(points, width=720)) for name, points in sorted(engine_trends.items()) if points],
         "sections": _target_sections(doc),

@@ -12,10 +12,12 @@ from typing import Any
 
 from drift.render.report_common import (
     CHANGE_STATES,
+    SEVERITY_LEVELS,
     describe,
     findings_by_target,
     incomplete_reasons,
     open_count,
+    severity_of,
     sorted_targets,
     state_counts,
     target_key,
@@ -35,6 +37,10 @@ def md(value: Any) -> str:
 def _summary_line(doc: dict[str, Any]) -> str:
     counts, summary = state_counts(doc), doc.get("summary") or {}
     parts = [f"**{open_count(doc)} open**"]
+    by_severity = summary.get("by_severity") or {}
+    rated = ", ".join(f"{by_severity[s]} {s}" for s in SEVERITY_LEVELS if by_severity.get(s))
+    if rated:
+        parts[0] += f" ({rated})"
     parts += [f"{counts[s]} {s}" for s in ("new", "updated", "resolved", "stale", "acknowledged") if counts[s]]
     targets = f"{summary.get('targets', 0)} targets: {summary.get('scanned', 0)} scanned"
     targets += "".join(
@@ -47,11 +53,12 @@ def _summary_line(doc: dict[str, Any]) -> str:
 
 def _table(findings: list[dict[str, Any]], *, with_state: bool = True) -> list[str]:
     head = ["state"] if with_state else []
-    out = ["| " + " | ".join([*head, "finding", "fix", "first seen"]) + " |"]
-    out.append("|" + "---|" * (len(head) + 3))
+    out = ["| " + " | ".join([*head, "severity", "finding", "fix", "first seen"]) + " |"]
+    out.append("|" + "---|" * (len(head) + 4))
     for f in findings[:MAX_ROWS]:
         cells = [f"**{md(f.get('state'))}**"] if with_state else []
-        cells += [md(describe(f)), md(f.get("fix") or ""), md((f.get("first_seen") or "")[:16].replace("T", " "))]
+        cells += [md(severity_of(f)), md(describe(f)), md(f.get("fix") or "")]
+        cells.append(md((f.get("first_seen") or "")[:16].replace("T", " ")))
         out.append("| " + " | ".join(cells) + " |")
     if len(findings) > MAX_ROWS:
         out.append(f"\n_... and {len(findings) - MAX_ROWS} more (see the JSON or HTML report)_")

@@ -1,7 +1,8 @@
 """Prometheus text format for node_exporter's textfile collector, from a drift.report/v1 document.
 
 Every series a dashboard or an alert needs is always there: a zero is written for every
-category x state of every target in the run, so `absent()` never confuses "no drift" with
+category x severity (the severities drift's rule table can give that category) x state of
+every target in the run, so `absent()` never confuses "no drift" with
 "no data". Write the file atomically (drift does) into the collector's folder.
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from drift.render.report_common import CATEGORIES, STATES
+from drift.render.report_common import CATEGORIES, SEVERITY_LEVELS, STATES, severity_of
+from drift.severity import category_severities
 
 RUN_STATUSES = ("complete", "partial", "failed")
 UP_STATUSES = frozenset({"scanned", "new"})
@@ -47,19 +49,31 @@ class _Out:
 
 
 def _finding_samples(doc: dict[str, Any]) -> list[tuple[dict[str, Any], float]]:
-    counts: dict[tuple[str, str, str, str], int] = {}
+    counts: dict[tuple[str, str, str, str, str], int] = {}
     for f in doc.get("findings") or []:
-        key = (f.get("engine") or "", f.get("target") or "", f.get("category") or "", f.get("state") or "")
+        key = (
+            f.get("engine") or "",
+            f.get("target") or "",
+            f.get("category") or "",
+            severity_of(f),
+            f.get("state") or "",
+        )
         counts[key] = counts.get(key, 0) + 1
     targets = sorted(
         {(t.get("engine") or "", t.get("kind") or "", t.get("name") or "") for t in doc.get("targets") or []}
     )
+    # zeros for the severities a category can have (drift.severity's table), not for every pair
+    pairs = category_severities()
     samples: list[tuple[dict[str, Any], float]] = []
     for engine, kind, name in targets:
+        found = {(c, sev) for (e, t, c, sev, _) in counts if (e, t) == (engine, name)}
         for category in CATEGORIES:
-            for state in STATES:
-                labels = {"engine": engine, "target": name, "kind": kind, "category": category, "state": state}
-                samples.append((labels, counts.get((engine, name, category, state), 0)))
+            levels = [s for s in SEVERITY_LEVELS if s in pairs.get(category, ()) or (category, s) in found]
+            for sev in levels:
+                for state in STATES:
+                    labels = {"engine": engine, "target": name, "kind": kind, "category": category,
+                              "severity": sev, "state": state}  # fmt: skip
+                    samples.append((labels, counts.get((engine, name, category, sev, state), 0)))
     return samples
 
 
@@ -75,7 +89,7 @@ def render(doc: dict[str, Any]) -> str:
     out = _Out()
     out.family(
         "drift_findings",
-        "Findings of the last drift report run per target, category and state (new, updated, ... resolved).",
+        "Findings of the last drift report run per target, category, severity and state (new, ... resolved).",
         _finding_samples(doc),
     )
     out.family(

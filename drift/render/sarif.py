@@ -1,4 +1,7 @@
-"""SARIF 2.1.0: one rule per finding category, Dockerfile lines as locations, stable fingerprints."""
+"""SARIF 2.1.0: one rule per finding category, Dockerfile lines as locations, stable fingerprints.
+
+A result's `level` and `properties.security-severity` come from its severity (drift.severity):
+error for critical and high, warning for medium, note for low and info."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import json
 from typing import Any
 
 from drift import __version__
+from drift.severity import SARIF_LEVEL, SECURITY_SEVERITY
 
 RULES = {
     "undocumented": "Installed in the image but neither declared nor explained by the Dockerfile",
@@ -33,9 +37,15 @@ def tool() -> dict[str, Any]:
     }
 
 
+def severity_properties(severity: str) -> dict[str, str]:
+    """What a SARIF result's `properties` say of its severity (GitHub code scanning reads
+    `security-severity`, a number as a string)."""
+    return {"severity": severity, "security-severity": SECURITY_SEVERITY[severity]}
+
+
 def _message(f: Any) -> str:
     who = f"{f.manager} package {f.name}" if f.manager else f.name
-    parts = [f"{f.category}: {who}"]
+    parts = [f"[{f.severity}] {f.category}: {who}"]
     if f.expected is not None:
         parts.append(f"expected {json.dumps(f.expected) if not isinstance(f.expected, str) else f.expected}")
     if f.actual is not None:
@@ -55,10 +65,10 @@ def render(result: Any) -> str:
     for f in result.findings:
         entry: dict[str, Any] = {
             "ruleId": f.category,
-            "level": ("error" if f.category in result.fail_on else "note"),
+            "level": SARIF_LEVEL[f.severity],
             "message": {"text": _message(f)},
             "partialFingerprints": {"driftFinding/v1": f.fingerprint},
-            "properties": f.to_json(),
+            "properties": {**f.to_json(), **severity_properties(f.severity)},
         }
         if path:
             entry["locations"] = [

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drift.model import FileChange, Inventory, short_id
+from drift.severity import RANK
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +104,15 @@ def delta(inv: Inventory) -> list[Section]:
     if not inv.base and not unexplained:
         return []
     out = []
+    rated = [(f.severity or "info", f) for f in inv.files if f.klass == "unexplained"]
+    unexplained = [f for _, f in sorted(rated, key=lambda pair: RANK[pair[0]])]  # most serious first (stable)
     out.append(
         Section(
             "Unexplained file changes (made by hand: no package explains them)",
-            ("change", "kind", "mode", "owner", "size", "path"),
+            ("severity", "change", "kind", "mode", "owner", "size", "path"),
             tuple(
                 (
+                    f.severity or "-",
                     f.change,
                     f.kind,
                     f"{f.mode:04o}",

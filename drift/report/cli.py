@@ -61,7 +61,8 @@ def report(
         typer.Option(
             "--fail-on",
             metavar="STATES",
-            help="States that exit 1: new,updated (default), persisting, stale, open, none.",
+            help="States that exit 1: new,updated (default), persisting, stale, open, none; "
+            "and/or severity:LEVEL: only findings that serious or more (critical, high, medium, low, info).",
         ),
     ] = None,
     fail_on_first_run: Annotated[
@@ -176,12 +177,20 @@ def _progress(quiet: bool) -> Any:
 
 def _fail_on(states: list[str]) -> tuple[str, ...]:
     from drift.report.options import FAIL_ON_CHOICES
+    from drift.severity import FAIL_ON_PREFIX, SEVERITIES, split_fail_on
 
     out = tuple(s.strip() for s in states if s.strip())
-    bad = [s for s in out if s not in FAIL_ON_CHOICES]
+    try:
+        listed, _ = split_fail_on(out)
+    except ValueError as exc:
+        raise DriftError(str(exc)) from exc
+    bad = [s for s in listed if s not in FAIL_ON_CHOICES]
     if bad or not out:
-        raise DriftError(f"--fail-on {','.join(bad) or '(empty)'}: choose from {', '.join(FAIL_ON_CHOICES)}")
-    return out
+        raise DriftError(
+            f"--fail-on {','.join(bad) or '(empty)'}: choose from {', '.join(FAIL_ON_CHOICES)}, "
+            f"or severity:LEVEL ({', '.join(SEVERITIES)})"
+        )
+    return tuple(s.lower() if s.startswith(FAIL_ON_PREFIX) else s for s in out)
 
 
 def _output_spec(spec: str) -> tuple[str, str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from drift.model import FINDING_CATEGORIES
 from drift.report.states import OPEN, STATES, Outcome
+from drift.severity import SEVERITIES, rate_json
 
 SCHEMA = "drift.report/v1"
 _ORDER = {s: i for i, s in enumerate(("new", "updated", "stale", "acknowledged", "persisting", "resolved", "removed"))}
@@ -66,6 +67,8 @@ def finding_json(t: TargetDoc, o: Outcome, *, now: str, run: int) -> dict[str, A
             "first_seen_run": o.stored.first_seen_run if o.stored and o.state != "new" else run,
             "last_seen": now if seen_now or not o.stored else o.stored.last_seen,
             "ack": o.ack.to_json() if o.ack else None,
+            # rated now, by today's table, for a stored finding too (older rows have none)
+            "severity": rate_json(out),
         }
     )
     return out
@@ -90,6 +93,7 @@ def sort_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def summary(targets: list[dict[str, Any]], findings: list[dict[str, Any]]) -> dict[str, Any]:
     by_state = Counter(f["state"] for f in findings)
     by_cat = Counter(f["category"] for f in findings if f["state"] in OPEN)
+    by_sev = Counter(f["severity"] for f in findings if f["state"] in OPEN)
     statuses = Counter(t["status"] for t in targets)
     return {
         "targets": len(targets),
@@ -98,4 +102,5 @@ def summary(targets: list[dict[str, Any]], findings: list[dict[str, Any]]) -> di
         "removed": statuses["removed"],
         "by_state": {s: by_state[s] for s in STATES},
         "by_category": {c: by_cat[c] for c in FINDING_CATEGORIES},
+        "by_severity": {s: by_sev[s] for s in SEVERITIES},
     }

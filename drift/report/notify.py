@@ -18,7 +18,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from drift.render.report_common import changes, describe, errors, open_count, state_counts
+from drift.render.report_common import changes, describe, errors, open_count, severity_of, state_counts
 
 MAX_CHANGES = 50
 TEXT_LINES = 10  # lines of the chat message; the full list is in `changes`
@@ -27,7 +27,12 @@ SCHEMA = "drift.notify/v1"
 
 def _change(f: dict[str, Any]) -> dict[str, Any]:
     keys = ("state", "engine", "target", "target_kind", "category", "manager", "name", "expected", "actual", "fix")
-    return {**{k: f.get(k) for k in keys}, "fingerprint": f.get("fingerprint"), "first_seen": f.get("first_seen")}
+    return {
+        **{k: f.get(k) for k in keys},
+        "severity": severity_of(f),
+        "fingerprint": f.get("fingerprint"),
+        "first_seen": f.get("first_seen"),
+    }
 
 
 def _slack(text: str) -> str:
@@ -45,7 +50,7 @@ def _text(doc: dict[str, Any], news: list[dict[str, Any]], trouble: list[dict[st
     lines = [f"drift report run {run.get('id')} ({run.get('status')}): {title}; {open_count(doc)} open"]
     lines += [f"• error {e['engine']}/{e['target'] or '(engine)'}: {e['error']}" for e in trouble[:TEXT_LINES]]
     room = max(TEXT_LINES - len(trouble), 0)
-    lines += [f"• {f.get('state')} {f.get('target')}: {describe(f)}" for f in news[:room]]
+    lines += [f"• {f.get('state')} [{severity_of(f)}] {f.get('target')}: {describe(f)}" for f in news[:room]]
     hidden = len(news) - min(len(news), room)
     if hidden:
         lines.append(f"… and {hidden} more")

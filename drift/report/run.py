@@ -46,6 +46,7 @@ class _Run:
     targets: list[dict[str, Any]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     states: list[str] = field(default_factory=list)
+    severities: list[str] = field(default_factory=list)  # of the finding of each state, in order
     recorded: set[int] = field(default_factory=set)  # target rows already written in this run
     key: str = ""  # the selection's key (with the engines when there are others)
 
@@ -91,10 +92,11 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
         trouble = next((t for _, _, t in results if t), None)
         targets = [t for r in runs for t in r.targets]
         states = [s for r in runs for s in r.states]
+        severities = [s for r in runs for s in r.severities]
         first_run = previous is None
         errors = sum(1 for t in targets if t["status"] == "error")
         down = [e for e in engines if e["status"] != "up"]
-        failing = fails(states, opts.fail_on) and (not first_run or opts.fail_on_first_run)
+        failing = fails(states, opts.fail_on, severities) and (not first_run or opts.fail_on_first_run)
         code = 2 if errors or trouble or down else (1 if failing else 0)
         everything_down = len(down) == len(engines)
         status = "failed" if trouble or everything_down else ("partial" if errors or down else "complete")
@@ -301,8 +303,10 @@ def _record(
         reused=scanned.reused if scanned else False,
     )
     run.targets.append(t.to_json(docmod.target_counts(outcomes)))
-    run.findings += [docmod.finding_json(t, o, now=run.now, run=run.id) for o in outcomes]
+    found = [docmod.finding_json(t, o, now=run.now, run=run.id) for o in outcomes]
+    run.findings += found
     run.states += [o.state for o in outcomes]
+    run.severities += [f["severity"] for f in found]
 
 
 def _apply(store: Store, run: int, target: int, outcomes: list[Outcome], now: str) -> None:

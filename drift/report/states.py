@@ -93,11 +93,22 @@ def transition(
     return out
 
 
-def fails(outcomes_states: list[str], fail_on: tuple[str, ...]) -> bool:
-    """Whether findings in these states fail the run (`open` = any open state but acknowledged)."""
-    if "none" in fail_on:
+def fails(outcomes_states: list[str], fail_on: tuple[str, ...], severities: list[str] | None = None) -> bool:
+    """Whether findings in these states fail the run (`open` = any open state but acknowledged).
+
+    With `severity:LEVEL` in FAIL_ON, only findings that serious or more count (SEVERITIES: each
+    state's finding's severity, in the same order); the states are then the other values, or
+    new,updated when none is given."""
+    from drift.severity import at_least, split_fail_on
+
+    listed, floor = split_fail_on(fail_on)
+    if "none" in listed:
         return False
-    wanted = set(fail_on)
+    wanted = set(listed or ("new", "updated"))
     if "open" in wanted:
         wanted |= {"new", "updated", "persisting", "stale"}
-    return any(s in wanted for s in outcomes_states)
+    if floor is None:
+        return any(s in wanted for s in outcomes_states)
+    if severities is None or len(severities) != len(outcomes_states):
+        raise ValueError("fails: severity:LEVEL needs the severity of every finding")
+    return any(s in wanted and at_least(sev, floor) for s, sev in zip(outcomes_states, severities, strict=True))

@@ -10,6 +10,7 @@ from typing import Any
 
 from drift.model import short_id
 from drift.progress import safe
+from drift.render.report_common import severity_of, sort_findings
 
 _MAX_FINDINGS = 50
 
@@ -49,6 +50,9 @@ def summary(doc: dict[str, Any]) -> str:
         f"findings: {st['new']} new, {st['updated']} updated, {st['persisting']} persisting, "
         f"{st['resolved']} resolved, {st['stale']} stale, {st['acknowledged']} acknowledged",
     ]
+    rated = s.get("by_severity") or {}
+    if any(rated.values()):
+        lines.append("  open by severity: " + ", ".join(f"{n} {sev}" for sev, n in rated.items() if n))
     if doc["run"].get("error"):
         lines.append(f"  run failed: {doc['run']['error']}")
     for e in doc["engines"]:
@@ -72,14 +76,15 @@ def summary(doc: dict[str, Any]) -> str:
             status = "" if status == "error" else status
         parts = [x for x in [status, _counts(t), *extra] if x]
         lines.append(f"  {t['engine'] + ': ' if many else ''}{t['kind']} {t['name']}: " + ", ".join(parts))
-    shown = [f for f in doc["findings"] if f["state"] in ("new", "updated")]
+    shown = sort_findings([f for f in doc["findings"] if f["state"] in ("new", "updated")])
     if shown:
         lines.append("")
         for f in shown[:_MAX_FINDINGS]:
             what = f"{f['category']} {f['manager'] + ' ' if f['manager'] else ''}{f['name']}"
             where = f"{f['engine']}/{f['target']}" if many else f["target"]
             lines.append(
-                f"  {f['state']:<8} {where}: {what} ({_value(f['expected'])} -> {_value(f['actual'])})"
+                f"  {f['state']:<8} {severity_of(f):<8} {where}: {what}"
+                f" ({_value(f['expected'])} -> {_value(f['actual'])})"
                 f"  [{f['fingerprint']}]"
             )
         if len(shown) > _MAX_FINDINGS:

@@ -90,6 +90,8 @@ def test_fail_on_and_ignore(df_changed: str, df_context: Path, tmp_path: Path) -
     dockerfile = str(df_context / "Dockerfile")
     assert run_drift("diff", df_changed, dockerfile, "--fail-on", "version").returncode == 0
     assert run_drift("diff", df_changed, dockerfile, "--fail-on", "missing").returncode == 1
+    assert run_drift("diff", df_changed, dockerfile, "--fail-on", "severity:critical").returncode == 0
+    assert run_drift("diff", df_changed, dockerfile, "--fail-on", "missing,severity:medium").returncode == 1
     bad = run_drift("diff", df_changed, dockerfile, "--fail-on", "nonsense")
     assert bad.returncode == 2 and "nonsense" in bad.stderr
     ctx = tmp_path / "ign"
@@ -123,7 +125,9 @@ def test_machine_formats(df_changed: str, df_context: Path) -> None:
     assert sarif["version"] == "2.1.0" and results
     jq = next(r for r in results if r["properties"]["name"] == "jq")
     assert jq["locations"][0]["physicalLocation"]["region"]["startLine"] == 3
-    assert jq["level"] == "error" and jq["partialFingerprints"]["driftFinding/v1"]
+    # a missing package is medium: a warning, with GitHub's security-severity for medium
+    assert jq["level"] == "warning" and jq["partialFingerprints"]["driftFinding/v1"]
+    assert jq["properties"]["severity"] == "medium" and jq["properties"]["security-severity"] == "5.5"
     again = json.loads(run_drift("diff", df_changed, dockerfile, "-f", "sarif", check=1).stdout)
     assert [r["partialFingerprints"] for r in again["runs"][0]["results"]] == [
         r["partialFingerprints"] for r in results

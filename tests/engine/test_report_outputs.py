@@ -50,10 +50,11 @@ def _findings(prom: str) -> dict[tuple[str, str, str], float]:
     from prometheus_client.parser import text_string_to_metric_families
 
     families = {f.name: f for f in text_string_to_metric_families(prom)}
-    return {
-        (s.labels["target"], s.labels["category"], s.labels["state"]): s.value
-        for s in families["drift_findings"].samples
-    }
+    out: dict[tuple[str, str, str], float] = {}
+    for s in families["drift_findings"].samples:  # summed over the severity label
+        key = (s.labels["target"], s.labels["category"], s.labels["state"])
+        out[key] = out.get(key, 0) + s.value
+    return out
 
 
 def test_three_runs_through_every_output(fleet: list[Any], tmp_path: Path) -> None:
@@ -73,6 +74,7 @@ def test_three_runs_through_every_output(fleet: list[Any], tmp_path: Path) -> No
         assert code == 1
         counts = _findings(out["prom"])
         assert counts[(changed, "file", "new")] == 1 and sum(counts.values()) == 1
+        assert 'category="file",severity="medium",state="new"} 1' in out["prom"]  # an /etc file: medium
         sarif = json.loads(out["sarif"])
         [result] = sarif["runs"][0]["results"]
         assert result["baselineState"] == "new" and "/etc/myapp.conf" in result["message"]["text"]
@@ -147,3 +149,26 @@ def test_a_failed_webhook_is_one_warning_without_its_token(fleet: list[Any], tmp
     [line] = [ln for ln in proc.stderr.splitlines() if "notify" in ln]
     assert line.startswith("drift: warning: --notify:") and "127.0.0.1" in line
     assert "s3cr3t-webhook-token" not in proc.stderr + proc.stdout
+
+
+def test_fail_on_a_minimum_severity(fleet: list[Any], tmp_path: Path) -> None:
+    """--fail-on severity:high: a new plain file passes, a new cron job fails the run."""
+    args = ["report", "--filter", f"label={LABEL}", "--store", f"sqlite:///{tmp_path / 'h.sqlite'}"]
+    args += ["--fail-on", "severity:high", "-o", "json:-"]
+    assert run_drift(*args).returncode == 0  # the baseline
+    sh(fleet[1], "echo note > /opt/severity-probe.txt")
+    try:
+        low = run_drift(*args)
+        assert low.returncode == 0, low.stderr
+        [f] = [f for f in json.loads(low.stdout)["findings"] if f["state"] == "new"]
+        assert (f["name"], f["severity"]) == ("/opt/severity-probe.txt", "low")
+        sh(fleet[1], "echo '* * * * * root true' > /etc/cron.d/severity-probe")
+        high = run_drift(*args)
+        assert high.returncode == 1, high.stderr
+        doc = json.loads(high.stdout)
+        assert [(f["name"], f["severity"]) for f in doc["findings"] if f["state"] == "new"] == [
+            ("/etc/cron.d/severity-probe", "high")
+        ]
+        assert doc["run"]["fail_on"] == ["severity:high"] and doc["summary"]["by_severity"]["high"] == 1
+    finally:
+        sh(fleet[1], "rm -f /opt/severity-probe.txt /etc/cron.d/severity-probe")

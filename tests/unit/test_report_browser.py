@@ -113,3 +113,21 @@ def test_filters_hide_rows(browser: Browser, tmp_path: Path) -> None:
     assert {r[2] for r in _rows(browser)} == {"local/container/worker"}
     assert browser.eval(f"{VISIBLE_SECTIONS}.map(s => s.dataset.target)") == ["local/container/worker"]
     assert browser.problems() == []
+
+
+def test_minimum_severity_filter(browser: Browser, tmp_path: Path) -> None:
+    from drift.render.report_common import severity_of
+    from drift.severity import RANK
+
+    doc = report_doc()
+    _open(browser, tmp_path, doc)
+    for level in ("medium", "low", "info"):
+        browser.eval(f"(() => {{ const s = document.getElementById('severity-filter'); s.value = '{RANK[level]}';"
+                     " s.dispatchEvent(new Event('change')); })()")  # fmt: skip
+        shown = browser.eval(f"{VISIBLE_ROWS}.map(r => r.dataset.fingerprint)")
+        want = [f["fingerprint"] for f in doc["findings"] if RANK[severity_of(f)] <= RANK[level]]
+        assert sorted(shown) == sorted(want), level
+    browser.click("#clear-filters")
+    assert browser.eval("document.getElementById('severity-filter').value") == ""
+    assert len(_rows(browser)) == len(doc["findings"])
+    assert browser.problems() == []

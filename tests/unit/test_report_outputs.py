@@ -12,6 +12,7 @@ import pytest
 
 from drift.render import report_html, report_markdown, report_prom, report_sarif
 from drift.render.report_common import CATEGORIES, STATES
+from drift.severity import category_severities
 from tests.unit.report_fixture import HOSTILE, quiet_doc, report_doc
 
 # ---------------------------------------------------------------- HTML
@@ -119,8 +120,13 @@ def test_prom_parses_and_exports_zeros_for_every_series() -> None:
     text = report_prom.render(doc)
     families = _families(text)
     findings = families["drift_findings"]
-    assert len(findings.samples) == len(doc["targets"]) * len(CATEGORIES) * len(STATES)
-    values = {(s.labels["target"], s.labels["category"], s.labels["state"]): s.value for s in findings.samples}
+    # a zero for every category x the severities the rule table can give it x state
+    pairs = sum(len(category_severities()[c]) for c in CATEGORIES)
+    assert len(findings.samples) == len(doc["targets"]) * pairs * len(STATES)
+    values: dict[tuple[str, str, str], float] = {}
+    for s in findings.samples:
+        key = (s.labels["target"], s.labels["category"], s.labels["state"])
+        values[key] = values.get(key, 0) + s.value
     assert values[("shop-web-1", "undocumented", "new")] == 2
     assert values[("shop-web-1", "undocumented", "persisting")] == 0
     assert values[("worker", "mark", "stale")] == 1
@@ -205,7 +211,9 @@ def test_sarif_states_suppressions_and_provenance() -> None:
         "properties": {"by": "ops@example.com", "expires": "2026-12-28T23:00:00Z"},
     }
     new = [r for r in results if r["baselineState"] == "new"]
-    assert {r["level"] for r in new} == {"error"}  # new is in the run's fail_on
+    # the level is the finding's severity's (medium: warning), whatever --fail-on says
+    assert {(r["properties"]["severity"], r["level"]) for r in new} == {("medium", "warning")}
+    assert {r["properties"]["security-severity"] for r in new} == {"5.5"}
     notes = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert [n["message"]["text"][:12] for n in notes] == ["local/worker"]
 
@@ -242,7 +250,7 @@ def test_markdown_escapes_values() -> None:
     doc = report_doc()
     doc["findings"][0]["name"] = "a|b [x](http://evil) `c`"
     line = next(row for row in report_markdown.render(doc).splitlines() if "evil" in row)
-    assert line.count("|") - line.count("\\|") == 5  # four cells: the pipe in the name does not add one
+    assert line.count("|") - line.count("\\|") == 6  # five cells: the pipe in the name does not add one
     assert "\\[x\\]\\(http://evil\\)" in line
 
 
