@@ -129,6 +129,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
             venvs_created=tuple(e.path for e in pip_top.environments if e.kind == "venv" and e.path not in base_venvs),
             scripts=scripts,
             accounts_by_packages=users.made_by_packages(users.delta(base_view, top), scripts),
+            removal_scripts=apt_base.maintainer_scripts(set(apt_changed), apt.REMOVAL),
         )
         classified = files.classify(changes, base_view, top, explainers)
         if source.target.kind == "container":

@@ -11,8 +11,9 @@ import hashlib
 import posixpath
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from drift.inventory import scripts as maint
 from drift.inventory.apt import aliases
 from drift.inventory.users import ACCOUNT_PATHS
 from drift.model import FileChange
@@ -84,6 +85,7 @@ class Explainers:
     venvs_created: tuple[str, ...]
     scripts: dict[str, str]  # maintainer scripts of the apt packages installed or upgraded
     accounts_by_packages: bool = False  # every user/group added was made by a package
+    removal_scripts: dict[str, str] = field(default_factory=dict)  # prerm/postrm of changed packages, from the base
 
 
 def _differs(old: Entry, new: Entry, *, use_mtime: bool) -> bool:
@@ -155,6 +157,9 @@ def _explain(path: str, change: str, view: View, ex: Explainers) -> tuple[str, s
         record = ex.base_records.get(path)
         if record and record in ex.pip_changed:
             return "package", f"pip:{record.split('@', 1)[0]}", "removed with its distribution"
+        gone = maint.removed_by([maint.index(ex.removal_scripts), maint.index(ex.scripts)], _aliases(path, view))
+        if gone:
+            return "package", f"apt:{gone}", "removed by the package's maintainer scripts"
     else:
         owner = ex.owners.get(path)
         if owner and owner in ex.apt_changed:
@@ -197,10 +202,9 @@ def _named_in_scripts(path: str, view: View, ex: Explainers) -> str | None:
     Either the scripts name the path itself, or the path is a link to one of the
     package's files and the scripts name the link (systemd's *.wants, conf.d links).
     """
-    aliases = _aliases(path, view)
-    for pkg, text in sorted(ex.scripts.items()):
-        if any(alias in text for alias in aliases):
-            return pkg
+    named = maint.made_by(maint.index(ex.scripts), _aliases(path, view))
+    if named:
+        return named
     entry = view.entries.get(path)
     if entry is not None and entry.kind == "symlink":
         target = view.resolve(path)
