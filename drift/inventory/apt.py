@@ -49,7 +49,7 @@ class AptResult:
             name = stem.split(":", 1)[0]
             if name in packages and ext in kinds:
                 text = (view.read(path, MAX_SCRIPT) or b"").decode("utf-8", errors="replace")
-                out[name] = out.get(name, "") + "\n" + text
+                out[name] = out.get(name, "") + scripts.SEPARATOR + text
                 lists[name] = f"{INFO}/{stem}.list"
         shipped = lambda name: [line.decode("utf-8", "replace") for line in list_lines(view, lists[name])]  # noqa: E731
         return scripts.with_helpers(out, shipped, lambda path: view.read(path, scripts.MAX_HELPER))

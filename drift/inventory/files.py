@@ -210,8 +210,9 @@ def _named_in_scripts(path: str, view: View, ex: Explainers) -> str | None:
         target = view.resolve(path)
         owner = ex.owners.get(target)
         name = posixpath.basename(path)
-        if owner and owner in ex.scripts and (name in ex.scripts[owner] or _RC_LINK.match(path)):
-            return owner  # named in its scripts, or an update-rc.d start/stop link to its init script
+        made = name in ex.scripts.get(owner or "", "") or _RC_LINK.match(path) or maint.enabled_by_helper(path, view)
+        if owner and owner in ex.scripts and made:
+            return owner  # named in its scripts, an update-rc.d link to its init script, a deb-systemd-helper link
     return None
 
 

@@ -30,9 +30,11 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from drift.sources.fs import View
+
 MAX_TEXT = 2 << 20  # the scripts of one package, helpers included (the rest is not read)
 MAX_HELPER = 256 << 10  # one helper script read from the package
-MAX_HELPERS = 8  # helpers read per package (over both levels)
+MAX_HELPERS = 16  # helpers read per package (over both levels)
 HELPER_DEPTH = 2  # a helper's helper is read; no deeper
 MAX_VALUES = 256  # values one variable may hold (a loop over more keeps the first)
 MAX_WORD = 256  # expansions of one word
@@ -41,6 +43,7 @@ MAX_NAMES = 50_000  # names kept from one script
 MAX_PATH = 4096
 MAX_SUFFIXES = 64
 
+SEPARATOR = "\n#\0drift: next file\0\n"  # between the scripts of one package (and its helpers)
 TREE_ROOTS = ("/var/lib/", "/var/spool/")  # a named folder here holds the package's state
 BIN_DIRS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin")
 DATA_DIRS = ("/usr/lib/tmpfiles.d", "/usr/lib/sysusers.d")  # read by name: `systemd-tmpfiles --create x.conf`
@@ -113,6 +116,7 @@ class _Acc:
 class _Word:
     text: str  # quotes removed; quoted specials turned into sentinels
     dynamic: bool = False  # holds a command substitution: its value is unknown
+    comment: bool = False
 
 
 def statements(text: str) -> list[list[_Word]]:
@@ -127,7 +131,7 @@ def statements(text: str) -> list[list[_Word]]:
             continue
         if kind in ("space", "comment", "op", "sub"):
             if kind == "comment":
-                out.append([_Word(value.translate(_LITERAL))])  # read for literal paths only
+                out.append([_Word(value.translate(_LITERAL), comment=True)])  # read for literal paths only
             if kind == "sub" and cur is not None:
                 cur.dynamic = True
             if cur is not None:
@@ -284,6 +288,11 @@ def _values(words: list[_Word], env: Env, acc: _Acc) -> list[str] | None:
 
 def _statement(words: list[_Word], env: Env, acc: _Acc, *, record: bool) -> None:
     """Pass 1 (`record` False) learns what variables hold; pass 2 records what words name."""
+    if words[0].comment:
+        if record:
+            for raw in _paths_in(words[0].text):  # a comment's literal paths, as before
+                _add(acc, raw, removed=False)
+        return
     while words and words[0].text in KEYWORDS:
         words = words[1:]
     if not record and not any("=" in w.text for w in words[:3]) and (not words or words[0].text != "for"):
@@ -361,15 +370,23 @@ def names(text: str) -> Names:
     if found is not None:
         return found
     acc = _Acc()
-    stmts = statements(text)
-    env: Env = {}
-    for words in stmts:  # first pass: what variables hold
-        _statement(words, env, acc, record=False)
-    acc.budget = MAX_EXPANSIONS
-    for words in stmts:  # second pass: every word, with every value a variable takes
-        _statement(words, env, acc, record=True)
-        if acc.full():
-            break
+    for part in text[:MAX_TEXT].split(SEPARATOR):  # each file on its own: a stray quote stays in its file
+        for raw in _paths_in(part):  # every literal path, whatever the language
+            if acc.full():
+                break
+            _add(acc, raw.translate(_LITERAL), removed=False)
+        if part.startswith("#!") and "sh" not in part.partition("\n")[0]:
+            continue  # perl, python ...: literal paths only
+        stmts = statements(part)
+        env: Env = {}
+        acc.budget = MAX_EXPANSIONS
+        for words in stmts:  # first pass: what variables hold
+            _statement(words, env, acc, record=False)
+        acc.budget = MAX_EXPANSIONS
+        for words in stmts:  # second pass: every word, with every value a variable takes
+            _statement(words, env, acc, record=True)
+            if acc.full():
+                break
     found = Names(
         frozenset(acc.paths),
         frozenset(acc.removed),
@@ -393,8 +410,8 @@ _NAMES: dict[bytes, Names] = {}
 
 
 def helpers(n: Names, shipped: Iterable[str]) -> list[str]:
-    """The package's files this script runs or reads by name: an absolute path it names, a
-    command in a bin folder, a tmpfiles.d/sysusers.d file by its file name."""
+    """The package's files this script names: an absolute path, a command in a bin folder, a
+    tmpfiles.d/sysusers.d file by its file name (`with_helpers` reads those that are scripts)."""
     out = []
     for path in shipped:
         folder, base = posixpath.split(path)
@@ -422,14 +439,15 @@ def with_helpers(
             for path in helpers(n, files):
                 if path in seen or len(seen) >= MAX_HELPERS:
                     continue
-                seen.add(path)
                 data = read(path)
-                if data and b"\0" not in data[:MAX_HELPER]:
+                script = data is not None and (data.startswith(b"#!") or posixpath.dirname(path) in DATA_DIRS)
+                if data and script and b"\0" not in data[:MAX_HELPER]:
+                    seen.add(path)
                     added.append(data[:MAX_HELPER].decode("utf-8", errors="replace"))
             if not added:
                 break
-            current = "\n".join(added)
-            out[pkg] += "\n" + current
+            current = SEPARATOR.join(added)
+            out[pkg] += SEPARATOR + current
     return out
 
 
@@ -556,3 +574,16 @@ def removed_by(indexes: Iterable[Index], spellings: list[str]) -> str | None:
             if found:
                 return found
     return None
+
+
+SYSTEMD_UNITS = "/etc/systemd/system/"
+SYSTEMD_HELPER_STATE = "/var/lib/systemd/deb-systemd-helper-enabled/"
+
+
+def enabled_by_helper(path: str, view: View) -> bool:
+    """A unit link deb-systemd-helper made for a package's script (`deb-systemd-helper enable`):
+    it keeps a twin of every link it makes (an alias such as sshd.service too, which the
+    unit file names, not the script)."""
+    if not path.startswith(SYSTEMD_UNITS):
+        return False
+    return SYSTEMD_HELPER_STATE + path[len(SYSTEMD_UNITS) :] in view.entries
