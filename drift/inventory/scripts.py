@@ -55,7 +55,7 @@ DECLARE = frozenset({"local", "export", "readonly", "declare", "typeset"})
 
 # Quoted characters that must stay literal through expansion: $ * ? [ { } ,
 _LITERAL = str.maketrans({"$": "\x01", "*": "\x02", "?": "\x03", "[": "\x04", "{": "\x05", "}": "\x06", ",": "\x07"})
-_DQ_LITERAL = {k: v for k, v in _LITERAL.items() if chr(k) != "$"}  # "$x" still expands
+_DQ_PROTECT = re.compile(r"(\$\{[^{}]*\})|[*?\[{},]")  # in "...": ${x} still expands, the rest is literal
 _RESTORE = str.maketrans({"\x01": "$", "\x02": "*", "\x03": "?", "\x04": "[", "\x05": "{", "\x06": "}", "\x07": ","})
 
 _TOKEN = re.compile(
@@ -150,7 +150,7 @@ def statements(text: str) -> list[list[_Word]]:
             if "$(" in inner or "`" in inner:
                 cur.dynamic = True
             inner = re.sub(r"\\([\\$`\"\n])", r"\1", inner)
-            cur.text += inner.translate(_DQ_LITERAL)
+            cur.text += _DQ_PROTECT.sub(lambda m: m.group() if m.group(1) else m.group().translate(_LITERAL), inner)
         elif kind == "esc":
             cur.text += value[1].translate(_LITERAL)
         else:
