@@ -134,6 +134,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
             ),
             venvs_created=tuple(e.path for e in pip_top.environments if e.kind == "venv" and e.path not in base_venvs),
             scripts=scripts,
+            removal_scripts=apt_base.maintainer_scripts(set(apt_changed), apt.REMOVAL),
         )
         classified = files.classify(changes, base_view, top, explainers)
         classified = _verify_packages(classified, same, top, apt_top, pip_top, explainers, unknowns)

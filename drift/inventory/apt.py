@@ -7,6 +7,7 @@ import posixpath
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from drift.inventory import scripts
 from drift.model import AptPackage, ConffileChange, Unknown
 from drift.sources.fs import View
 
@@ -20,6 +21,8 @@ MAX_DATABASE = 64 << 20  # one status file; a real one with 10k packages is abou
 MAX_SCRIPT = 1 << 20  # one maintainer script read for the paths it names
 MAX_LINE = 1 << 16  # one line of a dpkg file list (a path)
 TRUNCATED = "\0truncated"  # paragraph key: the fields that were cut
+INSTALL = ("preinst", "postinst", "config")  # maintainer scripts run to install or upgrade
+REMOVAL = ("prerm", "postrm")  # run to remove or purge (and the old version's, to upgrade)
 
 
 @dataclass(slots=True)
@@ -33,18 +36,23 @@ class AptResult:
     def owners_for(self, paths: Iterable[str]) -> dict[str, str]:
         return owners_for(self.view, paths) if self.view is not None else {}
 
-    def maintainer_scripts(self, packages: set[str]) -> dict[str, str]:
-        """The text of these packages' preinst, postinst and config scripts."""
+    def maintainer_scripts(self, packages: set[str], kinds: tuple[str, ...] = INSTALL) -> dict[str, str]:
+        """The text of these packages' scripts of these kinds (preinst, postinst and config by
+        default), each followed by the helper scripts it runs from its own package."""
         out: dict[str, str] = {}
-        if self.view is None:
+        lists: dict[str, str] = {}
+        view = self.view
+        if view is None:
             return out
-        for path in self.view.listdir(INFO):
+        for path in view.listdir(INFO):
             stem, _, ext = posixpath.basename(path).rpartition(".")
             name = stem.split(":", 1)[0]
-            if name in packages and ext in ("postinst", "preinst", "config"):
-                text = (self.view.read(path, MAX_SCRIPT) or b"").decode("utf-8", errors="replace")
-                out[name] = out.get(name, "") + "\n" + text
-        return out
+            if name in packages and ext in kinds:
+                text = (view.read(path, MAX_SCRIPT) or b"").decode("utf-8", errors="replace")
+                out[name] = out.get(name, "") + scripts.SEPARATOR + text
+                lists[name] = f"{INFO}/{stem}.list"
+        shipped = lambda name: [line.decode("utf-8", "replace") for line in list_lines(view, lists[name])]  # noqa: E731
+        return scripts.with_helpers(out, shipped, lambda path: view.read(path, scripts.MAX_HELPER))
 
 
 def paragraphs(data: bytes) -> list[dict[str, str]]:

@@ -11,8 +11,9 @@ import hashlib
 import posixpath
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from drift.inventory import scripts as maint
 from drift.inventory.apt import aliases
 from drift.model import FileChange
 from drift.sources.fs import Entry, View
@@ -100,6 +101,7 @@ class Explainers:
     pip_changed: frozenset[str]  # pip keys (name@location) installed or removed
     venvs_created: tuple[str, ...]
     scripts: dict[str, str]  # maintainer scripts of the apt packages installed or upgraded
+    removal_scripts: dict[str, str] = field(default_factory=dict)  # prerm/postrm of changed packages, from the base
 
 
 def _differs(old: Entry, new: Entry, *, use_mtime: bool) -> bool:
@@ -188,6 +190,9 @@ def _explain(path: str, change: str, view: View, ex: Explainers) -> tuple[str, s
         record = ex.base_records.get(path)
         if record and record in ex.pip_changed:
             return "package", f"pip:{record.split('@', 1)[0]}", "removed with its distribution"
+        gone = maint.removed_by([maint.index(ex.removal_scripts), maint.index(ex.scripts)], _aliases(path, view))
+        if gone:
+            return "package", f"apt:{gone}", "removed by the package's maintainer scripts"
     else:
         owner = ex.owners.get(path)
         if owner and owner in ex.apt_changed:
@@ -234,17 +239,17 @@ def _named_in_scripts(path: str, view: View, ex: Explainers) -> str | None:
     Either the scripts name the path itself, or the path is a link to one of the
     package's files and the scripts name the link (systemd's *.wants, conf.d links).
     """
-    aliases = _aliases(path, view)
-    for pkg, text in sorted(ex.scripts.items()):
-        if any(alias in text for alias in aliases):
-            return pkg
+    named = maint.made_by(maint.index(ex.scripts), _aliases(path, view))
+    if named:
+        return named
     entry = view.entries.get(path)
     if entry is not None and entry.kind == "symlink":
         target = view.resolve(path)
         owner = ex.owners.get(target)
         name = posixpath.basename(path)
-        if owner and owner in ex.scripts and (name in ex.scripts[owner] or _RC_LINK.match(path)):
-            return owner  # named in its scripts, or an update-rc.d start/stop link to its init script
+        made = name in ex.scripts.get(owner or "", "") or _RC_LINK.match(path) or maint.enabled_by_helper(path, view)
+        if owner and owner in ex.scripts and made:
+            return owner  # named in its scripts, an update-rc.d link to its init script, a deb-systemd-helper link
     return None
 
 
