@@ -73,7 +73,7 @@ def _generated(path: str, declared_apt: set[str]) -> bool:
 
 def _unexplained(f: FileChange, maybe: int | None) -> Finding:
     fix = _file_fix(f.path, f.change == "deleted")
-    desc = {"change": f.change, "kind": f.kind, "mode": f"{f.mode:04o}", "size": f.size}
+    desc = f.desc()
     return Finding(
         "unknown" if maybe else "file",
         None,

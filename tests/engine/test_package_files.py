@@ -28,7 +28,8 @@ set -e
 echo '# hotfix: timeout' >> {SITE}/requests/api.py
 sed -i 's/^__version__ = .*/&  # patched/' {PIP_INIT}
 printf '\0patched' >> /usr/bin/python3.11
-cp -p {SAME_SIZE} /tmp/orig && sed -i '0,/import/s//IMPORT/' {SAME_SIZE} && touch -r /tmp/orig {SAME_SIZE} && rm /tmp/orig
+cp -p {SAME_SIZE} /tmp/orig && sed -i '0,/import/s//IMPORT/' {SAME_SIZE}
+touch -r /tmp/orig {SAME_SIZE} && rm /tmp/orig
 cp /bin/ls /tmp/dropper && chmod +x /tmp/dropper
 echo 'just data' > /var/tmp/data.txt
 """
