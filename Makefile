@@ -7,13 +7,13 @@ STAMP   = $(VENV)/.installed-stamp
 BASE   ?= drift-base:bookworm
 export DRIFT_BASE_IMAGE = $(BASE)
 
-.PHONY: help venv engine base chromium test test-unit demo lint format bytecode bench bench-fleet bench-multi clean
+.PHONY: help venv engine base chromium test test-unit demo lint format bytecode bench bench-fleet bench-multi bench-packages clean
 
 help:
 	@echo "make demo   - the story drift exists for, on a real engine"
 	@echo "make test   - the whole test suite (starts an engine and builds base images if needed)"
 	@echo "make lint   - ruff and mypy"
-	@echo "make bench  - drift side by side with syft, drift report with a shell loop, and over two engines"
+	@echo "make bench  - drift side by side with syft, drift report with a shell loop, over two engines, and debsums"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ bench: venv base bytecode
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/fleet.py
 	$(BIN)/python bench/multi.py
+	$(BIN)/python bench/packages.py
+
+bench-packages: venv base bytecode
+	$(BIN)/python bench/packages.py
 
 bench-multi: venv base bytecode
 	$(BIN)/python bench/multi.py

@@ -31,8 +31,9 @@ def _changed(t: dict[str, Any]) -> bool:
 
 
 def _value(v: Any) -> str:
-    if isinstance(v, dict):
-        return " ".join(f"{k}={v[k]}" for k in ("change", "kind", "mode") if k in v)
+    if isinstance(v, dict):  # a file's state, or an account's (never a password, only its state)
+        keys = ("change", "kind", "mode") if "kind" in v else ("uid", "gid", "shell", "home", "password", "members")
+        return " ".join(f"{k}={v[k]}" for k in keys if k in v)
     return "-" if v is None else str(v)
 
 

@@ -1,0 +1,122 @@
+"""drift's package-file verification side by side with debsums, in one run, on the same image.
+
+    make bench   (or: .venv/bin/python bench/packages.py; BENCH_RUNS=5 for more runs)
+
+The image is bench.py's large one with a package file hot-fixed by hand in a layer of its own
+(/usr/lib/python3.11/shutil.py, python3.11's). Cases (medians of alternating runs):
+  full     drift inspect IMAGE --verify-packages --no-cache   vs  debsums -c --root ROOT
+           (ROOT: the same image's files, exported once; both hash every file of every package)
+  screen   drift inspect IMAGE --no-cache (the default: only what size, mtime and layer point at
+           is hashed), for what the default costs beside the full check
+Both must name exactly the hot-fixed file. Target (issue 15): --verify-packages faster than
+debsums; the default screen's cost is bench.py's cold case, whose targets stay as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench import DRIFT, LARGE, LARGE_STORY, RUNS, ensure_image, measure, runner, sh
+
+HOTFIXED = "drift-bench/hotfixed:1"
+FIXED_PATH = "/usr/lib/python3.11/shutil.py"
+
+
+def ensure_debsums() -> str:
+    found = shutil.which("debsums")
+    if found:
+        return found
+    print("installing debsums from Debian (once) ...", file=sys.stderr)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "install", "-y", "-q", "debsums"], check=True, capture_output=True, env=env)
+    return shutil.which("debsums") or "debsums"
+
+
+def ensure_hotfixed() -> None:
+    if subprocess.run(["docker", "image", "inspect", HOTFIXED], capture_output=True).returncode == 0:
+        return
+    name = f"drift-bench-{uuid.uuid4().hex[:8]}"
+    sh("docker", "run", "--name", name, LARGE, "sh", "-c", f"echo '# hot fix' >> {FIXED_PATH}")
+    sh("docker", "commit", name, HOTFIXED)
+    sh("docker", "rm", name)
+
+
+def export_root(image: str) -> str:
+    root = tempfile.mkdtemp(prefix="drift-bench-root-")
+    name = f"drift-bench-{uuid.uuid4().hex[:8]}"
+    sh("docker", "create", "--name", name, image, "true")
+    try:
+        subprocess.run(f"docker export {name} | tar -x -C {root}", shell=True, check=True, capture_output=True)
+    finally:
+        sh("docker", "rm", name)
+    return root
+
+
+def drift_modified(text: str) -> set[str]:
+    doc = json.loads(text)
+    return {f["path"] for f in doc["files"] if f.get("package_file")}
+
+
+def main() -> None:
+    runner()
+    ensure_image(LARGE, LARGE_STORY)
+    ensure_hotfixed()
+    debsums = ensure_debsums()
+    root = export_root(HOTFIXED)
+    env = {"DRIFT_CACHE_DIR": tempfile.mkdtemp(prefix="drift-bench-cache-")}
+    times: dict[str, list[float]] = {"full": [], "screen": [], "debsums": []}
+    peaks: dict[str, int] = {"full": 0, "screen": 0, "debsums": 0}
+    found: dict[str, set[str]] = {}
+    try:
+        for _ in range(RUNS):
+            for case, cmd in (
+                ("full", [*DRIFT, "inspect", HOTFIXED, "--verify-packages", "--no-cache", "-f", "json"]),
+                ("screen", [*DRIFT, "inspect", HOTFIXED, "--no-cache", "-f", "json"]),
+                ("debsums", [debsums, "-c", "--root", root]),
+            ):
+                seconds, peak, out = measure(cmd, env, ok=(0, 2))  # debsums exits 2 when it finds a change
+                times[case].append(seconds)
+                peaks[case] = max(peaks[case], peak)
+                if case == "debsums":
+                    found[case] = {"/" + os.path.relpath(line.strip(), root) for line in out.splitlines() if line}
+                else:
+                    found[case] = drift_modified(out)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    report(times, peaks, found)
+
+
+def report(times: dict[str, list[float]], peaks: dict[str, int], found: dict[str, set[str]]) -> None:
+    from tabulate import tabulate
+
+    med = {k: statistics.median(v) for k, v in times.items()}
+    rows = [
+        ["drift --verify-packages (every package file hashed)", f"{med['full']:.2f}", peaks["full"],
+         f"{med['debsums'] / med['full']:.1f}x", ", ".join(sorted(found["full"]))],
+        ["drift, default screen", f"{med['screen']:.2f}", peaks["screen"],
+         f"{med['debsums'] / med['screen']:.1f}x", ", ".join(sorted(found["screen"]))],
+        ["debsums -c", f"{med['debsums']:.2f}", peaks["debsums"], "1.0x", ", ".join(sorted(found["debsums"]))],
+    ]  # fmt: skip
+    print(f"package files against their records on {HOTFIXED} ({FIXED_PATH} hot-fixed), median of {RUNS} runs")
+    print(tabulate(rows, headers=["case", "seconds", "peak MB", "debsums/case", "modified files found"]))
+    agree = found["full"] == found["debsums"] == found["screen"] == {FIXED_PATH}
+    faster = med["full"] < med["debsums"]
+    print(f"same files found: {'yes' if agree else 'NO'}; --verify-packages faster than debsums: "
+          f"{'yes' if faster else 'NO'}")  # fmt: skip
+    print("all targets met" if agree and faster else "SOME TARGETS MISSED")
+    if not (agree and faster):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
