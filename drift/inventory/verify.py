@@ -28,11 +28,14 @@ delta sees).
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import hashlib
+import os
 import posixpath
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from drift.inventory.apt import INFO, aliases
 from drift.model import PackageDigest, PipPackage
@@ -78,11 +81,13 @@ class Verified:
     checked: int = 0
 
 
-def _digest(view: View, path: str, algorithm: str) -> tuple[str | None, int]:
+def _digest(
+    view: View, path: str, algorithm: str, opener: Callable[[], BinaryIO] | None = None
+) -> tuple[str | None, int]:
     try:
         h = hashlib.new(algorithm, usedforsecurity=False)
         size = 0
-        with view.open(path) as fh:
+        with (opener or (lambda: view.open(path)))() as fh:
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
                 size += len(chunk)
@@ -212,33 +217,76 @@ def suspect(view: View, path: str, records: list[Recorded]) -> bool:
     return False
 
 
-def check(view: View, records: dict[str, list[Recorded]], *, full: bool, skip: set[str] = frozenset()) -> Verified:  # type: ignore[assignment]
+def check(view: View, records: dict[str, list[Recorded]], *, full: bool, skip: Iterable[str] = ()) -> Verified:
     """Hash what the screen (or FULL) picks; a file matching none of its records is modified.
 
     A path several packages record (a file pip reinstalled over another distribution's, a
-    file shared by two architectures) is modified only when it matches none of them."""
+    file shared by two architectures) is modified only when it matches none of them. Files are
+    hashed by a few threads: opening, reading and hashing all release the GIL, so a full check
+    keeps both cores of a small machine busy."""
     out = Verified()
+    skipped = set(skip)
+    todo: list[tuple[str, str]] = []  # (path, algorithm)
     for path in sorted(records):
-        if path in skip:
+        if path in skipped:
             continue
         found = view.file_of(path)
         if found is None or found[1].kind != "file":
             continue
         recs = records[path]
         out.checked += 1
-        if not full and not suspect(view, path, recs):
-            continue
-        actual: dict[str, str | None] = {}
-        for rec in recs:
-            if rec.algorithm not in actual:
-                actual[rec.algorithm], size = _digest(view, path, rec.algorithm)
-                out.hashed += 1
-                out.hashed_bytes += size
-        if any(actual.get(rec.algorithm) == rec.digest for rec in recs):
-            continue
+        if full or suspect(view, path, recs):
+            todo += [(path, algorithm) for algorithm in sorted({rec.algorithm for rec in recs})]
+    actual: dict[str, dict[str, str | None]] = {}
+    for (path, algorithm), (digest, size) in zip(todo, _hash_all(view, todo), strict=True):
+        out.hashed_bytes += size
+        actual.setdefault(path, {})[algorithm] = digest
+    out.hashed = len(todo)
+    for path, sums in sorted(actual.items()):
+        recs = records[path]
         first = recs[0]
-        now = actual.get(first.algorithm)
-        if now is None:
-            continue  # unreadable: not a verdict
+        now = sums.get(first.algorithm)
+        if now is None or any(sums.get(rec.algorithm) == rec.digest for rec in recs):
+            continue  # unreadable (not a verdict), or as recorded
         out.modified[path] = PackageDigest(first.package, first.algorithm, first.digest, now)
+    return out
+
+
+def _hash_all(view: View, todo: list[tuple[str, str]]) -> list[tuple[str | None, int]]:
+    """The digests of TODO, in its order. Files are grouped by the layer folder that holds them,
+    so a folder is reached once (component by component, no link followed) for all its files."""
+    groups: dict[tuple[int, str], list[int]] = {}
+    for i, (path, _) in enumerate(todo):
+        found = view.file_of(path)
+        real = found[0] if found is not None else path
+        groups.setdefault((view.layer_of.get(real, -1), posixpath.dirname(real)), []).append(i)
+    out: list[tuple[str | None, int]] = [(None, 0)] * len(todo)
+
+    def run(key: tuple[int, str]) -> None:
+        layer, folder = key
+        handle = view.handles[layer] if view.handles is not None and layer >= 0 else None
+        fd = -1
+        if handle is not None and hasattr(handle, "open_folder"):
+            with contextlib.suppress(OSError):
+                fd = handle.open_folder(folder)
+        try:
+            for i in groups[key]:
+                path, algorithm = todo[i]
+                opener = None
+                if fd >= 0:
+                    real = view.file_of(path)[0]  # type: ignore[index]  # grouped by it above
+                    opener = functools.partial(handle.open_in, fd, posixpath.basename(real), real)  # type: ignore[union-attr]
+                out[i] = _digest(view, path, algorithm, opener)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    if len(todo) < 64:
+        for key in groups:
+            run(key)
+        return out
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(run, groups))
     return out

@@ -125,6 +125,25 @@ class DirLayer:
             os.close(fd)
             raise
 
+    def open_folder(self, path: str) -> int:
+        """A descriptor of a folder of this layer, reached without following any link (the caller
+        closes it); files in it are then opened with `open_in`, one openat each."""
+        fd = os.open(self.root, _DIR_FLAGS)
+        try:
+            for part in [p for p in path.split("/") if p]:
+                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = nxt
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    @staticmethod
+    def open_in(folder: int, name: str, path: str) -> BinaryIO:
+        """The regular file NAME of a folder `open_folder` gave (never a link, FIFO or device)."""
+        return _open_file(folder, name, path)
+
     def open(self, path: str) -> BinaryIO:
         """A regular file of this layer, reached without following any link."""
         parts = [p for p in path.split("/") if p]
