@@ -149,12 +149,8 @@ class DirLayer:
         parts = [p for p in path.split("/") if p]
         if not parts:
             raise IsADirectoryError(errno.EISDIR, "a folder", path)
-        fd = os.open(self.root, _DIR_FLAGS)
+        fd = self.open_folder("/".join(parts[:-1]))
         try:
-            for part in parts[:-1]:
-                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
-                os.close(fd)
-                fd = nxt
             return _open_file(fd, parts[-1], path)
         finally:
             os.close(fd)
