@@ -99,8 +99,34 @@ def _resolve(path: str, workdir: str) -> str:
     return posixpath.normpath(path if path.startswith("/") else posixpath.join(workdir or "/", path))
 
 
+_FOR = re.compile(r"\bfor\s+([A-Za-z_]\w*)\s+in\s+([^;\n]{0,4096}?)\s*(?:;|\n)\s*do\b")
+_LITERAL = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
+_MAX_LOOP = 64  # values of one loop that are read
+
+
+def _loops(script: str) -> dict[str, list[str]]:
+    """`for NAME in WORDS; do` loops over literal words: NAME -> its words (a loop with anything
+    else in its list, a glob, `$x` or `$(...)`, is left out: its values are decided at build time)."""
+    out: dict[str, list[str]] = {}
+    for match in _FOR.finditer(script.replace("\\\n", " ")):
+        values = [w.strip("'\"") for w in match.group(2).split()]
+        if values and len(values) <= _MAX_LOOP and all(_LITERAL.match(v) for v in values):
+            out[match.group(1)] = values
+    return out
+
+
+def _loop_variants(words: list[str], loops: dict[str, list[str]]) -> list[list[str]]:
+    """WORDS once per value of the one loop variable a word is (`$user`, `${user}`), else as they are."""
+    for i, word in enumerate(words):
+        name = word[2:-1] if word.startswith("${") and word.endswith("}") else word[1:] if word[:1] == "$" else None
+        if name in loops:
+            return [[*words[:i], value, *words[i + 1 :]] for value in loops[name]]
+    return [words]
+
+
 def analyse(script: str, *, workdir: str = "/") -> Declared:
     out = Declared()
+    loops = _loops(script)
     commands = split_commands(script)
     for raw in commands:
         words, piped = _strip_prefix(raw)
@@ -128,10 +154,11 @@ def analyse(script: str, *, workdir: str = "/") -> Declared:
             args = [w for w in words[3 if prog.startswith("python") else 1 :] if not w.startswith("-")]
             out.venvs += [_resolve(a, workdir) for a in args]
         elif prog in ACCOUNT_PROGRAMS:
-            found = shell_accounts.read(words)
             out.accounts = True
-            out.account_names += found.names
-            out.paths += [found.home] if found.home else []
+            for variant in _loop_variants(words, loops):
+                found = shell_accounts.read(variant)
+                out.account_names += found.names
+                out.paths += [found.home] if found.home else []
         elif prog == "apt-mark":
             _apt_mark(words, out)
         elif prog in _SHELLS and (piped or (len(words) > 1 and not words[1].startswith("-"))):

@@ -261,3 +261,15 @@ def test_analyse_keeps_account_names_per_run_line() -> None:
     found = analyse("useradd -mU -s /bin/bash app && usermod -aG sudo app && echo ok")
     assert found.accounts and ("user", "app") in found.account_names and ("group", "sudo") in found.account_names
     assert "/home/app" in found.paths
+
+
+def test_a_loop_over_literal_names_declares_each_account() -> None:
+    """`for user in a b; do useradd "$user"; done` (tests/corpus/realworld/python-worker) names a and b;
+    a loop over anything else names accounts decided at build time."""
+    from drift.dockerfile.shell import analyse
+
+    looped = analyse('for user in worker scheduler; do useradd --system -s /usr/sbin/nologin "$user"; done')
+    assert set(looped.account_names) == {("user", "worker"), ("group", "worker"), ("user", "scheduler"),
+                                         ("group", "scheduler")}  # fmt: skip
+    built = analyse('for user in $(cat /users); do useradd "$user"; done')
+    assert ("user", "*") in built.account_names
