@@ -79,18 +79,22 @@ def test_diff_shows_no_secret_in_any_format(secret_build: tuple[str, Path], fmt:
     proc = run_drift("diff", image, str(minimal), "--format", fmt)
     assert proc.returncode == 1, proc.stderr
     assert leaks(proc.stdout) == []
-    assert "/root/backup/id_rsa.gz" in proc.stdout and "/etc/shadow" in proc.stdout  # still reported
+    # still reported: the key file, and the user whose password was set (its state, never the hash)
+    assert "/root/backup/id_rsa.gz" in proc.stdout and "appuser" in proc.stdout
 
 
 def test_diff_findings_say_why_and_keep_harmless_fixes(secret_build: tuple[str, Path]) -> None:
     image, minimal = secret_build
     data = json.loads(run_drift("diff", image, str(minimal), "--format", "json").stdout)
     by_name = {f["name"]: f for f in data["findings"]}
-    for path in ("/root/backup/id_rsa.gz", "/srv/big.log", "/srv/blob.bin", "/app/.env", "/etc/shadow"):
+    for path in ("/root/backup/id_rsa.gz", "/srv/big.log", "/srv/blob.bin", "/app/.env"):
         assert by_name[path]["fix"] is None and "secret" in by_name[path]["detail"], path
+    # the account files useradd and chpasswd wrote are one account finding: a password set, no hash
+    assert by_name["user appuser"]["category"] == "account"
+    assert by_name["user appuser"]["actual"]["password"] == "set"
+    assert "/etc/shadow" not in by_name and "/etc/passwd" not in by_name
     assert by_name["Env.API_TOKEN"]["actual"] == "<redacted>" and by_name["Env.API_TOKEN"]["fix"] is None
     assert by_name["Env.APP_COLOR"]["fix"] == 'ENV APP_COLOR="blue"'
-    assert by_name["/etc/passwd"]["fix"] == "COPY etc/passwd /etc/passwd"
     shown = json.loads(run_drift("diff", image, str(minimal), "--format", "json", "--show-secrets").stdout)
     assert "s3cr3t-value" in json.dumps(shown)
 
