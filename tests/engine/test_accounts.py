@@ -29,7 +29,7 @@ ACCOUNT_FILES = {"/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/e
 
 @pytest.fixture(scope="module")
 def accounts_container(docker_client: Any, base_image: str, cleanup: list[tuple[str, str]]) -> Any:
-    return run_script(docker_client, base_image, HAND, f"drift-test-accounts-{RUN_ID}", cleanup)
+    return run_script(docker_client, base_image, HAND, f"drift-test-account-changes-{RUN_ID}", cleanup)
 
 
 def test_inspect_shows_accounts_not_account_files(accounts_container: Any) -> None:
