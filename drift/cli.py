@@ -333,6 +333,14 @@ def diff(
     no_cache: NoCacheOpt = False,
     verify_packages: VerifyPackagesOpt = False,
     show_secrets: ShowSecretsOpt = False,
+    no_history_evidence: Annotated[
+        bool,
+        typer.Option(
+            "--no-history-evidence",
+            help="Static audit: do not take the image's history (which line made which layer) as evidence "
+            "for the files a layer changed; the history is the image's own claim.",
+        ),
+    ] = False,
 ) -> None:
     """Audit an image against the Dockerfile that claims to describe it (or against another target)."""
     from drift.diffcmd import apply_fix, build_args, parse_fail_on, run_audit
@@ -344,7 +352,7 @@ def diff(
         fail("--fix writes the Dockerfile and --patch only prints the change: choose one")
     categories = parse_fail_on(fail_on)
 
-    def audit(dockerfile: str) -> Any:
+    def audit(dockerfile: str, history: Any = not no_history_evidence) -> Any:
         return run_audit(
             actual,
             dockerfile,
@@ -357,13 +365,15 @@ def diff(
             fail_on=categories,
             show_secrets=show_secrets,
             keep_image=keep_image,
+            history_evidence=history,
         )
 
     result = audit(expected)
     if result.left_image:
         say.line("", str(result.left_image))
     if (fix or patch) and apply_fix(result, actual, fix=fix, patch=patch):
-        result = audit(f"dockerfile:{result.dockerfile.path}")  # the report is the one for the fixed file
+        # the report is the one for the fixed file; the history was matched with the file the image was built from
+        result = audit(f"dockerfile:{result.dockerfile.path}", result.history or not no_history_evidence)
     if not patch or output:
         renderer: dict[DiffFormat, Callable[[Any], str]] = {
             DiffFormat.table: functools.partial(render_table, all_rows=show_all),

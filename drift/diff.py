@@ -14,6 +14,7 @@ from drift.compare import apt_label, compare_inventories, delta_file_finding, na
 from drift.dockerfile import audit as audit_mod
 from drift.dockerfile.audit_files import copied_differences
 from drift.dockerfile.declared import Declaration, declare
+from drift.dockerfile.history import Evidence, from_inspection
 from drift.dockerfile.parse import Dockerfile, parse
 from drift.dockerfile.resolve import chain, heads
 from drift.errors import BaseNotFound, DockerfileError, DriftError
@@ -38,6 +39,7 @@ class DiffResult:
     dockerfile: Dockerfile | None = None
     dockerfile_text: str | None = None
     left_image: str | None = None  # what a --build left on the engine (kept or not removable)
+    history: Evidence | None = None  # static mode: the layers the image's history ties to lines
 
     def fails(self, f: Finding) -> bool:
         """Whether F makes the exit code 1: its category is in --fail-on (all but unknown when
@@ -173,6 +175,7 @@ def _run(
     build_args: dict[str, str] | None = None,
     scanner: Scanner | None = None,
     keep_image: bool = False,
+    history_evidence: bool | Evidence = True,
 ) -> DiffResult:
     build_args = build_args or {}
     check_dockerfile_path(expected)
@@ -191,7 +194,9 @@ def _run(
                 keep_image=keep_image,
             )
         else:
-            result = _static(actual, df, stack, base=base, build_args=build_args, scanner=scanner)
+            result = _static(
+                actual, df, stack, base=base, build_args=build_args, scanner=scanner, history=history_evidence
+            )
         result.dockerfile, result.dockerfile_text = df, text
         if folder is not None:
             result.expected["found_in"] = expected
@@ -225,7 +230,12 @@ def _static(
     base: str | None,
     build_args: dict[str, str],
     scanner: Scanner | None,
+    history: bool | Evidence = True,
 ) -> DiffResult:
+    """HISTORY: a change in a layer the image's history ties to a line is that line's
+    (drift.dockerfile.history); an `Evidence` is used as given (the re-audit after `--fix`
+    keeps what the history said of the file the image was built from). `--build` never reads
+    the history."""
     base_ref = _base_of(df, base, build_args)
     try:
         insp = inspect_target(
@@ -243,16 +253,24 @@ def _static(
     inv = insp.inventory
     venvs = {e.path for e in inv.environments if e.kind == "venv"}
     decl = declare(df, base_config=inv.base_config, build_args=build_args, known_venvs=venvs)
+    evidence = history if isinstance(history, Evidence) else from_inspection(insp, df, build_args) if history else None
     # a container's own command, env and labels are docker run's: the Dockerfile built its image's
     findings = audit_mod.audit(
-        runtime.as_built(insp), decl, context=os.path.dirname(os.path.abspath(df.path)), dockerfile=df.path
+        runtime.as_built(insp),
+        decl,
+        context=os.path.dirname(os.path.abspath(df.path)),
+        dockerfile=df.path,
+        history=evidence,
     )
+    expected: dict[str, Any] = {"kind": "dockerfile", "path": df.path, "base": base_ref, "stages": decl.stages}
+    expected["history"] = evidence.to_json() if evidence is not None else None
     return DiffResult(
         actual=inv.target,
-        expected={"kind": "dockerfile", "path": df.path, "base": base_ref, "stages": decl.stages},
+        expected=expected,
         mode="static",
         findings=sort_findings(findings),
         inspection=insp,
+        history=evidence,
     )
 
 

@@ -15,13 +15,16 @@ from drift.dockerfile.audit_files import config_findings, file_findings
 from drift.dockerfile.audit_pip import pip_findings
 from drift.dockerfile.declared import Declaration
 from drift.dockerfile.deps import ORPHAN, AptIndex, attribute_apt, attribute_pip, by_label, pip_key
+from drift.dockerfile.history import Evidence
 from drift.inventory import Inspection
 from drift.model import Finding
 
 __all__ = ["ORPHAN", "AptIndex", "attribute_apt", "attribute_pip", "audit", "by_label", "pip_key"]
 
 
-def audit(insp: Inspection, decl: Declaration, *, context: str | None, dockerfile: str) -> list[Finding]:
+def audit(
+    insp: Inspection, decl: Declaration, *, context: str | None, dockerfile: str, history: Evidence | None = None
+) -> list[Finding]:
     findings: list[Finding] = []
     findings += [
         Finding("dockerfile", None, f"line {a.line}", None, None, line=a.line, detail=a.value) for a in decl.problems
@@ -31,7 +34,7 @@ def audit(insp: Inspection, decl: Declaration, *, context: str | None, dockerfil
     ]
     findings += apt_findings(insp, decl)
     findings += pip_findings(insp, decl, context)
-    findings += file_findings(insp, decl, context)
+    findings += file_findings(insp, decl, context, history)
     findings += account_findings(insp, decl)
     findings += config_findings(insp, decl)
     return findings

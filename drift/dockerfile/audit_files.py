@@ -12,13 +12,19 @@ from drift.dockerfile.audit_apt import first
 from drift.dockerfile.context import BuildContext
 from drift.dockerfile.coverage import Coverage, Placed
 from drift.dockerfile.declared import At, Declaration
+from drift.dockerfile.history import Evidence
 from drift.inventory import Inspection
 from drift.inventory.files import GENERATED, content_sha256
 from drift.model import FileChange, Finding, clean_workdir
 from drift.sources.fs import View
 
 
-def file_findings(insp: Inspection, decl: Declaration, context: str | None) -> list[Finding]:
+def file_findings(
+    insp: Inspection, decl: Declaration, context: str | None, history: Evidence | None = None
+) -> list[Finding]:
+    """HISTORY (drift.dockerfile.history): a change in a layer the image's history says a line
+    made is that line's (a RUN's anywhere, a COPY/ADD's under its destination). Files a COPY
+    placed are still checked against the build context."""
     ctx = BuildContext(context) if context and os.path.isdir(context) else None
     cover = Coverage(decl, ctx, insp.top)
     maybe = first(decl.unknown_any)
@@ -27,16 +33,21 @@ def file_findings(insp: Inspection, decl: Declaration, context: str | None) -> l
     for f in insp.inventory.files:
         if f.klass != "unexplained" or cover.line(f.path) is not None or _generated(f.path, declared_apt):
             continue
-        out.append(_unexplained(f, maybe))
+        deleted = f.change == "deleted"
+        if history is not None and history.explaining(insp.top, f.path, deleted):
+            continue
+        out.append(_unexplained(f, _maybe(maybe, history, insp.top, f.path, deleted)))
     if ctx is not None:
         out += _context_findings(insp, cover, ctx, maybe)
-    out += _skel_findings(insp, cover, decl, maybe)
+    out += _skel_findings(insp, cover, decl, maybe, history)
     reported = {f.name for f in out}
-    out += _conffile_findings(insp, cover, reported, maybe)
+    out += _conffile_findings(insp, cover, reported, maybe, history)
     return out
 
 
-def _skel_findings(insp: Inspection, cover: Coverage, decl: Declaration, maybe: int | None) -> list[Finding]:
+def _skel_findings(
+    insp: Inspection, cover: Coverage, decl: Declaration, maybe: int | None, history: Evidence | None
+) -> list[Finding]:
     """Files of a home `useradd -m`/`adduser` made that are not the /etc/skel file it copied."""
     view, out = insp.top, []
     homes = [at for at in decl.paths if at.line in decl.accounts]
@@ -47,6 +58,8 @@ def _skel_findings(insp: Inspection, cover: Coverage, decl: Declaration, maybe: 
         if home is None or cover.written(f.path, after=home.line, content=True) is not None:
             continue  # not under a home, or another line writes it
         if any(at.value == f.path for at in decl.paths):
+            continue
+        if history is not None and history.explaining(view, f.path):
             continue
         skel = "/etc/skel/" + f.path[len(home.value.rstrip("/")) + 1 :]
         entry = view.entries.get(skel)
@@ -64,6 +77,14 @@ def _skel_findings(insp: Inspection, cover: Coverage, decl: Declaration, maybe: 
             )
         )
     return out
+
+
+def _maybe(maybe: int | None, history: Evidence | None, view: View, path: str, deleted: bool) -> int | None:
+    """The unreadable line a change may come from; none when the history ties that line to a
+    layer and the change is in a layer above every layer of the build (a commit's, a container's)."""
+    if maybe is None or history is None or not history.after_build(view, path, deleted):
+        return maybe
+    return None if any(m.line == maybe for m in history.made.values()) else maybe
 
 
 def _generated(path: str, declared_apt: set[str]) -> bool:
@@ -173,7 +194,9 @@ def _expected(placed: Placed, size: int, mode: int | None) -> dict[str, Any]:
     return out
 
 
-def _conffile_findings(insp: Inspection, cover: Coverage, reported: set[str], maybe: int | None) -> list[Finding]:
+def _conffile_findings(
+    insp: Inspection, cover: Coverage, reported: set[str], maybe: int | None, history: Evidence | None
+) -> list[Finding]:
     """Conffiles whose content differs from dpkg's record, that no line accounts for."""
     inv = insp.inventory
     before = {(p.name, c.path, c.state) for p in inv.base_apt for c in p.conffiles_changed}
@@ -181,6 +204,8 @@ def _conffile_findings(insp: Inspection, cover: Coverage, reported: set[str], ma
     for p in inv.apt:
         for c in p.conffiles_changed:
             if (p.name, c.path, c.state) in before or c.path in reported or cover.line(c.path) is not None:
+                continue
+            if history is not None and history.explaining(insp.top, c.path, c.state == "missing"):
                 continue
             out.append(
                 Finding(

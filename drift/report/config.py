@@ -15,6 +15,7 @@ ignore = ["/var/log"]
 image = "myapp:*"
 path = "services/myapp/Dockerfile"     # relative to drift.toml
 build_args = { PYTHON_VERSION = "3.11" }
+history_evidence = true                # false: the image's history is no evidence (drift diff --no-history-evidence)
 """
 
 from __future__ import annotations
@@ -130,10 +131,14 @@ def _dockerfile(item: dict[str, Any], folder: str, path: str) -> DockerfileMap:
     args = item.get("build_args", {})
     if not isinstance(args, dict):
         raise ConfigError(f"{path}: [[dockerfile]] build_args must be a table of strings")
+    history = item.get("history_evidence", True)
+    if not isinstance(history, bool):
+        raise ConfigError(f"{path}: [[dockerfile]] history_evidence must be true or false")
     return DockerfileMap(
         image=image,
         path=os.path.normpath(os.path.join(folder, file)),
         build_args=tuple(sorted((str(k), str(v)) for k, v in args.items())),
+        history_evidence=history,
     )
 
 

@@ -29,6 +29,7 @@ class DockerfileMap:
     image: str  # glob over image names
     path: str
     build_args: tuple[tuple[str, str], ...] = ()
+    history_evidence: bool = True  # the image's history as evidence (drift.dockerfile.history)
 
 
 @dataclass(slots=True)
@@ -167,7 +168,12 @@ def _image_vs_dockerfile(
     if not os.path.isfile(mapping.path):
         raise DriftError(f"the Dockerfile {mapping.path} mapped to {target.name} does not exist")
     result = run_diff(
-        f"image:{target.id}", f"dockerfile:{mapping.path}", stack, build_args=dict(mapping.build_args), scanner=scanner
+        f"image:{target.id}",
+        f"dockerfile:{mapping.path}",
+        stack,
+        build_args=dict(mapping.build_args),
+        scanner=scanner,
+        history_evidence=mapping.history_evidence,
     )
     return Scanned(
         findings=secrets.redact_findings(result.findings, result.inspection.inventory if result.inspection else None),

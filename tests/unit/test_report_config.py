@@ -27,6 +27,15 @@ def test_config_reads_everything_relative_to_its_folder(tmp_path: Path) -> None:
     assert cfg.outputs == (f"json:{tmp_path}/out/r.json", "prom:/var/lib/node/drift.prom", "markdown:-")
     (m,) = cfg.dockerfiles
     assert (m.image, m.path, m.build_args) == ("myapp:*", str(tmp_path / "svc" / "Dockerfile"), (("V", "3"),))
+    assert m.history_evidence is True
+
+
+def test_dockerfile_history_evidence_can_be_turned_off(tmp_path: Path) -> None:
+    (tmp_path / "drift.toml").write_text('[[dockerfile]]\nimage = "a"\npath = "D"\nhistory_evidence = false\n')
+    assert config.load(str(tmp_path / "drift.toml")).dockerfiles[0].history_evidence is False
+    (tmp_path / "drift.toml").write_text('[[dockerfile]]\nimage = "a"\npath = "D"\nhistory_evidence = "no"\n')
+    with pytest.raises(config.ConfigError, match="history_evidence"):
+        config.load(str(tmp_path / "drift.toml"))
 
 
 def test_no_config_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
