@@ -125,8 +125,10 @@ def delta_file_finding(f: FileChange) -> Finding:
 
 def compare_files(expected: Inventory, actual: Inventory) -> list[Finding]:
     """Hand-made changes (unexplained) must be the same on both sides, byte for byte."""
-    exp = {f.path: f for f in expected.files if f.klass == "unexplained"}
-    act = {f.path: f for f in actual.files if f.klass == "unexplained"}
+    # unknown ones too (written with packages whose file lists are gone): the same on both sides,
+    # or one side's was changed after the build
+    exp = {f.path: f for f in expected.files if f.klass in ("unexplained", "unknown")}
+    act = {f.path: f for f in actual.files if f.klass in ("unexplained", "unknown")}
     out = []
     for path in sorted(exp.keys() | act.keys()):
         e, a = exp.get(path), act.get(path)
