@@ -125,11 +125,15 @@ def delta_file_finding(f: FileChange) -> Finding:
 
 def compare_files(expected: Inventory, actual: Inventory) -> list[Finding]:
     """Hand-made changes (unexplained) must be the same on both sides, byte for byte."""
-    exp = {f.path: f for f in expected.files if f.klass == "unexplained"}
-    act = {f.path: f for f in actual.files if f.klass == "unexplained"}
+    # An unknown one (written with packages whose file lists are gone: a package's or by hand) is
+    # compared with the other side's unknown or hand-made one; alone, it says nothing either way.
+    exp = {f.path: f for f in expected.files if f.klass in ("unexplained", "unknown")}
+    act = {f.path: f for f in actual.files if f.klass in ("unexplained", "unknown")}
     out = []
     for path in sorted(exp.keys() | act.keys()):
         e, a = exp.get(path), act.get(path)
+        if (e is None or a is None) and (e or a).klass == "unknown":  # type: ignore[union-attr]
+            continue
         e_state = _file_state(e) if e else None
         a_state = _file_state(a) if a else None
         if e_state != a_state:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from drift import secrets
 from drift.compare import apt_label, compare_inventories, delta_file_finding, native_arch
 from drift.dockerfile import audit as audit_mod
-from drift.dockerfile.audit_files import copied_differences
+from drift.dockerfile.audit_files import copied_differences, listless_findings
 from drift.dockerfile.declared import Declaration, declare
 from drift.dockerfile.history import Evidence, from_inspection
 from drift.dockerfile.parse import Dockerfile, parse
@@ -354,6 +354,7 @@ def from_delta(inv: Inventory) -> list[Finding]:
     for f in inv.files:
         if f.klass == "unexplained":
             out.append(delta_file_finding(f))
+    out += listless_findings(inv)
     out += account_findings(inv)
     for cc in inv.config_changes:
         out.append(Finding("config", None, cc.key, cc.base, cc.actual))

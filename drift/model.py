@@ -19,7 +19,9 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 TargetKind = Literal["container", "image", "archive", "oci", "dir"]
 ChangeKind = Literal["added", "modified", "deleted"]
-FileClass = Literal["package", "noise", "account", "unexplained"]  # account: grouped under account changes
+# account: grouped under account changes; unknown: written with packages whose dpkg file lists
+# are gone, so it may be theirs or made by hand (drift/inventory/files.py LISTLESS)
+FileClass = Literal["package", "noise", "account", "unexplained", "unknown"]
 EnvKind = Literal["system", "local", "user", "venv", "prefix"]
 LayerOrigin = Literal["build", "commit", "import", "unknown"]
 
@@ -225,7 +227,7 @@ class FileChange:
     owner: str | None = None
     reason: str | None = None
     link_target: str | None = None
-    sha256: str | None = None  # content of unexplained regular files
+    sha256: str | None = None  # content of unexplained (and unknown) regular files
     secret: str | None = None  # why its path or content looks secret (drift.secrets), if it does
     package_file: PackageDigest | None = None  # a package's file whose content is not the recorded one
     executable: bool = False  # a regular file with an exec bit whose content starts with ELF magic or #!

@@ -374,6 +374,13 @@ def _files(
             continue
         if f.klass == "unexplained" or (f.path in conffiles and f.change != "deleted"):
             picked.append(f)
+    unknown = sum(1 for f in inv.files if f.klass == "unknown")
+    if unknown:  # written with packages whose dpkg file lists are gone: the install below rewrites theirs
+        why = (
+            "written with packages whose dpkg file lists are gone: not copied (reinstalling the "
+            "packages writes theirs; one made by hand among them is not)"
+        )
+        left.append(LeftOut(f"{unknown} changed file(s)", why))
     deletions = [f.path for f in picked if f.change == "deleted"]
     deletions += [path for path, (_, state) in conffiles.items() if state == "missing" and path not in deletions]
     for path in [p for p in deletions if escape.has_control(p)]:

@@ -5,6 +5,7 @@ and conffiles that differ from what their package shipped."""
 from __future__ import annotations
 
 import os
+import posixpath
 from typing import Any
 
 from drift import secrets
@@ -13,9 +14,9 @@ from drift.dockerfile.context import BuildContext
 from drift.dockerfile.coverage import Coverage, Placed
 from drift.dockerfile.declared import At, Declaration
 from drift.dockerfile.history import Evidence
-from drift.inventory import Inspection
+from drift.inventory import Inspection, apt
 from drift.inventory.files import GENERATED, content_sha256
-from drift.model import FileChange, Finding, clean_workdir
+from drift.model import FileChange, Finding, Inventory, clean_workdir
 from drift.sources.fs import View
 
 
@@ -39,10 +40,46 @@ def file_findings(
         out.append(_unexplained(f, _maybe(maybe, history, insp.top, f.path, deleted)))
     if ctx is not None:
         out += _context_findings(insp, cover, ctx, maybe)
+    out += listless_findings(insp.inventory, decl)
     out += _skel_findings(insp, cover, decl, maybe, history)
     reported = {f.name for f in out}
     out += _conffile_findings(insp, cover, reported, maybe, history)
     return out
+
+
+def listless_findings(inv: Inventory, decl: Declaration | None = None) -> list[Finding]:
+    """One `unknown` for dpkg file lists that are gone, naming the line that deleted them: the
+    changed files written with their packages (class "unknown") are not findings one by one."""
+    gone = [u for u in inv.unknowns if u.where == apt.INFO]
+    count = sum(1 for f in inv.files if f.klass == "unknown")
+    line = _deleting_line(decl) if decl is not None else None
+    if not gone or not (count or line):
+        return []  # the base's lists: nothing this image changed depends on them
+    by = (
+        f"line {line} deletes them"
+        if line
+        else "no line of the Dockerfile deletes them (the base did, or a line drift cannot read)"
+    )
+    return [
+        Finding(
+            "unknown",
+            "apt",
+            apt.INFO,
+            None,
+            {"files": count},
+            line=line,
+            detail=f"{gone[0].reason}; {by}; {count} changed file(s) written with those packages are not findings",
+        )
+    ]
+
+
+def _deleting_line(decl: Declaration) -> int | None:
+    """The first RUN line that writes (removes) dpkg's file lists or a folder holding them."""
+    for at in decl.paths:
+        path = str(at.value).rstrip("/*")
+        if path in (apt.INFO, posixpath.dirname(apt.INFO)) or path.startswith(apt.INFO + "/"):
+            return at.line
+    return None
 
 
 def _skel_findings(

@@ -98,7 +98,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         suspects = _suspects(source, choice.source, scans, base_scans)
 
     apt_top = apt.collect(top)
-    pip_top = pip.collect(top, apt_top.owners_for)
+    pip_top = pip.collect(top, apt_top.owners_for, apt_top.listless_owner)
     unknowns += apt_top.unknowns + pip_top.unknowns
     if not apt_top.has_dpkg:
         unknowns.append(Unknown("apt", "no dpkg database (/var/lib/dpkg/status or status.d): no apt packages"))
@@ -135,6 +135,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
             venvs_created=tuple(e.path for e in pip_top.environments if e.kind == "venv" and e.path not in base_venvs),
             scripts=scripts,
             removal_scripts=apt_base.maintainer_scripts(set(apt_changed), apt.REMOVAL),
+            listless_layers=apt_top.listless_layers,
         )
         classified = files.classify(changes, base_view, top, explainers)
         classified = _verify_packages(classified, same, top, apt_top, pip_top, explainers, unknowns)
@@ -284,7 +285,7 @@ def _base(scans: list[LayerScan], layers: list[Layer]) -> tuple[View, Any, Any]:
             return _LAST_BASE[0][1]
     view = View(scans, layers)
     apt_base = apt.collect(view)
-    found = (view, apt_base, pip.collect(view, apt_base.owners_for))
+    found = (view, apt_base, pip.collect(view, apt_base.owners_for, apt_base.listless_owner))
     _LAST_BASE[:] = [(key, found)] if key is not None else []
     return found
 
@@ -302,11 +303,11 @@ def _suspects(source: Source, other: Source, scans: list[LayerScan], other_scans
 
 
 def mark_secrets(changes: list[FileChange], top: View) -> list[FileChange]:
-    """Hand-made files whose path or content (the whole file, streamed) looks secret."""
+    """Hand-made (or unknown) files whose path or content (the whole file, streamed) looks secret."""
     out = []
     for f in changes:
         why = None
-        if f.klass == "unexplained" and f.change != "deleted":
+        if f.klass in ("unexplained", "unknown") and f.change != "deleted":
             why = secrets.path_reason(f.path)
             if why is None and f.kind == "file":
                 why = _content_reason(top, f.path)

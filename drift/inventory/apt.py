@@ -4,6 +4,7 @@ conffiles changed since installation, and which package owns which path."""
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ MAX_FIELD = 1 << 20  # one deb822 field; real ones (Description, Conffiles) are 
 MAX_DATABASE = 64 << 20  # one status file; a real one with 10k packages is about 10 MB
 MAX_SCRIPT = 1 << 20  # one maintainer script read for the paths it names
 MAX_LINE = 1 << 16  # one line of a dpkg file list (a path)
+LISTLESS_OWNER = "(unknown: dpkg file lists gone)"  # an apt owner that cannot be named
 TRUNCATED = "\0truncated"  # paragraph key: the fields that were cut
 INSTALL = ("preinst", "postinst", "config")  # maintainer scripts run to install or upgrade
 REMOVAL = ("prerm", "postrm")  # run to remove or purge (and the old version's, to upgrade)
@@ -32,9 +34,20 @@ class AptResult:
     unknowns: list[Unknown] = field(default_factory=list)
     has_dpkg: bool = False
     view: View | None = None
+    listless: frozenset[str] = frozenset()  # installed packages (status) whose file list is gone
+    listless_layers: frozenset[int] = frozenset()  # layers of the view that installed or changed one
 
     def owners_for(self, paths: Iterable[str]) -> dict[str, str]:
         return owners_for(self.view, paths) if self.view is not None else {}
+
+    def listless_owner(self, meta: str, name: str) -> str | None:
+        """The apt package that must own Python distribution NAME (its metadata at META) when the
+        file lists that would name it are gone: one written in a layer that installed or changed
+        a package without its list. Debian's python3-NAME when that is such a package."""
+        if self.view is None or self.view.layer_of.get(meta) not in self.listless_layers:
+            return None
+        debian = "python3-" + re.sub(r"[-_.]+", "-", name).lower()
+        return debian if debian in self.listless else LISTLESS_OWNER
 
     def maintainer_scripts(self, packages: set[str], kinds: tuple[str, ...] = INSTALL) -> dict[str, str]:
         """The text of these packages' scripts of these kinds (preinst, postinst and config by
@@ -234,7 +247,62 @@ def collect(view: View) -> AptResult:
     result.packages, unknowns = parse_packages(view, status_files, states)
     result.unknowns += unknowns
     result.alternatives = alternatives(view)
+    result.listless = _listless(view, result.packages)
+    if result.listless:
+        result.listless_layers = _layers_changing(view, result.listless)
+        result.unknowns.append(Unknown(INFO, listless_reason(view, result.listless)))
     return result
+
+
+def _listless(view: View, packages: list[AptPackage]) -> frozenset[str]:
+    """Installed packages of dpkg's status file that have no file list (`NAME.list`, or
+    `NAME:ARCH.list`): dpkg writes one for every package it installs, so its absence means
+    the lists were deleted (`rm -rf /var/lib/dpkg/info/*`). status.d (distroless) never has them."""
+    have = {posixpath.basename(p)[: -len(".list")] for p in view.listdir(INFO) if p.endswith(".list")}
+    return frozenset(
+        p.name
+        for p in packages
+        if p.database == STATUS and p.name not in have and f"{p.name}:{p.architecture}" not in have
+    )
+
+
+def listless_reason(view: View, names: frozenset[str]) -> str:
+    shown = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+    gone = "deleted" if not view.listdir(INFO) else "missing"
+    return (
+        f"dpkg file lists of {len(names)} installed package(s) are gone ({INFO} {gone}; {shown}): "
+        "which files they own cannot be known, nor can those files be checked"
+    )
+
+
+def _layers_changing(view: View, names: frozenset[str]) -> frozenset[int]:
+    """The layers whose status file installed or changed the version of one of these packages
+    (each layer that wrote the status file, against the one before it)."""
+    out: set[int] = set()
+    before: dict[str, str] = {}
+    for index, scan in enumerate(view.scans):
+        entry = scan.entries.get(STATUS)
+        if entry is None or entry.kind != "file":
+            continue
+        data = scan.blobs.get(STATUS)
+        if data is None and view.handles is not None and entry.size <= MAX_DATABASE:
+            try:
+                with view.handles[index].open(STATUS) as fh:
+                    data = fh.read(MAX_DATABASE)
+            except (OSError, KeyError):
+                data = None
+        if data is None:  # unreadable: the layer may have changed any of them
+            out.add(index)
+            continue
+        now = {
+            para["Package"]: para.get("Version", "")
+            for para in paragraphs(data)
+            if para.get("Package") in names and _installed(para)
+        }
+        if any(before.get(name) != version for name, version in now.items()):
+            out.add(index)
+        before = now
+    return frozenset(out)
 
 
 def aliases(view: View) -> list[tuple[str, str]]:

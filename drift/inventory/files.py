@@ -102,6 +102,7 @@ class Explainers:
     venvs_created: tuple[str, ...]
     scripts: dict[str, str]  # maintainer scripts of the apt packages installed or upgraded
     removal_scripts: dict[str, str] = field(default_factory=dict)  # prerm/postrm of changed packages, from the base
+    listless_layers: frozenset[int] = frozenset()  # layers that installed packages whose file lists are gone
 
 
 def _differs(old: Entry, new: Entry, *, use_mtime: bool) -> bool:
@@ -222,7 +223,22 @@ def _explain(path: str, change: str, view: View, ex: Explainers) -> tuple[str, s
         scripted = _named_in_scripts(path, view, ex)
         if scripted:
             return "package", f"apt:{scripted}", "made by the package's maintainer scripts"
+        if _listless(path, view, ex):
+            return "unknown", None, LISTLESS
     return "unexplained", None, None
+
+
+LISTLESS = "written in a layer that installed packages whose dpkg file lists are gone: it may be theirs"
+
+
+def _listless(path: str, view: View, ex: Explainers) -> bool:
+    """Written (added or changed) in a layer that installed or upgraded a package whose file list
+    is gone, so which package owns it cannot be known. Files in /usr/local stay hand-made: Debian
+    packages put no file there (policy 9.1.2: folders only)."""
+    if view.layer_of.get(path) not in ex.listless_layers:
+        return False
+    entry = view.entries.get(path)
+    return not (path.startswith("/usr/local/") and entry is not None and entry.kind != "dir")
 
 
 _RC_LINK = re.compile(r"^/etc/rc[0-6S]\.d/[SK]\d\d[^/]+$")
@@ -276,8 +292,8 @@ def classify(changes: list[tuple[str, str]], base: View, top: View, ex: Explaine
         klass, owner, reason = classified[path]
         digest = None
         executable = False
-        if klass == "unexplained" and change != "deleted" and entry.kind in ("file", "hardlink"):
-            digest = content_sha256(top, path)
+        if klass in ("unexplained", "unknown") and change != "deleted" and entry.kind in ("file", "hardlink"):
+            digest = content_sha256(top, path)  # unknown ones too: --build compares them by content
             executable = is_executable_file(top, path, entry.mode)
         old = base.entries.get(path) if change == "modified" else None
         out.append(

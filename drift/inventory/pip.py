@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from drift.model import DirectUrl, PipPackage, PythonEnv, Unknown, canonical_name
 from drift.sources.fs import View
 
+DEBIAN_SITE = "/usr/lib/python3/dist-packages"  # where Debian's python3-* packages put distributions
 _SITE = re.compile(r"/(site|dist)-packages$")
 _PYVER = re.compile(r"/python(\d+\.\d+)/")
 _USER = re.compile(r"^(/root|/home/[^/]+)/\.local/")
@@ -124,8 +125,13 @@ def _system_python(view: View) -> str | None:
     return max(versions, key=lambda v: tuple(int(x) for x in v.split("."))) if versions else None
 
 
-def collect(view: View, owners_for: Callable[[Iterable[str]], dict[str, str]]) -> PipResult:
-    """Distributions and environments; `owners_for(paths)` tells which apt package owns a path."""
+def collect(
+    view: View,
+    owners_for: Callable[[Iterable[str]], dict[str, str]],
+    listless_owner: Callable[[str, str], str | None] | None = None,
+) -> PipResult:
+    """Distributions and environments; `owners_for(paths)` tells which apt package owns a path,
+    `listless_owner(metadata path, name)` which one must when dpkg's file lists are gone."""
     result = PipResult()
     venvs: list[str] = []
     metas: list[str] = []
@@ -156,7 +162,7 @@ def collect(view: View, owners_for: Callable[[Iterable[str]], dict[str, str]]) -
         kind, env_path = _environment_of(site, venvs)
         envs.setdefault(env_path, (kind, []))[1].append(site)
         for meta in sorted(sites[site]):
-            pkg = _read_dist(view, meta, kind, env_path, owners, result)
+            pkg = _read_dist(view, meta, kind, env_path, owners, result, listless_owner)
             if pkg is not None:
                 result.packages.append(pkg)
 
@@ -187,7 +193,13 @@ def collect(view: View, owners_for: Callable[[Iterable[str]], dict[str, str]]) -
 
 
 def _read_dist(
-    view: View, meta: str, kind: str, env_path: str, owners: dict[str, str], result: PipResult
+    view: View,
+    meta: str,
+    kind: str,
+    env_path: str,
+    owners: dict[str, str],
+    result: PipResult,
+    listless_owner: Callable[[str, str], str | None] | None = None,
 ) -> PipPackage | None:
     entry = view.entries[meta]
     site = posixpath.dirname(meta)
@@ -212,6 +224,9 @@ def _read_dist(
     is_dir = entry.kind == "dir"
     installer_raw = view.read(f"{meta}/INSTALLER") if is_dir else None
     installer = installer_raw.decode("utf-8", errors="replace").strip() if installer_raw else None
+    apt_owner = owners.get(meta)
+    if apt_owner is None and listless_owner is not None and site == DEBIAN_SITE and installer in (None, "", "debian"):
+        apt_owner = listless_owner(meta, name)  # Debian's (pip, and so any pip install, writes INSTALLER)
     pkg = PipPackage(
         name=name,
         version=version,
@@ -222,7 +237,7 @@ def _read_dist(
         installer=installer or None,
         requires=requires or requires_extra,
         venv=env_path if kind == "venv" else None,
-        apt_owner=owners.get(meta),
+        apt_owner=apt_owner,
         direct_url=parse_direct_url(view.read(f"{meta}/direct_url.json")) if is_dir else None,
     )
     _record_paths(view, meta, site, pkg.key, result)

@@ -67,6 +67,7 @@ def summary(inv: Inventory) -> Section:
             f"files: {len(inv.files)} changed: {klass['unexplained']} unexplained, "
             f"{klass['package']} explained by packages, {klass['noise']} noise"
             + (f", {klass['account']} grouped under account changes" if klass["account"] else "")
+            + (f", {klass['unknown']} unknown (see Unknown)" if klass["unknown"] else "")
         )
         if inv.accounts:
             by_hand = sum(1 for a in inv.accounts if a.explained_by is None)

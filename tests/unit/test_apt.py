@@ -14,6 +14,7 @@ def _root(tmp_path: Path, **extra: bytes | str) -> Path:
         "/etc/skel/.bashrc": b"unchanged",
         "/var/lib/dpkg/info/bash.list": "/.\n/bin/bash\n/etc/bash.bashrc\n",
         "/var/lib/dpkg/info/libpython3.11-minimal:amd64.list": "/usr/lib/python3.11/os.py\n",
+        "/var/lib/dpkg/info/tzdata.list": "/.\n/usr/share/zoneinfo\n",  # dpkg writes one per package
     }
     files.update(extra)
     return make_root(tmp_path, files)
