@@ -213,6 +213,11 @@ class LayerCache:
                     "CREATE TABLE IF NOT EXISTS layers (key TEXT PRIMARY KEY, format INTEGER NOT NULL,"
                     " checksum TEXT NOT NULL, data BLOB NOT NULL, size INTEGER NOT NULL)"
                 )
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS digests (key TEXT NOT NULL, path TEXT NOT NULL,"
+                    " algorithm TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, value TEXT NOT NULL,"
+                    " PRIMARY KEY (key, path, algorithm))"
+                )
                 conn.execute("SELECT count(*) FROM layers").fetchone()
                 self._conn = conn
                 return conn
@@ -262,11 +267,47 @@ class LayerCache:
         except Unusable:
             pass
 
+    def digests(self, key: str) -> dict[tuple[str, str], tuple[int, int, str]]:
+        """(path, algorithm) -> (size, mtime, hex digest) of the files of a layer hashed before
+        (drift/inventory/verify.py): an image layer never changes under its digest."""
+        try:
+            rows = (
+                self._connect()
+                .execute("SELECT path, algorithm, size, mtime, value FROM digests WHERE key = ?", (key,))
+                .fetchall()
+            )
+        except (sqlite3.Error, Unusable):
+            return {}
+        out: dict[tuple[str, str], tuple[int, int, str]] = {}
+        for path, algorithm, size, mtime, value in rows:
+            if all(isinstance(x, str) for x in (path, algorithm, value)) and all(type(x) is int for x in (size, mtime)):
+                out[(path, algorithm)] = (size, mtime, value)
+        return out
+
+    def put_digests(self, key: str, rows: list[tuple[str, str, int, int, str]]) -> None:
+        """Remember (path, algorithm, size, mtime, hex digest) rows of a layer."""
+        if self.disabled or not rows:
+            return
+        try:
+            conn = self._connect()
+            with conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO digests (key, path, algorithm, size, mtime, value)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [(key, *row) for row in rows],
+                )
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                self._disable(exc)
+        except Unusable:
+            pass
+
     def drop(self, key: str) -> None:
         with contextlib.suppress(sqlite3.Error, Unusable):
             conn = self._connect()
             with conn:
                 conn.execute("DELETE FROM layers WHERE key = ?", (key,))
+                conn.execute("DELETE FROM digests WHERE key = ?", (key,))
 
     def stats(self) -> tuple[int, int]:
         if not os.path.exists(self.path):

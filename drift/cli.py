@@ -395,7 +395,9 @@ def _scanner(no_cache: bool, verify_packages: bool | None = None):  # type: igno
     if verify_packages is not None:
         from drift.inventory import verify
 
-        verify.configure("full" if verify_packages else "screen")
+        verify.configure(
+            "full" if verify_packages else "screen", cache=not no_cache and os.environ.get("DRIFT_NO_CACHE") != "1"
+        )
 
     if no_cache or os.environ.get("DRIFT_NO_CACHE") == "1":
         return lambda layers: scan_all(layers, None)

@@ -35,7 +35,7 @@ import os
 import posixpath
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 from drift.inventory.apt import INFO, aliases
 from drift.model import PackageDigest, PipPackage
@@ -48,12 +48,37 @@ MAX_LINE = 1 << 16
 PIP_ALGORITHMS = frozenset({"sha256", "sha384", "sha512"})
 
 _mode: list[Mode] = ["screen"]
+_remember: list[bool] = [False]  # keep digests of image layers' files in the layer cache
+_caches: dict[int, Any] = {}  # pid -> LayerCache (a forked report worker opens its own)
 
 
-def configure(mode: Mode) -> None:
-    """How package files are checked in this process ("screen", or "full" for --verify-packages).
+def configure(mode: Mode, *, cache: bool = False) -> None:
+    """How package files are checked in this process ("screen", or "full" for --verify-packages),
+    and whether the digests of image layers' files are kept in the layer cache (an image layer
+    never changes under its digest: a fleet of one image's containers hashes its files once).
     Set once by the command line before a command reads anything; report workers inherit it."""
     _mode[0] = mode
+    _remember[0] = cache
+
+
+def _cache() -> Any:
+    if not _remember[0]:
+        return None
+    pid = os.getpid()
+    if pid not in _caches:
+        from drift.cache import LayerCache
+
+        _caches.clear()
+        _caches[pid] = LayerCache()
+    return _caches[pid]
+
+
+def _layer_key(layer: Any) -> str | None:
+    """The cache key of an image layer whose files' digests may be kept (None: a container's own
+    layer, a root folder, an archive layer not hashed against its digest)."""
+    from drift.cache import LayerCache, _trusted
+
+    return LayerCache.key(layer) if _trusted(layer) else None
 
 
 def mode() -> Mode:
@@ -77,6 +102,7 @@ class Verified:
 
     modified: dict[str, PackageDigest] = field(default_factory=dict)
     hashed: int = 0
+    remembered: int = 0  # digests the layer cache kept for an image layer's files
     hashed_bytes: int = 0
     checked: int = 0
 
@@ -238,10 +264,12 @@ def check(view: View, records: dict[str, list[Recorded]], *, full: bool, skip: I
         if full or suspect(view, path, recs):
             todo += [(path, algorithm) for algorithm in sorted({rec.algorithm for rec in recs})]
     actual: dict[str, dict[str, str | None]] = {}
-    for (path, algorithm), (digest, size) in zip(todo, _hash_all(view, todo), strict=True):
+    digests, remembered = _hash_all(view, todo)
+    for (path, algorithm), (digest, size) in zip(todo, digests, strict=True):
         out.hashed_bytes += size
         actual.setdefault(path, {})[algorithm] = digest
-    out.hashed = len(todo)
+    out.hashed = len(todo) - remembered
+    out.remembered = remembered
     for path, sums in sorted(actual.items()):
         recs = records[path]
         first = recs[0]
@@ -252,15 +280,19 @@ def check(view: View, records: dict[str, list[Recorded]], *, full: bool, skip: I
     return out
 
 
-def _hash_all(view: View, todo: list[tuple[str, str]]) -> list[tuple[str | None, int]]:
-    """The digests of TODO, in its order. Files are grouped by the layer folder that holds them,
-    so a folder is reached once (component by component, no link followed) for all its files."""
+def _hash_all(view: View, todo: list[tuple[str, str]]) -> tuple[list[tuple[str | None, int]], int]:
+    """The digests of TODO, in its order, and how many of them the layer cache kept. Files are
+    grouped by the layer folder that holds them, so a folder is reached once (component by
+    component, no link followed) for all its files."""
     groups: dict[tuple[int, str], list[int]] = {}
     for i, (path, _) in enumerate(todo):
         found = view.file_of(path)
         real = found[0] if found is not None else path
         groups.setdefault((view.layer_of.get(real, -1), posixpath.dirname(real)), []).append(i)
     out: list[tuple[str | None, int]] = [(None, 0)] * len(todo)
+    known, keys = _remembered(view, todo, groups)
+    for i, value in known.items():
+        out[i] = value
 
     def run(key: tuple[int, str]) -> None:
         layer, folder = key
@@ -271,6 +303,8 @@ def _hash_all(view: View, todo: list[tuple[str, str]]) -> list[tuple[str | None,
                 fd = handle.open_folder(folder)
         try:
             for i in groups[key]:
+                if i in known:
+                    continue
                 path, algorithm = todo[i]
                 opener = None
                 if fd >= 0:
@@ -281,12 +315,66 @@ def _hash_all(view: View, todo: list[tuple[str, str]]) -> list[tuple[str | None,
             if fd >= 0:
                 os.close(fd)
 
-    if len(todo) < 64:
+    if len(todo) - len(known) < 64:
         for key in groups:
             run(key)
-        return out
-    from concurrent.futures import ThreadPoolExecutor
+    else:
+        from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(run, groups))
-    return out
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(run, groups))
+    _remember_new(view, todo, out, known, keys)
+    return out, len(known)
+
+
+def _remembered(
+    view: View, todo: list[tuple[str, str]], groups: dict[tuple[int, str], list[int]]
+) -> tuple[dict[int, tuple[str | None, int]], dict[int, str]]:
+    """Digests the layer cache kept for TODO's files (same size and mtime), and the cache key of
+    each image layer involved."""
+    cache = _cache()
+    if cache is None or view.handles is None:
+        return {}, {}
+    keys: dict[int, str] = {}
+    for layer in {layer for layer, _ in groups if layer >= 0}:
+        key = _layer_key(view.handles[layer])
+        if key is not None:
+            keys[layer] = key
+    known: dict[int, tuple[str | None, int]] = {}
+    for layer, key in keys.items():
+        rows = cache.digests(key)
+        for (layer_, _), items in groups.items():
+            if layer_ != layer:
+                continue
+            for i in items:
+                path, algorithm = todo[i]
+                found = view.file_of(path)
+                if found is None:
+                    continue
+                row = rows.get((found[0], algorithm))
+                if row is not None and row[:2] == (found[1].size, found[1].mtime):
+                    known[i] = (row[2], row[0])
+    return known, keys
+
+
+def _remember_new(
+    view: View,
+    todo: list[tuple[str, str]],
+    out: list[tuple[str | None, int]],
+    known: dict[int, tuple[str | None, int]],
+    keys: dict[int, str],
+) -> None:
+    cache = _cache()
+    if cache is None or not keys:
+        return
+    rows: dict[str, list[tuple[str, str, int, int, str]]] = {}
+    for i, (path, algorithm) in enumerate(todo):
+        digest = out[i][0]
+        found = view.file_of(path)
+        if i in known or digest is None or found is None:
+            continue
+        key = keys.get(view.layer_of.get(found[0], -1))
+        if key is not None:
+            rows.setdefault(key, []).append((found[0], algorithm, found[1].size, found[1].mtime, digest))
+    for key, batch in rows.items():
+        cache.put_digests(key, batch)

@@ -117,7 +117,9 @@ def report(
     from drift.report.run import run_report
     from drift.report.targets import Selection
 
-    verify.configure("full" if verify_packages else "screen")
+    verify.configure(
+        "full" if verify_packages else "screen", cache=not no_cache and os.environ.get("DRIFT_NO_CACHE") != "1"
+    )
     cfg = config_mod.load(config)
     outputs = [_output_spec(o) for o in (output or list(cfg.outputs))]
     if jobs < 1 or engine_timeout <= 0:
