@@ -153,7 +153,7 @@ def _map(env: Env, src: str, dest: str) -> Env | None:
             return None
         src = match
     if root == src or root.startswith(src.rstrip("/") + "/"):
-        return Env(posixpath.normpath(dest + "/" + root[len(src) :]), env.whole)
+        return Env(posixpath.normpath(dest.rstrip("/") + "/" + root[len(src) :].lstrip("/")), env.whole)
     if src.startswith(root.rstrip("/") + "/"):
         return Env(dest, False)  # a folder inside the install: part of it
     return None
