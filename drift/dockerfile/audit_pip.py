@@ -3,21 +3,25 @@ against the installed distributions, per environment."""
 
 from __future__ import annotations
 
-import functools
 import os
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
+from drift.dockerfile import stages
 from drift.dockerfile.audit_apt import first
-from drift.dockerfile.context import BuildContext, CopySpec
-from drift.dockerfile.declared import Declaration
+from drift.dockerfile.context import BuildContext
+from drift.dockerfile.declared import At, Declaration
 from drift.dockerfile.deps import attribute_pip, by_label, pip_key
+from drift.dockerfile.shell import is_local_spec
+from drift.dockerfile.stages import Env, context_source
 from drift.inventory import Inspection
 from drift.model import Finding, FindingCategory, PipPackage, canonical_name
 
 
-def _env_matches(pkg: PipPackage, env: str | None) -> bool:
+def _env_matches(pkg: PipPackage, env: str | Env | None) -> bool:
+    if isinstance(env, Env):  # carried by a COPY --from: under the folder it put the install in
+        return env.holds(pkg.location)
     if env == "*":
         return True
     if env is None:
@@ -25,27 +29,17 @@ def _env_matches(pkg: PipPackage, env: str | None) -> bool:
     return pkg.environment == env
 
 
-def _requirements(context: str | None, decl: Declaration, path: str) -> list[str] | None:
-    """Lines of a requirements file a RUN reads, found through the COPY that put it there."""
+def _requirements(context: str | None, copies: list[At], path: str) -> list[str] | None:
+    """Lines of a requirements file a RUN reads, found through the COPY (of its stage) that put it there."""
     if context is None or not os.path.isdir(context):
         return None
     ctx = BuildContext(context)
-    for copy in reversed(decl.copies):
-        spec: CopySpec = copy.value
-        if not (path == spec.dest or path.startswith(spec.dest.rstrip("/") + "/")):
-            continue
-        into = path != spec.dest  # the file is under the destination: a folder
-        rel = (ctx.place(spec, functools.partial(_const, into)) or {}).get(path)
-        entry = ctx.entry(rel) if rel else None
-        if rel and entry is not None and entry.kind == "file":
-            full = os.path.join(ctx.root, rel)
-            with open(full, encoding="utf-8", errors="replace") as fh:
-                return _read_requirements(fh.read(), os.path.dirname(full))
-    return None
-
-
-def _const(value: bool, _path: str) -> bool:
-    return value
+    rel = context_source(ctx, copies, path)
+    if rel is None:
+        return None
+    full = os.path.join(ctx.root, rel)
+    with open(full, encoding="utf-8", errors="replace") as fh:
+        return _read_requirements(fh.read(), os.path.dirname(full))
 
 
 def _read_requirements(text: str, folder: str, depth: int = 0) -> list[str]:
@@ -71,30 +65,23 @@ def _read_requirements(text: str, folder: str, depth: int = 0) -> list[str]:
 def pip_findings(insp: Inspection, decl: Declaration, context: str | None) -> list[Finding]:
     inv = insp.inventory
     out: list[Finding] = []
-    specs: list[tuple[int, str, str | None]] = []  # line, spec, env
+    specs: list[tuple[int, str, str | Env | None]] = []  # line, spec, env
     for at in decl.pip_install:
         pip, env = at.value
         specs.append((at.line, pip.spec, env))
     for at in decl.requirement_files:
-        path, env, user = at.value
-        lines = _requirements(context, decl, path)
+        path, env, user, _ = at.value
+        lines = _requirements(context, decl.copies, path)
         if lines is None:
-            out.append(
-                Finding(
-                    "unknown",
-                    "pip",
-                    path,
-                    None,
-                    None,
-                    line=at.line,
-                    detail="requirements file not found in the build context: its packages are unknown",
-                )
-            )
+            out.append(_no_requirements(path, at.line))
             decl.unknown_pip.append(at.line)
             continue
         specs += [(at.line, s, "/root/.local" if user else env) for s in lines]
-    named: dict[tuple[str, str | None], tuple[int, Requirement]] = {}
-    unnamed_envs: dict[str | None, int] = {}
+    moved = stages.carried(decl)
+    venv_lines = {a.value: a.line for a in decl.venvs}
+    specs += _carried_specs(moved, decl, context, out, venv_lines)
+    named: dict[tuple[str, str | Env | None], tuple[int, Requirement]] = {}
+    unnamed_envs: dict[str | Env | None, int] = {}
     for line, spec, env in specs:
         try:
             req = Requirement(spec)
@@ -103,7 +90,6 @@ def pip_findings(insp: Inspection, decl: Declaration, context: str | None) -> li
             continue
         named[(canonical_name(req.name), env)] = (line, req)
     uninstalled = {(canonical_name(a.value[0]), a.value[1]): a.line for a in decl.pip_uninstall}
-    venv_lines = {a.value: a.line for a in decl.venvs}
     base_keys = {(canonical_name(p.name), p.location) for p in inv.base_pip}
     explained: set[tuple[str, str]] = set()
     by_env: dict[str, list[PipPackage]] = {}
@@ -111,6 +97,8 @@ def pip_findings(insp: Inspection, decl: Declaration, context: str | None) -> li
         by_env.setdefault(p.location, []).append(p)
     for (name, env), (line, req) in sorted(named.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
         hits = [p for p in inv.pip if canonical_name(p.name) == name and _env_matches(p, env)]
+        if not hits and isinstance(env, Env) and not env.whole:
+            continue  # a COPY of part of an install: what it holds may come from it, nothing more
         if not hits:
             out.append(
                 Finding(
@@ -120,7 +108,7 @@ def pip_findings(insp: Inspection, decl: Declaration, context: str | None) -> li
                     str(req.specifier) or "installed",
                     None,
                     line=line,
-                    location=env,
+                    location=str(env) if isinstance(env, Env) else env,
                     fix=f"remove {req.name} from line {line}, or install it",
                 )
             )
@@ -174,6 +162,10 @@ def pip_findings(insp: Inspection, decl: Declaration, context: str | None) -> li
     maybe = first(decl.unknown_pip + decl.unknown_any)
     for _, p in sorted(undocumented.items()):
         who = owner[pip_key(p)]
+        shadow = next((c for c in moved if (c.image or c.unread) and Env(c.dest, False).holds(p.location)), None)
+        if shadow is not None:
+            out.append(_copied_unknown(p, shadow, who))
+            continue
         out.append(
             Finding(
                 category,
@@ -210,3 +202,76 @@ def _pip_closure(root: PipPackage, env: list[PipPackage]) -> set[tuple[str, str]
         seen.add(key)
         stack += [by_name[canonical_name(r)] for r in p.requires if canonical_name(r) in by_name]
     return seen
+
+
+def _no_requirements(path: str, line: int) -> Finding:
+    return Finding(
+        "unknown",
+        "pip",
+        path,
+        None,
+        None,
+        line=line,
+        detail="requirements file not found in the build context: its packages are unknown",
+    )
+
+
+def _carried_specs(
+    moved: list[stages.Carried], decl: Declaration, context: str | None, out: list[Finding], venv_lines: dict[str, int]
+) -> list[tuple[int, str, str | Env | None]]:
+    """What the COPY --from lines bring, as (COPY line, requirement, where in the image); the venvs
+    they carry go in `venv_lines`, what cannot be read becomes an unknown in `out`."""
+    specs: list[tuple[int, str, str | Env | None]] = []
+    for c in moved:
+        for item in c.items:
+            if item.kind == "venv":
+                venv_lines.setdefault(item.env.path, c.line)
+            elif item.kind == "requirements":
+                lines = _requirements(context, item.stage.copies, item.value)
+                if lines is None:
+                    out.append(_no_requirements(item.value, c.line))
+                    decl.unknown_pip.append(c.line)
+                    continue
+                specs += [(c.line, s, item.env) for s in lines]
+            elif is_local_spec(item.value):
+                req = stages.local_requirement(item.value, item.stage, context)
+                if req is None:
+                    out.append(_unread_local(item, c))
+                    decl.unknown_pip.append(c.line)
+                specs.append((c.line, req or item.value, item.env))
+            else:
+                specs.append((c.line, item.value, item.env))
+    return specs
+
+
+def _unread_local(item: stages.Item, c: stages.Carried) -> Finding:
+    return Finding(
+        "unknown",
+        "pip",
+        item.value,
+        None,
+        None,
+        line=c.line,
+        location=item.env.path,
+        detail=f"line {item.line} of stage {c.source} installs {item.value}, which drift cannot read "
+        "in the build context: its name and version are unknown",
+    )
+
+
+def _copied_unknown(p: PipPackage, c: stages.Carried, who: str | None) -> Finding:
+    why = (
+        f"line {c.line} copies {c.dest} from the image {c.source}, which drift does not read"
+        if c.image
+        else f"line {c.line} copies {c.dest} from stage {c.source}, whose line {c.unread} drift cannot read"
+    )
+    return Finding(
+        "unknown",
+        "pip",
+        p.name,
+        None,
+        p.version,
+        location=p.location,
+        explained_by=by_label("pip", who),
+        line=c.line,
+        detail=f"may come from that copy: {why}",
+    )

@@ -11,13 +11,22 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from drift.dockerfile.context import CopySpec
 from drift.dockerfile.parse import Dockerfile
-from drift.dockerfile.resolve import Command, resolve
+from drift.dockerfile.resolve import Build, Command, chain, heads, resolve, stage_index
 from drift.dockerfile.shell import Declared, PipInstall, analyse
 from drift.model import ImageConfig
+
+
+class RequirementFile(NamedTuple):
+    """A `pip install -r FILE`: the file's path in the image and where its packages go."""
+
+    path: str
+    env: str | None  # as PipInstall's: a venv, None (system), "/root/.local", "*" (--target/--prefix)
+    user: bool
+    target: str | None = None  # the --target/--prefix/--root folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +47,7 @@ class Declaration:
     apt_upgrade: list[int] = field(default_factory=list)
     pip_install: list[At] = field(default_factory=list)  # At(line, (PipInstall, env path or None))
     pip_uninstall: list[At] = field(default_factory=list)  # At(line, (name, env))
-    requirement_files: list[At] = field(default_factory=list)  # At(line, (path in image, env, user))
+    requirement_files: list[At] = field(default_factory=list)  # At(line, RequirementFile)
     venvs: list[At] = field(default_factory=list)
     accounts: list[int] = field(default_factory=list)
     account_names: list[At] = field(default_factory=list)  # At(line, (user|group, name or "*"))
@@ -55,12 +64,24 @@ class Declaration:
     env: dict[str, str] = field(default_factory=dict)  # the final image's ENV, builder defaults included
     workdir: str = "/"  # the final working directory, cleaned (what a commit records)
     workdir_raw: str = "/"  # as the builder writes it in the config (`WORKDIR /app/` keeps its slash)
+    from_stages: dict[str, Declaration] = field(default_factory=dict)  # `COPY --from=REF` -> what stage REF declares
+
+
+_MAX_STAGE_DEPTH = 8
 
 
 def declare(
-    df: Dockerfile, *, base_config: ImageConfig | None, build_args: dict[str, str], known_venvs: set[str]
+    df: Dockerfile,
+    *,
+    base_config: ImageConfig | None,
+    build_args: dict[str, str],
+    known_venvs: set[str],
+    last: int | None = None,
+    depth: int = 0,
 ) -> Declaration:
-    build = resolve(df, base_config=base_config, build_args=build_args)
+    """What the final stage declares (or stage `last`, when a COPY --from names it); the stages
+    its COPY --from lines name are declared too (`from_stages`, read by `drift.dockerfile.stages`)."""
+    build = resolve(df, base_config=base_config, build_args=build_args, last=last)
     root = build.stages[0]
     decl = Declaration(
         base=root.base, base_line=root.line, stages=[s.name or f"#{i}" for i, s in enumerate(build.stages)]
@@ -86,7 +107,44 @@ def declare(
             else:
                 _config(decl, command)
     decl.env = dict(build.env)
+    if depth < _MAX_STAGE_DEPTH:
+        decl.from_stages = _from_stages(df, build, decl, base_config, build_args, known_venvs, depth)
     return decl
+
+
+def _from_stages(
+    df: Dockerfile,
+    build: Build,
+    decl: Declaration,
+    base_config: ImageConfig | None,
+    build_args: dict[str, str],
+    known_venvs: set[str],
+    depth: int,
+) -> dict[str, Declaration]:
+    """Each stage a COPY --from of this chain names, declared as a final stage would be (its base's
+    config is known only when it is this chain's base image)."""
+    all_heads, _ = heads(df, build_args)
+    index_of = {h.line: i for i, h in enumerate(all_heads)}
+    out: dict[str, Declaration] = {}
+    for stage in build.stages:
+        here = index_of[stage.line]
+        for command in stage.commands:
+            ref = command.inst.flags.get("from") if command.keyword in ("COPY", "ADD") else None
+            if not ref or ref.lower() in out:
+                continue
+            index = stage_index(all_heads, ref, before=here)
+            if index is None:
+                continue  # an image: drift.dockerfile.stages says what it cannot know
+            same_base = chain(all_heads, index)[0].base == build.base
+            out[ref.lower()] = declare(
+                df,
+                base_config=base_config if same_base else None,
+                build_args=build_args,
+                known_venvs=known_venvs,
+                last=index,
+                depth=depth + 1,
+            )
+    return out
 
 
 def _config(decl: Declaration, command: Command) -> None:
@@ -156,7 +214,11 @@ def _run(decl: Declaration, command: Command, venvs: set[str]) -> None:
     for name, interpreter in found.pip_uninstall:
         decl.pip_uninstall.append(At(line, (name, _venv_of(interpreter, env, venvs))))
     for path, interpreter, opts in found.requirement_files:
-        decl.requirement_files.append(At(line, (path, _venv_of(interpreter, env, venvs), bool(opts.get("user")))))
+        target = opts.get("target")
+        where = "*" if target else _venv_of(interpreter, env, venvs)
+        decl.requirement_files.append(
+            At(line, RequirementFile(path, where, bool(opts.get("user")), target if isinstance(target, str) else None))
+        )
     if found.accounts:
         decl.accounts.append(line)
     decl.account_names += [At(line, name) for name in found.account_names]

@@ -146,10 +146,10 @@ def _arg_pairs(
     return out
 
 
-def chain(all_stages: list[StageHead]) -> list[StageHead]:
-    """The final stage and the stages it is built FROM, root first."""
+def chain(all_stages: list[StageHead], last: int | None = None) -> list[StageHead]:
+    """The final stage (or stage `last`) and the stages it is built FROM, root first."""
     by_name = {s.name.lower(): i for i, s in enumerate(all_stages) if s.name}
-    index = len(all_stages) - 1
+    index = len(all_stages) - 1 if last is None else last
     out = [all_stages[index]]
     seen = {index}
     while out[0].base.lower() in by_name:
@@ -172,9 +172,21 @@ class _State:
     shell: tuple[str, ...]
 
 
-def resolve(df: Dockerfile, *, base_config: ImageConfig | None, build_args: Mapping[str, str]) -> Build:
+def stage_index(all_stages: list[StageHead], ref: str, before: int) -> int | None:
+    """The stage a `COPY --from=REF` in stage `before` names (a name or an index of an earlier
+    stage), or None: then REF is an image."""
+    if ref.isdigit():
+        return int(ref) if int(ref) < before else None
+    found = [i for i, s in enumerate(all_stages[:before]) if s.name and s.name.lower() == ref.lower()]
+    return found[-1] if found else None
+
+
+def resolve(
+    df: Dockerfile, *, base_config: ImageConfig | None, build_args: Mapping[str, str], last: int | None = None
+) -> Build:
+    """The final stage's chain resolved (or the chain of stage `last`, one a COPY --from names)."""
     all_heads, global_args = heads(df, build_args)
-    walked = chain(all_heads)
+    walked = chain(all_heads, last)
     config = base_config or ImageConfig()
     env = dict(config.env_map())
     added: tuple[tuple[str, str], ...] = ()

@@ -400,6 +400,7 @@ def _pip(words: list[str], workdir: str, out: Declared) -> None:
     target = None
     i = 0
     specs: list[tuple[str, bool]] = []
+    opts: dict[str, object] = {"user": user}  # shared by this command's -r files; the target is set below
     while i < len(args):
         a = args[i]
         opt, eq, val = a.partition("=")
@@ -408,21 +409,34 @@ def _pip(words: list[str], workdir: str, out: Declared) -> None:
             i += 1 if eq else 2
             if opt in ("-r", "--requirement"):
                 out.requirement_files.append(
-                    (_resolve(value, workdir) if not value.startswith("$") else value, interpreter, {"user": user})
+                    (_resolve(value, workdir) if not value.startswith("$") else value, interpreter, opts)
                 )
             elif opt in ("-e", "--editable"):
                 specs.append((value, True))
             elif opt in ("-t", "--target", "--prefix", "--root"):
-                target = value
+                target = _resolve(value, workdir) if not value.startswith("$") else value
             continue
         if a.startswith("-"):
             i += 1
             continue
         specs.append((a, False))
         i += 1
+    opts["target"] = target
     for spec, editable in specs:
         if "$" in spec:
             out.unknowns.append(f"pip requirement {spec} is decided at build time")
             out.unknown_pip = True
             continue
+        if is_local_spec(spec):
+            spec = _resolve(spec, workdir)  # a folder or a wheel/sdist file, as the RUN's working directory reads it
         out.pip_install.append(PipInstall(spec, interpreter, user=user, target=target, editable=editable))
+
+
+_ARCHIVES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
+
+
+def is_local_spec(spec: str) -> bool:
+    """A pip argument that names a local folder or a wheel/sdist file (not a requirement or a URL)."""
+    if "://" in spec or " @ " in spec or "@" in spec.split("/", 1)[0]:
+        return False
+    return spec.startswith((".", "/", "~")) or "/" in spec or spec.endswith(_ARCHIVES)
