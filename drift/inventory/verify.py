@@ -220,7 +220,7 @@ def pip_records(view: View, packages: Iterable[PipPackage], paths: set[str] | No
             path = posixpath.normpath(row if row.startswith("/") else posixpath.join(pkg.location, row))
             if paths is not None and path not in paths:
                 continue
-            size = int(size_field) if size_field.strip().isdigit() else None
+            size = int(size_field) if size_field.strip().isdigit() and len(size_field) <= 20 else None
             out.setdefault(path, []).append(Recorded(f"pip:{pkg.name}", found[0], found[1], size, record))
     return out
 

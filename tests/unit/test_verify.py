@@ -101,3 +101,21 @@ def test_image_layer_digests_are_kept_and_a_container_layer_never(
         assert verify.check(own, records(own), full=True).remembered == 0
     finally:
         verify.configure("screen")
+
+
+def test_a_crafted_record_is_data(tmp_path: Path) -> None:
+    """A RECORD row with a 60,000-digit size or a bad digest, an md5sums line of 1 MB: read, not a crash."""
+    good = b"x = 1\n"
+    root = make_root(
+        tmp_path / "crafted",
+        {
+            f"{SITE[1:]}/req/api.py": good,
+            f"{SITE[1:]}/req-1.0.dist-info/RECORD": f"req/api.py,{record(good)},{'9' * 60000}\nreq/b.py,sha256=!!,1\n",
+            "var/lib/dpkg/info/mod.md5sums": "0" * (1 << 20) + "  x\n",
+        },
+    )
+    layer = DirLayer(str(root), digest=None, overlay=False, description="test")
+    view = View([layer.scan()], [layer])
+    recs = records(view)
+    assert recs[f"{SITE}/req/api.py"][0].size is None
+    assert verify.check(view, recs, full=True).modified == {}
