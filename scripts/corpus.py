@@ -103,7 +103,7 @@ def table(results: list[Result]) -> str:
         else:
             rows.append((r.name, by_category(r.static), by_category(r.built), f"{r.seconds:.0f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     clean = sum(1 for r in results if not r.error and not r.found())
     quiet = sum(1 for r in results if not r.error and not r.found(strict=True))
     lines.append(f"{clean}/{len(results)} cases without drift in both modes ({quiet} without even an unknown)")
@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.names) - set(every))
     if unknown:
         parser.error(f"no such case: {', '.join(unknown)} (cases: {', '.join(every)})")
+
     def one(name: str) -> Result:
         result = run_case(name, args.keep)
         status = "ERROR" if result.error else f"static {len(result.static)} build {len(result.built)}"
