@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -49,14 +50,27 @@ def tag_of(name: str) -> str:
     return f"drift-corpus/{name}:1"
 
 
-def build(name: str) -> str | None:
-    """docker build with the classic builder and the host network; the error text or None."""
+def build(name: str, made: set[str]) -> str | None:
+    """docker build with the classic builder and the host network; the error text or None.
+    Every image id the build printed (each step's, so each stage's last one) goes into `made`."""
     env = dict(os.environ, DOCKER_BUILDKIT="0")
-    cmd = ["docker", "build", "-q", "--network", "host", "--rm", "--force-rm", "-t", tag_of(name), str(CORPUS / name)]
+    cmd = ["docker", "build", "--network", "host", "--rm", "--force-rm", "-t", tag_of(name), str(CORPUS / name)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=BUILD_TIMEOUT)
+    made.update(m.group(1) for m in re.finditer(r"^ ---> ([0-9a-f]{12})$", proc.stdout, re.M))
     if proc.returncode != 0:
         return f"docker build failed: {(proc.stderr or proc.stdout)[-2000:]}"
     return None
+
+
+def remove(name: str, made: set[str]) -> None:
+    """The case's tag, then the images its builds made (a builder stage's image is untagged and
+    outlives the tag); one still used by another image stays (docker refuses, not forced)."""
+    subprocess.run(["docker", "image", "rm", tag_of(name)], capture_output=True)
+    for image in sorted(made):
+        # a tagged image (the base a FROM printed, another case's) is never ours to remove
+        tags = subprocess.run(["docker", "image", "inspect", "-f", "{{len .RepoTags}}", image], capture_output=True)
+        if tags.returncode == 0 and tags.stdout.strip() == b"0":
+            subprocess.run(["docker", "image", "rm", image], capture_output=True)
 
 
 def diff(name: str, *extra: str) -> tuple[list[dict[str, Any]], str | None]:
@@ -72,10 +86,11 @@ def diff(name: str, *extra: str) -> tuple[list[dict[str, Any]], str | None]:
 
 def run_case(name: str, keep: bool) -> Result:
     result = Result(name)
+    made: set[str] = set()
     start = time.monotonic()
     try:
         # the engine is shared: a build that fails once (a mirror hiccup, a busy engine) is tried again
-        result.error = build(name) and build(name)
+        result.error = build(name, made) and build(name, made)
         if result.error is None:
             result.static, err = diff(name)
             result.built, err2 = diff(name, "--build", "--network", "host")
@@ -84,7 +99,7 @@ def run_case(name: str, keep: bool) -> Result:
         result.error = f"timed out: {' '.join(map(str, exc.cmd))[:200]}"
     finally:
         if not keep:
-            subprocess.run(["docker", "image", "rm", "-f", tag_of(name)], capture_output=True)
+            remove(name, made)
     result.seconds = time.monotonic() - start
     return result
 
