@@ -7,7 +7,7 @@ STAMP   = $(VENV)/.installed-stamp
 BASE   ?= drift-base:bookworm
 export DRIFT_BASE_IMAGE = $(BASE)
 
-.PHONY: help venv engine base chromium test test-unit demo lint format bytecode bench bench-fleet bench-multi bench-packages clean
+.PHONY: help venv engine base chromium test test-unit demo lint format bytecode bench bench-fleet bench-multi bench-packages corpus clean
 
 help:
 	@echo "make demo   - the story drift exists for, on a real engine"
@@ -71,6 +71,11 @@ bench-multi: venv base bytecode
 
 bench-fleet: venv base bytecode
 	$(BIN)/python bench/fleet.py
+
+# Real projects' Dockerfiles (tests/corpus/wild, each naming its source) built here and audited
+# against themselves, statically and with --build: any finding is a false alarm (slow: ~1-2 min a case).
+corpus: venv base bytecode
+	$(BIN)/python scripts/corpus.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

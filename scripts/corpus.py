@@ -1,0 +1,171 @@
+"""Run drift over the wild corpus: every tests/corpus/wild/NAME/Dockerfile (each modelled on a
+public project's Dockerfile named in its header) is built here, then audited against itself with
+`drift diff IMAGE DIR/Dockerfile -f json`, statically and with `--build --network host`. The
+Dockerfile describes the image exactly, so every finding is a false alarm (or a case whose
+Dockerfile really does not declare something; the case's README says so).
+
+    python scripts/corpus.py [NAME ...] [--keep] [--strict] [--jobs N] [--out FILE]
+
+Prints a table (case, static findings by category, build findings by category, seconds), writes
+every finding to a JSON file (default corpus-findings.json), removes the images it built unless
+--keep. Exits 1 when any case has a finding drift counts as drift (its own exit code 1; `unknown`
+findings, what drift says it cannot decide, are listed but do not count unless --strict), 2 when
+a case does not build or drift fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "corpus" / "wild"
+BUILD_TIMEOUT = 600
+DIFF_TIMEOUT = 900
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float = 0.0
+    error: str | None = None
+    static: list[dict[str, Any]] = field(default_factory=list)
+    built: list[dict[str, Any]] = field(default_factory=list)
+
+    def found(self, strict: bool = False) -> bool:
+        return any(f["category"] != "unknown" or strict for f in self.static + self.built)
+
+
+def tag_of(name: str) -> str:
+    return f"drift-corpus/{name}:1"
+
+
+def build(name: str, made: set[str]) -> str | None:
+    """docker build with the classic builder and the host network; the error text or None.
+    Every image id the build printed (each step's, so each stage's last one) goes into `made`."""
+    env = dict(os.environ, DOCKER_BUILDKIT="0")
+    cmd = ["docker", "build", "--network", "host", "--rm", "--force-rm", "-t", tag_of(name), str(CORPUS / name)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=BUILD_TIMEOUT)
+    made.update(m.group(1) for m in re.finditer(r"^ ---> ([0-9a-f]{12})$", proc.stdout, re.M))
+    if proc.returncode != 0:
+        return f"docker build failed: {(proc.stderr or proc.stdout)[-2000:]}"
+    return None
+
+
+def remove(name: str, made: set[str]) -> None:
+    """The case's tag, then the images its builds made (a builder stage's image is untagged and
+    outlives the tag); one still used by another image stays (docker refuses, not forced)."""
+    subprocess.run(["docker", "image", "rm", tag_of(name)], capture_output=True)
+    for image in sorted(made):
+        # a tagged image (the base a FROM printed, another case's) is never ours to remove
+        tags = subprocess.run(["docker", "image", "inspect", "-f", "{{len .RepoTags}}", image], capture_output=True)
+        if tags.returncode == 0 and tags.stdout.strip() == b"0":
+            subprocess.run(["docker", "image", "rm", image], capture_output=True)
+
+
+def diff(name: str, *extra: str) -> tuple[list[dict[str, Any]], str | None]:
+    """drift diff (this checkout's drift) as JSON: its findings, or an error text."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    dockerfile = str(CORPUS / name / "Dockerfile")
+    cmd = [sys.executable, "-m", "drift", "diff", tag_of(name), dockerfile, *extra, "-f", "json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=DIFF_TIMEOUT)
+    if proc.returncode not in (0, 1):
+        return [], f"drift diff {' '.join(extra) or '(static)'} exited {proc.returncode}: {proc.stderr[-2000:]}"
+    return json.loads(proc.stdout)["findings"], None
+
+
+def run_case(name: str, keep: bool) -> Result:
+    result = Result(name)
+    made: set[str] = set()
+    start = time.monotonic()
+    try:
+        # the engine is shared: a build that fails once (a mirror hiccup, a busy engine) is tried again
+        result.error = build(name, made) and build(name, made)
+        if result.error is None:
+            result.static, err = diff(name)
+            result.built, err2 = diff(name, "--build", "--network", "host")
+            result.error = err or err2
+    except subprocess.TimeoutExpired as exc:
+        result.error = f"timed out: {' '.join(map(str, exc.cmd))[:200]}"
+    finally:
+        if not keep:
+            remove(name, made)
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def by_category(findings: list[dict[str, Any]]) -> str:
+    if not findings:
+        return "-"
+    counts = Counter(f["category"] for f in findings)
+    return " ".join(f"{cat}:{n}" for cat, n in sorted(counts.items()))
+
+
+def table(results: list[Result]) -> str:
+    rows = [("case", "static", "build", "s")]
+    for r in results:
+        if r.error:
+            rows.append((r.name, "ERROR", r.error.splitlines()[0][:60], f"{r.seconds:.0f}"))
+        else:
+            rows.append((r.name, by_category(r.static), by_category(r.built), f"{r.seconds:.0f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    clean = sum(1 for r in results if not r.error and not r.found())
+    quiet = sum(1 for r in results if not r.error and not r.found(strict=True))
+    lines.append(f"{clean}/{len(results)} cases without drift in both modes ({quiet} without even an unknown)")
+    return "\n".join(lines)
+
+
+def slim(finding: dict[str, Any]) -> dict[str, Any]:
+    return {k: finding.get(k) for k in ("category", "manager", "name", "detail", "severity", "explained_by")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="cases to run (default: all)")
+    parser.add_argument("--keep", action="store_true", help="keep the images built")
+    parser.add_argument("--jobs", type=int, default=1, help="cases run at once (default 1)")
+    parser.add_argument("--strict", action="store_true", help="count unknown findings as findings")
+    parser.add_argument("--out", default=str(ROOT / "corpus-findings.json"), help="findings JSON file")
+    args = parser.parse_args(argv)
+    every = sorted(p.name for p in CORPUS.iterdir() if (p / "Dockerfile").is_file())
+    unknown = sorted(set(args.names) - set(every))
+    if unknown:
+        parser.error(f"no such case: {', '.join(unknown)} (cases: {', '.join(every)})")
+
+    def one(name: str) -> Result:
+        result = run_case(name, args.keep)
+        status = "ERROR" if result.error else f"static {len(result.static)} build {len(result.built)}"
+        print(f"{name}: {status} ({result.seconds:.0f}s)", file=sys.stderr, flush=True)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(one, args.names or every))
+    print(table(results))
+    doc = {
+        r.name: {
+            "seconds": round(r.seconds, 1),
+            "error": r.error,
+            "static": [slim(f) for f in r.static],
+            "build": [slim(f) for f in r.built],
+        }
+        for r in results
+    }
+    Path(args.out).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    if any(r.error for r in results):
+        return 2
+    return 1 if any(r.found(args.strict) for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+print("digital brain")

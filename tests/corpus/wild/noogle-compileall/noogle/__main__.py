@@ -1,0 +1,3 @@
+import sys
+
+print("noogle", sys.argv[1:])

@@ -1,0 +1,4 @@
+import idna
+import six
+
+print(idna.encode("example.com"), six.PY3)

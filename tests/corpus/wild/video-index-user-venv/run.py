@@ -1,0 +1,3 @@
+import video_index
+
+video_index.main()
