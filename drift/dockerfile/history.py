@@ -248,7 +248,16 @@ def _norm(text: str) -> str:
 
 
 def _short(text: str, limit: int = 80) -> str:
+    """A history row as a message shows it: the classic builder's build-arg prefix (`|2 TOKEN=...
+    KEY=... /bin/sh -c ...`) holds the build args' values, which are never shown."""
+    from drift.secrets import redact_text
+
     text = _norm(text)
+    if text.startswith("|"):
+        count, _, rest = text[1:].partition(" ")
+        shell = rest.find("/bin/sh -c")
+        text = f"|{count} (build args not shown) " + (rest[shell:] if shell >= 0 else "...")
+    text = redact_text(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

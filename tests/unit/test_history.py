@@ -213,3 +213,11 @@ def test_explaining_by_layer() -> None:
     assert ev.explaining(view, "/etc/hand.conf") is None and ev.after_build(view, "/etc/hand.conf")
     assert ev.explaining(view, "/etc/old", deleted=True) is None and ev.after_build(view, "/etc/old", deleted=True)
     assert not ev.after_build(view, "/etc/x")
+
+
+def test_a_stop_message_never_shows_build_arg_values() -> None:
+    """The classic builder records build args with their values (`|1 TOKEN=... /bin/sh -c ...`)."""
+    from drift.dockerfile.history import _short
+
+    shown = _short("|1 DEPLOY_TOKEN=build-arg-tok-000 /bin/sh -c useradd -u 1500 appuser")
+    assert "build-arg-tok-000" not in shown and "useradd" in shown

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """A stand-in for Django's manage.py: `collectstatic` copies static/ to static-collected/."""
+
 import shutil
 import sys
 from pathlib import Path
