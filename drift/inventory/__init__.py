@@ -202,9 +202,9 @@ def _verify_packages(
     if full:
         records = verify.apt_records(top, None, None)
         pip_recs = verify.pip_records(top, pip_top.packages, None)
-    else:
-        apt_names = {ex.owners[p] for p in present if p in ex.owners}
-        records = verify.apt_records(top, apt_names, present)
+    else:  # screen first: only the md5sums of packages with a suspect file are read
+        screened = verify.apt_suspects(top, ex.owners, present)
+        records = verify.apt_records(top, {ex.owners[p] for p in screened}, screened)
         keys = {ex.records[p] for p in present if p in ex.records}
         pip_recs = verify.pip_records(top, [p for p in pip_top.packages if p.key in keys], present)
     for path, recs in pip_recs.items():

@@ -169,8 +169,17 @@ def _real(path: str, spellings: list[tuple[str, str]]) -> str:
 
 def apt_records(view: View, packages: Iterable[str] | None, paths: set[str] | None) -> dict[str, list[Recorded]]:
     """Real path -> what dpkg recorded for it, for these packages (all with None), limited to
-    PATHS when given (the file lists are streamed either way)."""
+    PATHS when given (then a line is matched as bytes, through every spelling of the path, and
+    only the matching ones are decoded)."""
     spellings = _spellings(view)
+    wanted: dict[bytes, str] | None = None
+    if paths is not None:
+        wanted = {}
+        for path in paths:
+            wanted[path[1:].encode("utf-8", "surrogateescape")] = path
+            for alias, real in spellings:
+                if path.startswith(real + "/"):
+                    wanted[(alias + path[len(real) :])[1:].encode("utf-8", "surrogateescape")] = path
     out: dict[str, list[Recorded]] = {}
     for name, sums in sorted(md5sums_files(view, packages).items()):
         for sums_path in sums:
@@ -179,12 +188,38 @@ def apt_records(view: View, packages: Iterable[str] | None, paths: set[str] | No
                 digest, sep, rel = line.partition(b"  ")
                 if not sep or len(digest) != 32:
                     continue
-                path = _real("/" + rel.decode("utf-8", errors="surrogateescape").lstrip("/"), spellings)
-                if paths is not None and path not in paths:
-                    continue
+                if wanted is not None:
+                    found = wanted.get(rel.lstrip(b"/"))
+                    if found is None:
+                        continue
+                    path = found
+                else:
+                    path = _real("/" + rel.decode("utf-8", errors="surrogateescape").lstrip("/"), spellings)
                 out.setdefault(path, []).append(
                     Recorded(f"apt:{name}", "md5", digest.decode("ascii", errors="replace"), None, listfile)
                 )
+    return out
+
+
+def apt_suspects(view: View, owners: dict[str, str], paths: Iterable[str]) -> set[str]:
+    """The screen for dpkg's files, before any md5sums is read: PATHS (owned per OWNERS) written
+    after their package's file list (a later mtime, or a layer above it). dpkg records no size."""
+    lists: dict[str, list[str]] = {}
+    for listfile in view.listdir(INFO):
+        if listfile.endswith(".list"):
+            lists.setdefault(posixpath.basename(listfile)[: -len(".list")].split(":", 1)[0], []).append(listfile)
+    out: set[str] = set()
+    for path in paths:
+        owner = owners.get(path)
+        entry = view.entries.get(path)
+        if owner is None or entry is None:
+            continue
+        layer = view.layer_of.get(path, -1)
+        for listfile in lists.get(owner, ()) or [""]:
+            installed = view.entries.get(listfile)
+            if installed is None or entry.mtime > installed.mtime or layer > view.layer_of.get(listfile, -1):
+                out.add(path)
+                break
     return out
 
 
