@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# build contexts modelled on other projects (their own tests inside are theirs, not drift's)
+collect_ignore = ["corpus"]
 # Tests never touch the user's own layer cache: they get one of their own, removed at the end.
 TEST_CACHE = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"drift-test-cache-{os.getpid()}")
 os.environ["DRIFT_CACHE_DIR"] = TEST_CACHE
