@@ -5,6 +5,7 @@ Dockerfile describes the image exactly, so every finding is a false alarm (or a 
 Dockerfile really does not declare something; the case's README says so).
 
     python scripts/corpus.py [NAME ...] [--keep] [--strict] [--jobs N] [--out FILE]
+                             [--modes static,build] [--verify-packages]
 
 Prints a table (case, static findings by category, build findings by category, seconds), writes
 every finding to a JSON file (default corpus-findings.json), removes the images it built unless
@@ -84,7 +85,7 @@ def diff(name: str, *extra: str) -> tuple[list[dict[str, Any]], str | None]:
     return json.loads(proc.stdout)["findings"], None
 
 
-def run_case(name: str, keep: bool) -> Result:
+def run_case(name: str, keep: bool, modes: tuple[str, ...] = ("static", "build"), extra: tuple[str, ...] = ()) -> Result:
     result = Result(name)
     made: set[str] = set()
     start = time.monotonic()
@@ -92,8 +93,11 @@ def run_case(name: str, keep: bool) -> Result:
         # the engine is shared: a build that fails once (a mirror hiccup, a busy engine) is tried again
         result.error = build(name, made) and build(name, made)
         if result.error is None:
-            result.static, err = diff(name)
-            result.built, err2 = diff(name, "--build", "--network", "host")
+            err = err2 = None
+            if "static" in modes:
+                result.static, err = diff(name, *extra)
+            if "build" in modes:
+                result.built, err2 = diff(name, "--build", "--network", "host", *extra)
             result.error = err or err2
     except subprocess.TimeoutExpired as exc:
         result.error = f"timed out: {' '.join(map(str, exc.cmd))[:200]}"
@@ -135,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="cases to run (default: all)")
     parser.add_argument("--keep", action="store_true", help="keep the images built")
     parser.add_argument("--jobs", type=int, default=1, help="cases run at once (default 1)")
+    parser.add_argument("--modes", default="static,build", help="static, build or both (default both)")
+    parser.add_argument(
+        "--verify-packages", action="store_true", help="audit with --verify-packages (hash every package file)"
+    )
     parser.add_argument("--strict", action="store_true", help="count unknown findings as findings")
     parser.add_argument("--out", default=str(ROOT / "corpus-findings.json"), help="findings JSON file")
     args = parser.parse_args(argv)
@@ -144,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no such case: {', '.join(unknown)} (cases: {', '.join(every)})")
 
     def one(name: str) -> Result:
-        result = run_case(name, args.keep)
+        modes = tuple(m.strip() for m in args.modes.split(","))
+        extra = ("--verify-packages",) if args.verify_packages else ()
+        result = run_case(name, args.keep, modes, extra)
         status = "ERROR" if result.error else f"static {len(result.static)} build {len(result.built)}"
         print(f"{name}: {status} ({result.seconds:.0f}s)", file=sys.stderr, flush=True)
         return result

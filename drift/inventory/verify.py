@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import hashlib
 import os
 import posixpath
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
@@ -320,32 +320,41 @@ def _hash_all(view: View, todo: list[tuple[str, str]]) -> tuple[list[tuple[str |
     grouped by the layer folder that holds them, so a folder is reached once (component by
     component, no link followed) for all its files."""
     groups: dict[tuple[int, str], list[int]] = {}
+    reals: list[str] = []
     for i, (path, _) in enumerate(todo):
         found = view.file_of(path)
         real = found[0] if found is not None else path
+        reals.append(real)
         groups.setdefault((view.layer_of.get(real, -1), posixpath.dirname(real)), []).append(i)
     out: list[tuple[str | None, int]] = [(None, 0)] * len(todo)
     known, keys = _remembered(view, todo, groups)
     for i, value in known.items():
         out[i] = value
 
+    local = threading.local()
+
     def run(key: tuple[int, str]) -> None:
         layer, folder = key
         handle = view.handles[layer] if view.handles is not None and layer >= 0 else None
         fd = -1
-        if handle is not None and hasattr(handle, "open_folder"):
+        if handle is not None and hasattr(handle, "digest_in"):
             with contextlib.suppress(OSError):
                 fd = handle.open_folder(folder)
+        buf = getattr(local, "buf", None)
+        if buf is None:
+            buf = local.buf = bytearray(1 << 18)
         try:
             for i in groups[key]:
                 if i in known:
                     continue
                 path, algorithm = todo[i]
-                opener = None
-                if fd >= 0:
-                    real = view.file_of(path)[0]  # type: ignore[index]  # grouped by it above
-                    opener = functools.partial(handle.open_in, fd, posixpath.basename(real), real)  # type: ignore[union-attr]
-                out[i] = _digest(view, path, algorithm, opener)
+                if fd < 0:
+                    out[i] = _digest(view, path, algorithm)
+                    continue
+                try:
+                    out[i] = handle.digest_in(fd, posixpath.basename(reals[i]), algorithm, buf)  # type: ignore[union-attr]
+                except (OSError, ValueError):
+                    out[i] = (None, 0)
         finally:
             if fd >= 0:
                 os.close(fd)
