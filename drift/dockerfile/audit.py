@@ -17,7 +17,9 @@ from drift.dockerfile.declared import Declaration
 from drift.dockerfile.deps import ORPHAN, AptIndex, attribute_apt, attribute_pip, by_label, pip_key
 from drift.dockerfile.history import Evidence
 from drift.inventory import Inspection
+from drift.inventory.apt import INFO
 from drift.model import Finding
+from drift.sources.fs import View
 
 __all__ = ["ORPHAN", "AptIndex", "attribute_apt", "attribute_pip", "audit", "by_label", "pip_key"]
 
@@ -37,4 +39,63 @@ def audit(
     findings += file_findings(insp, decl, context, history)
     findings += account_findings(insp, decl)
     findings += config_findings(insp, decl)
+    if history is not None and history.made:
+        findings = [f for f in findings if not _history_explains(insp, history, f)]
     return findings
+
+
+def _history_explains(insp: Inspection, history: Evidence, f: Finding) -> bool:
+    """Whether the image's history ties what an undocumented package or an added account finding
+    is about to a layer a Dockerfile line made (drift.dockerfile.history): that line installed
+    it, though its text does not say so (a build tool, a script, a package manager drift does
+    not read). What the Dockerfile contradicts (a package it removes, a version it pins, a
+    package missing) is never taken from history."""
+    if f.category not in ("undocumented", "unknown", "account") or f.expected is not None:
+        return False
+    view = insp.top
+    if f.category == "account":
+        layer = _account_layer(view, f.name)
+        return layer is not None and history.made.get(layer) is not None and history.made[layer].keyword == "RUN"
+    path = _package_path(insp, f)
+    return path is not None and history.explaining(view, path) is not None
+
+
+def _package_path(insp: Inspection, f: Finding) -> str | None:
+    """The file whose layer says when a package was installed: its dpkg file list, its
+    dist-info's METADATA."""
+    inv = insp.inventory
+    if f.manager == "pip":
+        for p in inv.pip:
+            if p.name == f.name and p.location == f.location:
+                return p.metadata_path
+    elif f.manager == "apt":
+        for a in inv.apt:
+            if a.name == f.name:
+                for path in (f"{INFO}/{a.name}:{a.architecture}.list", f"{INFO}/{a.name}.list"):
+                    if path in insp.top.entries:
+                        return path
+    return None
+
+
+_ACCOUNT_FILES = {"user": "/etc/passwd", "group": "/etc/group"}
+
+
+def _account_layer(view: View, label: str) -> int | None:
+    """The lowest layer whose account file names the account (`user NAME`, `group NAME`)."""
+    kind, _, name = label.partition(" ")
+    path = _ACCOUNT_FILES.get(kind)
+    if path is None or view.handles is None or not name:
+        return None
+    prefix = name.encode() + b":"
+    for index, scan in enumerate(view.scans):
+        entry = scan.entries.get(path)
+        if entry is None or entry.kind != "file" or entry.size > 1 << 22:
+            continue
+        try:
+            with view.handles[index].open(path) as fh:
+                lines = fh.read(1 << 22).splitlines()
+        except (OSError, KeyError, ValueError):
+            continue
+        if any(line.startswith(prefix) for line in lines):
+            return index
+    return None

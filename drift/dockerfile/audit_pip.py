@@ -11,7 +11,7 @@ from packaging.version import InvalidVersion, Version
 from drift.dockerfile import stages
 from drift.dockerfile.audit_apt import first
 from drift.dockerfile.context import BuildContext
-from drift.dockerfile.declared import At, Declaration
+from drift.dockerfile.declared import USER_SITE, At, Declaration
 from drift.dockerfile.deps import attribute_pip, by_label, pip_key
 from drift.dockerfile.shell import is_local_spec
 from drift.dockerfile.stages import Env, context_source
@@ -24,6 +24,8 @@ def _env_matches(pkg: PipPackage, env: str | Env | None) -> bool:
         return env.holds(pkg.location)
     if env == "*":
         return True
+    if env == USER_SITE:  # --user: a home's .local, whichever USER ran the line
+        return pkg.venv is None and pkg.environment.endswith("/.local")
     if env is None:
         return pkg.venv is None and not pkg.environment.endswith("/.local")
     return pkg.environment == env
@@ -76,7 +78,7 @@ def pip_findings(insp: Inspection, decl: Declaration, context: str | None) -> li
             out.append(_no_requirements(path, at.line))
             decl.unknown_pip.append(at.line)
             continue
-        specs += [(at.line, s, "/root/.local" if user else env) for s in lines]
+        specs += [(at.line, s, USER_SITE if user else env) for s in lines]
     moved = stages.carried(decl)
     venv_lines = {a.value: a.line for a in decl.venvs}
     specs += _carried_specs(moved, decl, context, out, venv_lines)
@@ -113,8 +115,14 @@ def pip_findings(insp: Inspection, decl: Declaration, context: str | None) -> li
                 )
             )
             continue
+        # pip upgraded over Debian's (`pip install -U pip` on python3-pip): pip cannot remove
+        # Debian's copy, which stays behind the new one on sys.path; the copy that satisfies the
+        # line is what the line made, Debian's is the apt package's
+        ok = [p for p in hits if not req.specifier or req.specifier.contains(_version(p.version), prereleases=True)]
         for p in hits:
             explained |= _pip_closure(p, by_env.get(p.location, []))
+            if ok and p.apt_owner and p not in ok:
+                continue
             if req.specifier and not req.specifier.contains(_version(p.version), prereleases=True):
                 out.append(
                     Finding(

@@ -24,10 +24,13 @@ class RequirementFile(NamedTuple):
     """A `pip install -r FILE`: the file's path in the image and where its packages go."""
 
     path: str
-    env: str | None  # as PipInstall's: a venv, None (system), "/root/.local", "*" (--target/--prefix)
+    env: str | None  # as PipInstall's: a venv, None (system), USER_SITE (--user), "*" (--target/--prefix)
     user: bool
     target: str | None = None  # the --target/--prefix/--root folder
 
+
+# `pip install --user`: the ~/.local of whichever USER the line runs as (root's or another's)
+USER_SITE = "~/.local"
 
 @dataclass(frozen=True, slots=True)
 class At:
@@ -238,7 +241,7 @@ def _pip_env(pip: PipInstall, env: Mapping[str, str], venvs: set[str]) -> str | 
     if pip.target:
         return "*"
     if pip.user:
-        return "/root/.local"
+        return USER_SITE
     return _venv_of(pip.interpreter, env, venvs)
 
 

@@ -15,9 +15,10 @@ image's own claim and can be forged; `drift diff --build` never reads it and
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from drift.dockerfile.parse import Dockerfile
@@ -96,25 +97,58 @@ class Evidence:
         }
 
 
-def layer_rows(history: Sequence[RawHistory], layers: int) -> list[int | None] | None:
+def layer_rows(
+    history: Sequence[RawHistory], layers: int, folders_only: Callable[[int, str], bool] | None = None
+) -> list[int | None] | None:
     """For each history row, the index of the layer it made (None for a row that made none);
     None when the rows and the layers do not add up. The engine's API does not say which rows
     made no layer (drift guesses from the size), so a BuildKit row (`# buildkit`: RUN/COPY/ADD,
     each recorded with a layer; then WORKDIR, a mkdir) counts as one when the guess does not add
-    up."""
+    up. The classic builder's WORKDIR makes a layer when it created the folder, recorded with
+    size 0: with FOLDERS_ONLY (whether layer I holds nothing but the folder P and its parents)
+    such a row is given the layer it made."""
+    if folders_only is not None and sum(not row.empty_layer for row in history) < layers:
+        made = _classic_workdirs(history, layers, folders_only)
+        if made is not None:
+            return _indexes(made)
     for made in (
         [not row.empty_layer for row in history],
         [not row.empty_layer or _buildkit_layer(row, workdir=False) for row in history],
         [not row.empty_layer or _buildkit_layer(row, workdir=True) for row in history],
     ):
         if sum(made) == layers:
-            out: list[int | None] = []
-            index = 0
-            for has_layer in made:
-                out.append(index if has_layer else None)
-                index += has_layer
-            return out
+            return _indexes(made)
     return None
+
+
+def _indexes(made: Sequence[bool]) -> list[int | None]:
+    out: list[int | None] = []
+    index = 0
+    for has_layer in made:
+        out.append(index if has_layer else None)
+        index += has_layer
+    return out
+
+
+_CLASSIC_WORKDIR = re.compile(r"^/bin/sh -c #\(nop\) WORKDIR (?P<dest>.+)$")
+
+
+def _classic_workdirs(
+    history: Sequence[RawHistory], layers: int, folders_only: Callable[[int, str], bool]
+) -> list[bool] | None:
+    """Rows in order: a sized row made a layer; a classic WORKDIR row without size made one when
+    the next layer holds only its folder (and the rows left still fit the layers left)."""
+    made: list[bool] = []
+    index = 0
+    for i, row in enumerate(history):
+        has = not row.empty_layer
+        workdir = _CLASSIC_WORKDIR.match(_norm(row.created_by))
+        if not has and workdir is not None and index < layers:
+            after = sum(not r.empty_layer for r in history[i + 1 :])
+            has = layers - index > after and folders_only(index, _clean(workdir["dest"]))
+        made.append(has)
+        index += has
+    return made if index == layers else None
 
 
 def _buildkit_layer(row: RawHistory, *, workdir: bool) -> bool:
@@ -124,9 +158,11 @@ def _buildkit_layer(row: RawHistory, *, workdir: bool) -> bool:
     return workdir and row.comment == "buildkit.dockerfile.v0" and row.created_by.startswith("WORKDIR ")
 
 
-def match(history: Sequence[RawHistory], base_rows: int, layers: int, build: Build) -> Evidence:
+def match(
+    history: Sequence[RawHistory], base_rows: int, layers: int, build: Build, rows: list[int | None] | None = None
+) -> Evidence:
     """The layers above the base that the history says the final stage's lines made, in order."""
-    rows = layer_rows(history, layers)
+    rows = rows if rows is not None else layer_rows(history, layers)
     if rows is None:
         return Evidence({}, f"the image's history does not add up to its {layers} layers")
     commands, arg_names = _layered(build)
@@ -185,6 +221,9 @@ def _matches(created_by: str, command: Command, arg_names: frozenset[str]) -> bo
             text = text[4:]
         return _run_matches(text, command, arg_names)
     if command.keyword == "WORKDIR":
+        classic = _CLASSIC_WORKDIR.match(text)
+        if classic is not None:
+            return _clean(classic["dest"].strip()) == command.workdir
         return buildkit is False and text.startswith("WORKDIR ") and _clean(text[8:].strip()) == command.workdir
     if buildkit:
         return _buildkit_copy(text, command)
@@ -269,9 +308,19 @@ def from_inspection(insp: Inspection, df: Dockerfile, build_args: Mapping[str, s
     base_rows = sum(1 for h in inv.history if h.in_base)
     if not source.history or layers == 0:
         return Evidence({}, "the image records no history")
-    rows = layer_rows(source.history, layers)
+    rows = layer_rows(source.history, layers, functools.partial(_folders_only, insp.top))
     base_layers = sum(1 for index in (rows or [])[:base_rows] if index is not None)
     if rows is not None and inv.base is not None and base_layers != inv.base.layers:
         return Evidence({}, f"the image's history does not start with its base's {inv.base.layers} layers")
     build = resolve(df, base_config=inv.base_config, build_args=build_args)
-    return match(source.history, base_rows, layers, build)
+    return match(source.history, base_rows, layers, build, rows)
+
+
+def _folders_only(view: View, index: int, path: str) -> bool:
+    """Whether layer INDEX holds nothing but folders on the way to PATH (a WORKDIR's mkdir)."""
+    if index >= len(view.scans):
+        return False
+    scan = view.scans[index]
+    if scan.whiteouts or not scan.entries:
+        return False
+    return all(e.kind == "dir" and (p == path or path.startswith(p.rstrip("/") + "/")) for p, e in scan.entries.items())

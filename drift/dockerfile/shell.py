@@ -180,11 +180,14 @@ def analyse(script: str, *, workdir: str = "/") -> Declared:
         elif prog in _WRITERS or prog in IMPLICIT_WRITES:
             out.paths += IMPLICIT_WRITES.get(prog, ()) + tuple(_backups(words))
             named = []
+            operands = _operands(prog, words)
             for w in words[1:]:
                 if w.startswith("/") or (w.startswith(("./", "../")) and prog != "curl"):
                     named.append(_resolve(w, workdir))
                 elif "=" in w and w.split("=", 1)[1].startswith("/"):
                     named.append(_resolve(w.split("=", 1)[1], workdir))
+                elif w in operands:
+                    named.append(_resolve(w, workdir))  # `rm requirements.txt`: in the WORKDIR
             (out.meta_paths if prog in _METADATA_ONLY else out.paths).extend(named)
     _settle_build_deps(out)
     return out
@@ -206,6 +209,22 @@ IMPLICIT_WRITES: dict[str, tuple[str, ...]] = {
     "update-rc.d": ("/etc/rc?.d/*",),
     "dpkg-reconfigure": ("/etc/default/*", "/etc/timezone", "/etc/localtime", "/etc/locale.gen"),
 }
+
+
+# Commands whose every operand is a path (relative ones in the RUN's working directory), and
+# those whose first operand is not (a mode, an owner).
+_PATH_OPERANDS = frozenset({"rm", "rmdir", "mkdir", "touch", "tee", "mv", "cp", "install"})
+_PATH_AFTER_FIRST = frozenset({"chmod", "chown", "chgrp"})
+
+
+def _operands(prog: str, words: list[str]) -> set[str]:
+    """The plain words (no option, no variable, no glob) a file command takes as paths."""
+    if prog not in _PATH_OPERANDS and prog not in _PATH_AFTER_FIRST:
+        return set()
+    plain = [w for w in words[1:] if w and not w.startswith("-")]
+    if prog in _PATH_AFTER_FIRST:
+        plain = plain[1:]
+    return {w for w in plain if not any(c in w for c in "$*?[{`=:")}
 
 
 def _backups(words: list[str]) -> list[str]:
