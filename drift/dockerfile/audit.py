@@ -31,8 +31,13 @@ def audit(
     findings += [
         Finding("dockerfile", None, f"line {a.line}", None, None, line=a.line, detail=a.value) for a in decl.problems
     ]
+    # a line drift cannot read is no longer unknown when the history ties it to the layer it
+    # made: what that layer holds is that line's (and judged as such below)
+    read = {m.line for m in history.made.values()} if history is not None else set()
     findings += [
-        Finding("unknown", None, f"line {a.line}", None, None, line=a.line, detail=a.value) for a in decl.unknowns
+        Finding("unknown", None, f"line {a.line}", None, None, line=a.line, detail=a.value)
+        for a in decl.unknowns
+        if a.line not in read
     ]
     findings += apt_findings(insp, decl)
     findings += pip_findings(insp, decl, context)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import fnmatch
 
+from drift.dockerfile.coverage import written
 from drift.dockerfile.declared import At, Declaration
 from drift.dockerfile.deps import ORPHAN, AptIndex, attribute_apt, by_label
 from drift.dockerfile.shell import AptInstall
 from drift.inventory import Inspection
+from drift.inventory.apt import STATUS
 from drift.model import AptPackage, Finding, FindingCategory
 
 
@@ -62,6 +64,21 @@ def apt_findings(insp: Inspection, decl: Declaration) -> list[Finding]:
         item = at.value
         if name not in installed and (item.transient or _real(name, index)):
             continue  # a build dependency purged again, or a virtual package a real one provides
+        gone = written(decl, STATUS, after=at.line, content=True) if name not in installed else None
+        if gone is not None and not insp.top.entries.get(STATUS):
+            out.append(
+                Finding(
+                    "unknown",
+                    "apt",
+                    name,
+                    None,
+                    None,
+                    line=gone,
+                    detail=f"line {gone} deletes dpkg's database ({STATUS}): whether {name} (line {at.line}) "
+                    "is installed cannot be read",
+                )
+            )
+            continue
         if name not in installed:
             out.append(
                 Finding(

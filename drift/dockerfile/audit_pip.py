@@ -4,6 +4,7 @@ against the installed distributions, per environment."""
 from __future__ import annotations
 
 import os
+import posixpath
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
@@ -29,6 +30,22 @@ def _env_matches(pkg: PipPackage, env: str | Env | None) -> bool:
     if env is None:
         return pkg.venv is None and not pkg.environment.endswith("/.local")
     return pkg.environment == env
+
+
+def _deletes_metadata(pattern: str) -> bool:
+    """A path a RUN line writes (deletes) that is pip's metadata: a dist-info or egg-info (glob),
+    or a whole site-packages."""
+    base = posixpath.basename(pattern.rstrip("/"))
+    return "-packages" in pattern and (base.endswith(("dist-info", "egg-info")) or base.endswith("-packages"))
+
+
+def _metadata_deleted(decl: Declaration, after: int) -> int | None:
+    """The first RUN line after AFTER that deletes pip's metadata (`rm -rf .../*.dist-info`)."""
+    return next((at.line for at in decl.paths if at.line > after and _deletes_metadata(at.value)), None)
+
+
+def _gone_what(decl: Declaration, line: int) -> str:
+    return ", ".join(at.value for at in decl.paths if at.line == line and _deletes_metadata(at.value))
 
 
 def _requirements(context: str | None, copies: list[At], path: str) -> list[str] | None:
@@ -101,6 +118,21 @@ def pip_findings(insp: Inspection, decl: Declaration, context: str | None) -> li
         hits = [p for p in inv.pip if canonical_name(p.name) == name and _env_matches(p, env)]
         if not hits and isinstance(env, Env) and not env.whole:
             continue  # a COPY of part of an install: what it holds may come from it, nothing more
+        gone = _metadata_deleted(decl, line) if not hits else None
+        if gone is not None:
+            out.append(
+                Finding(
+                    "unknown",
+                    "pip",
+                    req.name,
+                    None,
+                    None,
+                    line=gone,
+                    detail=f"line {gone} deletes installed packages' metadata ({_gone_what(decl, gone)}): "
+                    f"whether {req.name} (line {line}) is installed cannot be read",
+                )
+            )
+            continue
         if not hits:
             out.append(
                 Finding(

@@ -67,15 +67,7 @@ class Coverage:
     def written(self, path: str, *, after: int, content: bool = False) -> int | None:
         """A RUN line after `after` that names this path, a folder of it, or a glob matching it
         (`content`: only lines that may change what it holds, not just its owner or mode)."""
-        for at in self.decl.paths if content else self.decl.paths + self.decl.meta_paths:
-            if at.line <= after:
-                continue
-            pattern = _VARIABLE.sub("*", at.value)  # `ln -s ... /usr/local/bin/$dst`: any name there
-            if path == pattern or path.startswith(pattern.rstrip("/") + "/") or fnmatch.fnmatchcase(path, pattern):
-                return at.line
-            if pattern.startswith(path + "/"):  # a folder made to hold what a RUN wrote
-                return at.line
-        return None
+        return written(self.decl, path, after=after, content=content)
 
     def _other(self, path: str) -> int | None:
         for at in self.decl.workdirs + self.decl.venvs:
@@ -84,6 +76,19 @@ class Coverage:
             if at.value.startswith(path + "/"):  # parents a WORKDIR created
                 return at.line
         return None  # account files: grouped under the account changes (drift.inventory.accounts)
+
+
+def written(decl: Declaration, path: str, *, after: int, content: bool = False) -> int | None:
+    """Coverage.written without a build context: the first RUN line after AFTER naming PATH."""
+    for at in decl.paths if content else decl.paths + decl.meta_paths:
+        if at.line <= after:
+            continue
+        pattern = _VARIABLE.sub("*", at.value)  # `ln -s ... /usr/local/bin/$dst`: any name there
+        if path == pattern or path.startswith(pattern.rstrip("/") + "/") or fnmatch.fnmatchcase(path, pattern):
+            return at.line
+        if pattern.startswith(path + "/"):  # a folder made to hold what a RUN wrote
+            return at.line
+    return None
 
 
 def _is_dir(view: View, path: str) -> bool:

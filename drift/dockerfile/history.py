@@ -29,7 +29,10 @@ from drift.sources.fs import View
 
 BUILDKIT = "# buildkit"
 _LAYERED = ("RUN", "COPY", "ADD", "WORKDIR")
-_CLASSIC_COPY = re.compile(r"^(?P<shell>.*?) #\(nop\) (?P<kw>COPY|ADD) (?:file|dir|multi):[0-9a-f]+ in (?P<dest>.*)$")
+# the classic builder writes a COPY's flags glued to the source (`COPY --chown=a:bdir:<hash> in .venv`)
+_CLASSIC_COPY = re.compile(
+    r"^(?P<shell>.*?) #\(nop\) (?P<kw>COPY|ADD) (?:--[a-z-]+=\S*? ?)*(?:file|dir|multi):[0-9a-f]+ in (?P<dest>.*)$"
+)
 _BUILDKIT_COPY_FLAGS = re.compile(r"^(?:--(?:parents|chown=\S*|chmod=\S*|link|from=\S*) )*")
 _ARGS = re.compile(r"^\|(\d+) ")
 

@@ -107,9 +107,13 @@ def _declared(stage: Declaration) -> list[Item]:
     """A stage's own pip installs, -r files and venvs, each under its root, and what its own
     COPY --from lines carry."""
     out: list[Item] = []
+    removed = {_canonical(a.value[0]): a.line for a in stage.pip_uninstall}
     for at in stage.pip_install:
         pip, env = at.value
         root = _root(pip.target, pip.user, env)
+        name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", pip.spec)
+        if name is not None and removed.get(_canonical(name[0]), 0) > at.line:
+            continue  # uninstalled again later in the stage (`pip uninstall poetry`)
         if root:
             out.append(Item("pip", pip.spec, at.line, Env(root, True), stage))
     for at in stage.requirement_files:
@@ -121,6 +125,10 @@ def _declared(stage: Declaration) -> list[Item]:
     for c in carried(stage):
         out += [Item(i.kind, i.value, c.line, i.env, i.stage, i.user) for i in c.items]
     return out
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _root(target: str | None, user: bool, env: str | None) -> str | None:
