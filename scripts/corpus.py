@@ -5,7 +5,10 @@ Dockerfile describes the image exactly, so every finding is a false alarm (or a 
 Dockerfile really does not declare something; the case's README says so).
 
     python scripts/corpus.py [NAME ...] [--keep] [--strict] [--jobs N] [--out FILE]
-                             [--modes static,build] [--verify-packages]
+                             [--modes static,build] [--verify-packages] [--plant]
+
+--plant commits hand-made drift on the built image (an apt install, a pip install, an added
+config file, a package file edited) and requires each found, and nothing else, in every mode.
 
 Prints a table (case, static findings by category, build findings by category, seconds), writes
 every finding to a JSON file (default corpus-findings.json), removes the images it built unless
@@ -43,8 +46,22 @@ class Result:
     static: list[dict[str, Any]] = field(default_factory=list)
     built: list[dict[str, Any]] = field(default_factory=list)
 
+    planted: bool = False
+    modes: tuple[str, ...] = ("static", "build")
+
+    def extra(self, findings: list[dict[str, Any]], strict: bool = False) -> list[dict[str, Any]]:
+        """Findings that are false alarms: all of them, or with plants all but the plants'."""
+        return [f for f in findings if (f["category"] != "unknown" or strict) and not (self.planted and _is_plant(f))]
+
+    def missed(self) -> list[str]:
+        if not self.planted:
+            return []
+        runs = {"static": self.static, "build": self.built}
+        return [f"{mode}: {m}" for mode in self.modes for m in missed_plants(runs[mode])]
+
     def found(self, strict: bool = False) -> bool:
-        return any(f["category"] != "unknown" or strict for f in self.static + self.built)
+        """Whether the case fails: a false alarm, or a plant not found."""
+        return bool(self.extra(self.static, strict) + self.extra(self.built, strict)) or bool(self.missed())
 
 
 def tag_of(name: str) -> str:
@@ -85,13 +102,79 @@ def diff(name: str, *extra: str) -> tuple[list[dict[str, Any]], str | None]:
     return json.loads(proc.stdout)["findings"], None
 
 
-def run_case(name: str, keep: bool, modes: tuple[str, ...] = ("static", "build"), extra: tuple[str, ...] = ()) -> Result:
-    result = Result(name)
+# Drift planted by hand on top of the built image (--plant): each must be a finding of its own in
+# both modes. /usr/bin/zdiff is gzip's (a shell script; gzip is required in every Debian image).
+PLANT_SCRIPT = (
+    "set -e; export DEBIAN_FRONTEND=noninteractive; "
+    "apt-get update -q >/dev/null; apt-get install -y -q --no-install-recommends tree >/dev/null; "
+    'PIP=pip; command -v pip >/dev/null || PIP="python3 -m pip"; '
+    "$PIP install -q --no-cache-dir --break-system-packages toolz==0.12.1 2>/dev/null "
+    "|| $PIP install -q --no-cache-dir toolz==0.12.1; "
+    "echo 'set by hand' > /etc/drift-plant.conf; "
+    "echo '# hot fix' >> /usr/bin/zdiff"
+)
+PLANTS = {
+    ("undocumented", "tree"),
+    ("undocumented", "toolz"),
+    ("file", "/etc/drift-plant.conf"),
+    ("file", "/usr/bin/zdiff"),
+}
+
+
+def plant(name: str) -> str | None:
+    """Put the plants on top of the case's image, under its tag; the error text or None. A build
+    FROM the image (no context) keeps its entrypoint, command and user: the plants are the only
+    drift, in a layer whose history matches no line of the case's Dockerfile."""
+    user = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Config.User}}", tag_of(name)], capture_output=True, text=True
+    ).stdout.strip()
+    lines = [f"FROM {tag_of(name)}", *(["USER 0"] if user else []), f"RUN {PLANT_SCRIPT}"]
+    lines += [f"USER {user}"] if user else []
+    env = dict(os.environ, DOCKER_BUILDKIT="0")
+    cmd = ["docker", "build", "--network", "host", "--rm", "--force-rm", "-t", tag_of(name), "-"]
+    proc = subprocess.run(
+        cmd, input="\n".join(lines) + "\n", capture_output=True, text=True, env=env, timeout=BUILD_TIMEOUT
+    )
+    if proc.returncode != 0:
+        return f"planting failed: {(proc.stderr or proc.stdout)[-1000:]}"
+    return None
+
+
+def _is_plant(f: dict[str, Any]) -> bool:
+    return (f["category"], f.get("name") or "") in PLANTS
+
+
+def missed_plants(findings: list[dict[str, Any]]) -> list[str]:
+    """The plants no finding names (a package file edit must say its package)."""
+    seen = set()
+    for f in findings:
+        name = f.get("name") or ""
+        if (
+            f["category"] == "file"
+            and name == "/usr/bin/zdiff"
+            and "package_file" not in json.dumps(f)
+            and ("package file" not in str(f.get("detail")))
+        ):
+            continue  # found, but not as gzip's file
+        seen.add((f["category"], name))
+    return sorted(f"{c} {n}" for c, n in PLANTS - seen)
+
+
+def run_case(
+    name: str,
+    keep: bool,
+    modes: tuple[str, ...] = ("static", "build"),
+    extra: tuple[str, ...] = (),
+    planted: bool = False,
+) -> Result:
+    result = Result(name, planted=planted, modes=modes)
     made: set[str] = set()
     start = time.monotonic()
     try:
         # the engine is shared: a build that fails once (a mirror hiccup, a busy engine) is tried again
         result.error = build(name, made) and build(name, made)
+        if result.error is None and planted:
+            result.error = plant(name)
         if result.error is None:
             err = err2 = None
             if "static" in modes:
@@ -121,17 +204,20 @@ def table(results: list[Result]) -> str:
         if r.error:
             rows.append((r.name, "ERROR", r.error.splitlines()[0][:60], f"{r.seconds:.0f}"))
         else:
-            rows.append((r.name, by_category(r.static), by_category(r.built), f"{r.seconds:.0f}"))
+            missed = f" MISSED {'; '.join(r.missed())}" if r.missed() else ""
+            rows.append((r.name, by_category(r.static), by_category(r.built) + missed, f"{r.seconds:.0f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     clean = sum(1 for r in results if not r.error and not r.found())
     quiet = sum(1 for r in results if not r.error and not r.found(strict=True))
-    lines.append(f"{clean}/{len(results)} cases without drift in both modes ({quiet} without even an unknown)")
+    what = "every plant found and no other drift" if any(r.planted for r in results) else "without drift"
+    lines.append(f"{clean}/{len(results)} cases {what} ({quiet} without even an unknown)")
     return "\n".join(lines)
 
 
 def slim(finding: dict[str, Any]) -> dict[str, Any]:
-    return {k: finding.get(k) for k in ("category", "manager", "name", "detail", "severity", "explained_by")}
+    keys = ("category", "manager", "name", "detail", "severity", "explained_by", "package_file")
+    return {k: finding.get(k) for k in keys if finding.get(k) is not None or k != "package_file"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--verify-packages", action="store_true", help="audit with --verify-packages (hash every package file)"
     )
+    parser.add_argument("--plant", action="store_true", help="plant drift (docker commit) and require it found")
     parser.add_argument("--strict", action="store_true", help="count unknown findings as findings")
     parser.add_argument("--out", default=str(ROOT / "corpus-findings.json"), help="findings JSON file")
     args = parser.parse_args(argv)
@@ -154,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     def one(name: str) -> Result:
         modes = tuple(m.strip() for m in args.modes.split(","))
         extra = ("--verify-packages",) if args.verify_packages else ()
-        result = run_case(name, args.keep, modes, extra)
+        result = run_case(name, args.keep, modes, extra, args.plant)
         status = "ERROR" if result.error else f"static {len(result.static)} build {len(result.built)}"
         print(f"{name}: {status} ({result.seconds:.0f}s)", file=sys.stderr, flush=True)
         return result

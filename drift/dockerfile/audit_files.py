@@ -140,8 +140,12 @@ def _unexplained(f: FileChange, maybe: int | None) -> Finding:
         desc,
         line=maybe,
         fix=fix,
-        detail=f"may come from line {maybe}, which drift cannot read" if maybe else f.change,
+        detail=f"may come from line {maybe}, which drift cannot read" if maybe else _change(f),
     )
+
+
+def _change(f: FileChange) -> str:
+    return f"{f.change}: package file modified ({f.package_file.package})" if f.package_file else f.change
 
 
 def _context_findings(insp: Inspection, cover: Coverage, ctx: BuildContext, maybe: int | None) -> list[Finding]:
