@@ -215,16 +215,31 @@ IMPLICIT_WRITES: dict[str, tuple[str, ...]] = {
 # those whose first operand is not (a mode, an owner).
 _PATH_OPERANDS = frozenset({"rm", "rmdir", "mkdir", "touch", "tee", "mv", "cp", "install"})
 _PATH_AFTER_FIRST = frozenset({"chmod", "chown", "chgrp"})
+# short options that take the next word as their value
+_VALUE_OPTIONS = {"mkdir": "m", "install": "mogtS", "touch": "dtr", "cp": "tS", "mv": "tS", "ln": "tS"}
 
 
 def _operands(prog: str, words: list[str]) -> set[str]:
     """The plain words (no option, no variable, no glob) a file command takes as paths."""
     if prog not in _PATH_OPERANDS and prog not in _PATH_AFTER_FIRST:
         return set()
-    plain = [w for w in words[1:] if w and not w.startswith("-")]
+    plain: list[str] = []
+    skip = False
+    for w in words[1:]:
+        if skip:
+            skip = False  # an option's value (`mkdir -m 700`, `install -o root`)
+        elif w.startswith("--reference"):
+            return set()  # chown/chmod --reference=REF FILE: no owner or mode word; rare, not read
+        elif w.startswith("-"):
+            skip = len(w) == 2 and w[1] in _VALUE_OPTIONS.get(prog, "")
+        elif w:
+            plain.append(w)
     if prog in _PATH_AFTER_FIRST:
         plain = plain[1:]
-    return {w for w in plain if not any(c in w for c in "$*?[{`=:")}
+    if prog in ("cp", "install") and not (prog == "install" and "-d" in words):
+        plain = plain[-1:]  # the sources are read, only the destination is written
+    # `.` and `..` name the working directory itself (`cp -r . /opt/app` reads it): never a write
+    return {w for w in plain if w not in (".", "..", "./", "../") and not any(c in w for c in "$*?[{`=:")}
 
 
 def _backups(words: list[str]) -> list[str]:

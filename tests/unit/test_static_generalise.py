@@ -298,6 +298,23 @@ def test_variables_and_globs_are_not_relative_operands() -> None:
     assert found.paths == ["/app/keep.txt"]
 
 
+def test_the_working_directory_itself_is_never_written_by_a_copy_from_it() -> None:
+    # `cp -r . /opt/app` reads the WORKDIR: declaring "/" written would explain every file
+    assert analyse("cp -r . /opt/app", workdir="/").paths == ["/opt/app"]
+    assert analyse("mv .. /x", workdir="/app").paths == ["/x"]
+
+
+def test_option_values_are_not_paths() -> None:
+    assert analyse("mkdir -m 700 data", workdir="/app").paths == ["/app/data"]
+    assert analyse("touch -d 2020-01-01 x", workdir="/app").paths == ["/app/x"]
+    found = analyse("install -m 0755 -o root -g root tool /usr/bin/tool", workdir="/")
+    assert found.paths == ["/usr/bin/tool"]  # not /0755, /root, nor the source read
+
+
+def test_cp_writes_only_its_destination() -> None:
+    assert analyse("cp settings.example settings.py", workdir="/app").paths == ["/app/settings.py"]
+
+
 # -- 4. stages: a builder's pip uninstall ----------------------------------------------------
 
 UNINSTALL_DF = """\
