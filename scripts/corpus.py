@@ -229,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--verify-packages", action="store_true", help="audit with --verify-packages (hash every package file)"
     )
+    parser.add_argument(
+        "--no-history-evidence", action="store_true", help="static audit without the image's history (stricter)"
+    )
     parser.add_argument("--plant", action="store_true", help="plant drift (docker commit) and require it found")
     parser.add_argument("--strict", action="store_true", help="count unknown findings as findings")
     parser.add_argument("--out", default=str(ROOT / "corpus-findings.json"), help="findings JSON file")
@@ -241,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     def one(name: str) -> Result:
         modes = tuple(m.strip() for m in args.modes.split(","))
         extra = ("--verify-packages",) if args.verify_packages else ()
+        extra += ("--no-history-evidence",) if args.no_history_evidence else ()
         result = run_case(name, args.keep, modes, extra, args.plant)
         status = "ERROR" if result.error else f"static {len(result.static)} build {len(result.built)}"
         print(f"{name}: {status} ({result.seconds:.0f}s)", file=sys.stderr, flush=True)
