@@ -333,6 +333,14 @@ def diff(
     no_cache: NoCacheOpt = False,
     verify_packages: VerifyPackagesOpt = False,
     show_secrets: ShowSecretsOpt = False,
+    no_build_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-build-cache",
+            help="With --build: build every step afresh (the engine's build cache would give back the very "
+            "image it built before from the same file and context).",
+        ),
+    ] = False,
     no_history_evidence: Annotated[
         bool,
         typer.Option(
@@ -350,6 +358,8 @@ def diff(
 
     if fix and patch:
         fail("--fix writes the Dockerfile and --patch only prints the change: choose one")
+    if no_build_cache and not build:
+        fail("--no-build-cache is for --build (static mode builds nothing): add --build or drop it")
     categories = parse_fail_on(fail_on)
 
     def audit(dockerfile: str, history: Any = not no_history_evidence) -> Any:
@@ -366,6 +376,7 @@ def diff(
             show_secrets=show_secrets,
             keep_image=keep_image,
             history_evidence=history,
+            build_cache=not no_build_cache,
         )
 
     result = audit(expected)

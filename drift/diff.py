@@ -176,6 +176,7 @@ def _run(
     scanner: Scanner | None = None,
     keep_image: bool = False,
     history_evidence: bool | Evidence = True,
+    build_cache: bool = True,
 ) -> DiffResult:
     build_args = build_args or {}
     check_dockerfile_path(expected)
@@ -192,6 +193,7 @@ def _run(
                 build_args=build_args,
                 scanner=scanner,
                 keep_image=keep_image,
+                build_cache=build_cache,
             )
         else:
             result = _static(
@@ -284,6 +286,7 @@ def _build_mode(
     build_args: dict[str, str],
     scanner: Scanner | None,
     keep_image: bool,
+    build_cache: bool = True,
 ) -> DiffResult:
     from drift.sources.docker import Engine
     from drift.verify import Leftover, build_image, remove_build
@@ -294,7 +297,13 @@ def _build_mode(
     tag = f"drift-diff:{digest}"
     engine = Engine()
     image = build_image(
-        engine, context, tag, network=network, buildargs=build_args, dockerfile=os.path.basename(df.path)
+        engine,
+        context,
+        tag,
+        network=network,
+        buildargs=build_args,
+        dockerfile=os.path.basename(df.path),
+        cache=build_cache,
     )
     left: Leftover | None = Leftover(tag, image.id, "kept (--keep-image)") if keep_image else None
     scratch = base_ref == "scratch"

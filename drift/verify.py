@@ -75,8 +75,10 @@ def build_image(
     network: str | None,
     buildargs: dict[str, str] | None = None,
     dockerfile: str = "Dockerfile",
+    cache: bool = True,
 ) -> Built:
-    """Classic-builder build of CONTEXT. One-line error on failure (and no image left)."""
+    """Classic-builder build of CONTEXT (CACHE: the engine's build cache may serve steps it has
+    built before). One-line error on failure (and no image left)."""
     api = engine.api
     before = _image_ids(api)
     old = engine.find_image(tag)
@@ -84,7 +86,7 @@ def build_image(
     image_id = None
     try:
         with status(f"docker build {tag}") as shown:
-            image_id = _stream(api, context, tag, dockerfile, network, buildargs, log, shown)
+            image_id = _stream(api, context, tag, dockerfile, network, buildargs, log, shown, cache)
     except BaseException as exc:
         _remove(api, None, _chain(api, image_id or _last_step(log), before))
         if isinstance(exc, BuildFailed) or not isinstance(exc, Exception):
@@ -147,6 +149,7 @@ def _stream(
     buildargs: dict[str, str] | None,
     log: list[str],
     shown: Status,
+    cache: bool = True,
 ) -> str | None:
     """Follow the build's messages: its steps on the terminal's status line, its errors raised."""
     image_id = None
@@ -159,6 +162,7 @@ def _stream(
         rm=True,
         forcerm=True,
         decode=True,
+        nocache=not cache,
     )
     for item in stream:
         if "stream" in item:

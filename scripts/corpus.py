@@ -64,8 +64,11 @@ class Result:
         return bool(self.extra(self.static, strict) + self.extra(self.built, strict)) or bool(self.missed())
 
 
+TAG_PREFIX = "drift-corpus"  # the test suite's subset uses its own (tests/engine/test_corpus.py)
+
+
 def tag_of(name: str) -> str:
-    return f"drift-corpus/{name}:1"
+    return f"{TAG_PREFIX}/{name}:1"
 
 
 def build(name: str, made: set[str]) -> str | None:
@@ -180,7 +183,8 @@ def run_case(
             if "static" in modes:
                 result.static, err = diff(name, *extra)
             if "build" in modes:
-                result.built, err2 = diff(name, "--build", "--network", "host", *extra)
+                # --no-build-cache: the rebuild must not be the very image the build cache keeps
+                result.built, err2 = diff(name, "--build", "--no-build-cache", "--network", "host", *extra)
             result.error = err or err2
     except subprocess.TimeoutExpired as exc:
         result.error = f"timed out: {' '.join(map(str, exc.cmd))[:200]}"
