@@ -148,3 +148,9 @@ def test_a_sub_app_added_with_a_bare_typer_gets_plain_help(capsys: pytest.Captur
     assert run(app, ["report", "show", "--nope"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("drift: error: no such option: --nope") and err.count("\n") == 1
+
+
+def test_no_build_cache_without_build_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    proc = run_drift("diff", "some-image", str(tmp_path / "Dockerfile"), "--no-build-cache")
+    one_error_line(proc, "--no-build-cache", "--build")
