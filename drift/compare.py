@@ -18,6 +18,7 @@ from drift.model import (
     PipPackage,
     canonical_name,
     clean_workdir,
+    engine_made_config,
 )
 
 
@@ -167,6 +168,9 @@ def compare_config(expected: Inventory, actual: Inventory) -> list[Finding]:
                 flat[key] = None
         if "Env.PATH" not in flat:  # a container without PATH gets the engine's default one
             flat["Env.PATH"] = DEFAULT_PATH
+    for key in engine_made_config(e, a):
+        e.pop(key, None)
+        a.pop(key, None)
     keys: set[str] = set()
     for report in DeepDiff(e, a, view="tree").values():
         for item in report:

@@ -16,6 +16,23 @@ if TYPE_CHECKING:
 INVENTORY_SCHEMA = "drift.inventory/v1"
 # The PATH the engine gives a container whose image sets none (and the builder a stage on such a base).
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Labels a builder stamps on every image it builds (Podman's buildah: its version), never a
+# setting a Dockerfile declared: a rebuild or an audit does not hold them against the image.
+BUILDER_LABELS = frozenset({"Labels.io.buildah.version"})
+# What Podman puts in every container's env, which `podman commit` keeps in the image.
+PODMAN_COMMIT_ENV = {"Env.container": "podman", "Env.TERM": "xterm"}
+
+
+def engine_made_config(expected: dict[str, Any], actual: dict[str, Any]) -> set[str]:
+    """Keys of a flat config (ImageConfig.flat) that an engine or builder set, not a person, where
+    the other side does not set them: builder labels, and Podman's container env in an image a
+    `podman commit` made (known by its `container=podman`)."""
+    out = {k for k in BUILDER_LABELS if k not in expected or k not in actual}
+    for side, other in ((actual, expected), (expected, actual)):
+        if side.get("Env.container") == "podman" and "Env.container" not in other:
+            out |= {k for k, v in PODMAN_COMMIT_ENV.items() if side.get(k) == v and k not in other}
+    return out
+
 
 TargetKind = Literal["container", "image", "archive", "oci", "dir"]
 ChangeKind = Literal["added", "modified", "deleted"]

@@ -16,7 +16,7 @@ from drift.dockerfile.declared import At, Declaration
 from drift.dockerfile.history import Evidence
 from drift.inventory import Inspection, apt
 from drift.inventory.files import GENERATED, content_sha256
-from drift.model import FileChange, Finding, Inventory, clean_workdir
+from drift.model import FileChange, Finding, Inventory, clean_workdir, engine_made_config
 from drift.sources.fs import View
 
 
@@ -269,8 +269,11 @@ def config_findings(insp: Inspection, decl: Declaration) -> list[Finding]:
     flat = actual.flat()
     out = []
     keys = set(flat) | {k for k, at in decl.config.items() if at.value is not None}
+    engine_made = engine_made_config({k: at.value for k, at in decl.config.items() if at.value is not None}, flat)
     for key in sorted(keys):
         at = decl.config.get(key, At(0, None))
+        if key in engine_made and at.value is None:
+            continue
         expected, got = at.value, flat.get(key)
         if _norm(key, expected) == _norm(key, got):
             continue

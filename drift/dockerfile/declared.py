@@ -32,6 +32,7 @@ class RequirementFile(NamedTuple):
 # `pip install --user`: the ~/.local of whichever USER the line runs as (root's or another's)
 USER_SITE = "~/.local"
 
+
 @dataclass(frozen=True, slots=True)
 class At:
     """Something declared, with the Dockerfile line that declares it."""

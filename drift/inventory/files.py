@@ -66,6 +66,10 @@ DOCKER_INIT = {
     "/etc/mtab": ("symlink",),
 }
 DOCKER_INIT_REASON = "made by Docker: the engine's init layer of the container this image was made from"
+# Podman's marker in every container (empty unless the container is privileged), which
+# `podman commit` keeps in the image.
+PODMAN_ENV = "/run/.containerenv"
+PODMAN_REASON = "made by Podman: its marker in every container (/run/.containerenv, empty)"
 
 # Files that packages' maintainer scripts write (absent from dpkg's file lists).
 GENERATED = pattern_table(
@@ -219,6 +223,10 @@ def _explain(path: str, change: str, view: View, ex: Explainers) -> tuple[str, s
         return "noise", None, why
     if _docker_init(path, change, view):
         return "noise", None, DOCKER_INIT_REASON
+    if path == PODMAN_ENV and change != "deleted":
+        entry = view.entries.get(path)
+        if entry is not None and entry.kind == "file" and entry.size == 0:
+            return "noise", None, PODMAN_REASON
     if change != "deleted":
         scripted = _named_in_scripts(path, view, ex)
         if scripted:

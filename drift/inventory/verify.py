@@ -40,6 +40,7 @@ from typing import Any, BinaryIO, Literal
 from drift.inventory.apt import INFO, aliases
 from drift.model import PackageDigest, PipPackage
 from drift.sources.fs import View
+from drift.sources.layers import DirLayer
 
 Mode = Literal["screen", "full"]
 DIVERSIONS = "/var/lib/dpkg/diversions"
@@ -337,7 +338,7 @@ def _hash_all(view: View, todo: list[tuple[str, str]]) -> tuple[list[tuple[str |
         layer, folder = key
         handle = view.handles[layer] if view.handles is not None and layer >= 0 else None
         fd = -1
-        if handle is not None and hasattr(handle, "digest_in"):
+        if isinstance(handle, DirLayer):
             with contextlib.suppress(OSError):
                 fd = handle.open_folder(folder)
         buf = getattr(local, "buf", None)

@@ -113,6 +113,29 @@ def from_config(path: str) -> list[EngineSpec]:
     return out
 
 
+PODMAN = "podman:"
+
+
+def engine_id(engine: Any, info: dict[str, Any]) -> str | None:
+    """Who an engine is, stable from run to run. Docker keeps an ID per installation (its
+    engine-id file); Podman's Docker-compatible API answers `info` with a new random ID on every
+    call, so a Podman service is known by its host name and storage root instead
+    ("podman:HOST:/var/lib/containers/storage"; a rootless one's root is in the user's home)."""
+    if is_podman(engine):
+        return f"{PODMAN}{info.get('Name') or '?'}:{info.get('DockerRootDir') or '?'}"
+    return info.get("ID") or None
+
+
+def is_podman(engine: Any) -> bool:
+    return bool(getattr(engine, "podman", False))
+
+
+def _same_kind(known_id: str, new_id: str) -> bool:
+    """IDs that can be compared: a Podman service recorded before drift knew Podman's IDs
+    change at every call has a random one on record, which tells nothing."""
+    return known_id.startswith(PODMAN) == new_id.startswith(PODMAN)
+
+
 def identify(engine: Any, spec: EngineSpec, known_id: str | None) -> dict[str, Any]:
     """The `engines[]` entry of one engine: asks `docker info`; checks the ID against the store's."""
     out: dict[str, Any] = {
@@ -124,7 +147,7 @@ def identify(engine: Any, spec: EngineSpec, known_id: str | None) -> dict[str, A
     }
     try:
         info = engine.api.info()
-        out["id"] = info.get("ID") or None
+        out["id"] = engine_id(engine, info)
     except EngineUnreachable as exc:
         return {**out, "status": "down", "error": str(exc)}
     except Exception as exc:  # the engine answered something we cannot read, or not in time
@@ -133,7 +156,7 @@ def identify(engine: Any, spec: EngineSpec, known_id: str | None) -> dict[str, A
             "status": "down",
             "error": f"the Docker engine at {spec.endpoint.describe()} did not answer 'info': {exc}",
         }
-    if known_id and out["id"] and known_id != out["id"]:
+    if known_id and out["id"] and known_id != out["id"] and _same_kind(known_id, out["id"]):
         out.update(
             status="down",
             changed=True,

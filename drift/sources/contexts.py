@@ -3,7 +3,9 @@
 1. `DOCKER_HOST` (with `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`), else
 2. the context named by `DOCKER_CONTEXT`, else
 3. `currentContext` in `$DOCKER_CONFIG/config.json` (`~/.docker/config.json`), else
-4. the default socket, `unix:///var/run/docker.sock`.
+4. the default socket, `unix:///var/run/docker.sock`; on a host without it, Podman's socket as
+   Podman's own tools and the Docker-compatible clients find it: `CONTAINER_HOST`, then the
+   rootless `$XDG_RUNTIME_DIR/podman/podman.sock` (for root, `/run/podman/podman.sock`).
 
 A context is stored by the docker CLI in `$DOCKER_CONFIG/contexts/meta/<sha256 of its name>/meta.json`
 (`Endpoints.docker.Host`, `SkipTLSVerify`), its TLS files in
@@ -41,6 +43,8 @@ class Endpoint:
             return f"{self.host} (from {self.chosen_by})"
         if self.chosen_by == "DOCKER_HOST":
             return f"{self.host} (DOCKER_HOST)"
+        if self.context == DEFAULT_CONTEXT and "no Docker socket" in self.chosen_by:
+            return f"{self.host} ({self.chosen_by})"
         if self.context == DEFAULT_CONTEXT and self.chosen_by == "default":
             return f"{self.host} (the default socket; no DOCKER_HOST or Docker context chosen)"
         return f"{self.host} (Docker context {self.context!r}, from {self.chosen_by})"
@@ -92,11 +96,39 @@ def list_contexts() -> list[str]:
     return [DEFAULT_CONTEXT, *sorted(names)]
 
 
+def podman_sockets() -> list[tuple[str, str]]:
+    """(URL, how it was found) of Podman's API socket for this user, in the order Podman's own
+    clients look: CONTAINER_HOST, then the rootless socket under XDG_RUNTIME_DIR (else
+    /run/user/UID), then the rootful /run/podman/podman.sock (root only)."""
+    out = []
+    if os.environ.get("CONTAINER_HOST", "").startswith("unix://"):
+        out.append((os.environ["CONTAINER_HOST"], "CONTAINER_HOST"))
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    out.append((f"unix://{runtime}/podman/podman.sock", "the rootless Podman socket"))
+    if os.getuid() == 0:
+        out.append(("unix:///run/podman/podman.sock", "the Podman socket"))
+    return out
+
+
+def default_host(docker_socket: str = DEFAULT_HOST) -> tuple[str, str]:
+    """(URL, how it was chosen) when nothing names an engine: Docker's socket, or on a host
+    without one (a Podman host), the first Podman socket that exists."""
+    if not os.path.exists(docker_socket.removeprefix("unix://")):
+        for url, found_by in podman_sockets():
+            if os.path.exists(url.removeprefix("unix://")):
+                return url, f"{found_by}; no Docker socket"
+    return docker_socket, "default"
+
+
 def endpoint_for(context: str, chosen_by: str = "--context") -> Endpoint:
     """The docker endpoint of CONTEXT ('default' is DOCKER_HOST or the default socket)."""
     if context == DEFAULT_CONTEXT:
-        host = os.environ.get("DOCKER_HOST") or DEFAULT_HOST
-        return Endpoint(DEFAULT_CONTEXT, host, "DOCKER_HOST" if os.environ.get("DOCKER_HOST") else chosen_by)
+        if os.environ.get("DOCKER_HOST"):
+            return Endpoint(DEFAULT_CONTEXT, os.environ["DOCKER_HOST"], "DOCKER_HOST")
+        if chosen_by != "default":
+            return Endpoint(DEFAULT_CONTEXT, DEFAULT_HOST, chosen_by)
+        host, found_by = default_host()
+        return Endpoint(DEFAULT_CONTEXT, host, found_by)
     store = _store_id(context)
     meta = _read_json(os.path.join(config_dir(), "contexts", "meta", store, "meta.json"))
     endpoints = meta.get("Endpoints")

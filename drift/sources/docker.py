@@ -96,7 +96,24 @@ class Engine:
         self._images: dict[str, dict[str, Any]] = {}
         self._histories: dict[str, list[dict[str, Any]]] = {}
         self._saves: dict[str, str] = {}  # image ID -> its `docker save` file, the last _SAVES kept
+        self._pins: dict[str, int] = {}  # image ID -> inspections still reading its save
         self._save_dir: str | None = None
+        self._podman: bool | None = None
+
+    @property
+    def podman(self) -> bool:
+        """Whether this is Podman's Docker-compatible service: its `version` names the "Podman
+        Engine" component (as `docker version` shows it). Asked once."""
+        if self._podman is None:
+            try:
+                version = self.api.version()
+            except EngineUnreachable:
+                raise
+            except Exception:  # an engine without `version` is no Podman we know
+                version = {}
+            components = (version.get("Components") or []) if isinstance(version, dict) else []
+            self._podman = any(isinstance(c, dict) and str(c.get("Name", "")).startswith("Podman") for c in components)
+        return self._podman
 
     @property
     def local(self) -> bool:
@@ -179,20 +196,25 @@ class Engine:
             for chunk in stream:
                 fh.write(chunk)
 
-    def saved(self, image_id: str) -> str:
+    def saved(self, image_id: str, stack: contextlib.ExitStack | None = None) -> str:
         """`docker save` of an image by ID, into a file kept while this client lives: the
         containers of one image, read one after another on an engine without readable overlay2
         folders, share one save instead of one each. The last two are kept (an image and its
-        base); the rest is removed by close(), or at exit."""
+        base); the rest is removed by close(), or at exit. A save is pinned while STACK is open
+        (an inspection still reading its layers: `diff --build` reads the build and the image
+        side by side), and only unpinned ones make room."""
+        if stack is not None:
+            self._pins[image_id] = self._pins.get(image_id, 0) + 1
+            stack.callback(self._unpin, image_id)
         path = self._saves.get(image_id)
         if path is not None and os.path.isfile(path):
             return path
         if self._save_dir is None:
             self._save_dir = tempfile.mkdtemp(prefix="drift-save-")
             atexit.register(self.close)
-        while len(self._saves) >= _SAVES:
+        for old in [i for i in self._saves if not self._pins.get(i)][: max(0, len(self._saves) - _SAVES + 1)]:
             with contextlib.suppress(OSError):
-                os.unlink(self._saves.pop(next(iter(self._saves))))
+                os.unlink(self._saves.pop(old))
         dest = os.path.join(self._save_dir, f"{hashlib.sha256(image_id.encode()).hexdigest()[:16]}.tar")
         try:
             self.save(image_id, dest)
@@ -202,6 +224,13 @@ class Engine:
             raise
         self._saves[image_id] = dest
         return dest
+
+    def _unpin(self, image_id: str) -> None:
+        count = self._pins.get(image_id, 0) - 1
+        if count > 0:
+            self._pins[image_id] = count
+        else:
+            self._pins.pop(image_id, None)
 
     def close(self) -> None:
         """Remove the saves kept for the run (a forked worker, which skips atexit, calls it)."""
@@ -408,7 +437,7 @@ def _image_layers(engine: Engine, attrs: dict[str, Any], stack: contextlib.ExitS
         raise DriftError(f"{label}: the engine's overlay2 folders cannot be read here (DRIFT_READ=overlay)")
     from drift.sources.archive import archive_source
 
-    dest = engine.saved(attrs["Id"])
+    dest = engine.saved(attrs["Id"], stack)
     try:
         saved = archive_source(dest, stack, resolved_by="docker save", name=label)
     except CorruptArchive as exc:
@@ -479,7 +508,11 @@ def container_source(
         target=target,
         layers=layers,
         layer_ids=[*image_layers, f"container:{attrs['Id']}"],
-        config=ImageConfig.from_docker(attrs.get("Config")),
+        config=ImageConfig.from_docker(
+            _without_podman_defaults(attrs.get("Config"), image_attrs.get("Config"))
+            if engine.podman
+            else attrs.get("Config")
+        ),
         history=_history(engine, image_attrs["Id"]),
         parent=image_attrs["Id"],
         parent_reason="the container's image",
@@ -488,6 +521,40 @@ def container_source(
         base_id=image_attrs["Id"],
         raw=attrs,
     )
+
+
+# What Podman adds to every container's config that its image did not set (and `podman
+# commit` does not keep, or keeps as the image's): the engine's doing, not the user's.
+_PODMAN_ENV = {"container": ("podman", "oci"), "TERM": ("xterm",), "HOME": None, "HOSTNAME": None}
+
+
+def _run_config(engine: Engine, attrs: dict[str, Any], image_attrs: dict[str, Any]) -> dict[str, Any] | None:
+    config = attrs.get("Config")
+    return _without_podman_defaults(config, image_attrs.get("Config")) if engine.podman else config
+
+
+def _without_podman_defaults(config: dict[str, Any] | None, image: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A Podman container's config without the defaults Podman puts in every one: env
+    `container=podman`, `TERM=xterm`, `HOME` and `HOSTNAME` (the container's host name), and
+    StopSignal 15 (SIGTERM, the default), each only when its image does not set it."""
+    if not isinstance(config, dict):
+        return config
+    image = image or {}
+    image_env = {str(e).split("=", 1)[0] for e in image.get("Env") or ()}
+    env = []
+    for item in config.get("Env") or ():
+        key, _, value = str(item).partition("=")
+        if key in _PODMAN_ENV and key not in image_env:
+            allowed = _PODMAN_ENV[key]
+            if key == "HOSTNAME":
+                allowed = (str(config.get("Hostname") or ""),)
+            if allowed is None or value in allowed:
+                continue
+        env.append(item)
+    out = {**config, "Env": env}
+    if str(config.get("StopSignal") or "") in ("15", "SIGTERM") and not image.get("StopSignal"):
+        out["StopSignal"] = None
+    return out
 
 
 def _container_upper(engine: Engine, attrs: dict[str, Any], stack: contextlib.ExitStack, label: str) -> Layer:
