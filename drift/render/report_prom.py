@@ -1,9 +1,13 @@
 """Prometheus text format for node_exporter's textfile collector, from a drift.report/v1 document.
 
-Every series a dashboard or an alert needs is always there: a zero is written for every
-category x severity (the severities drift's rule table can give that category) x state of
-every target in the run, so `absent()` never confuses "no drift" with
-"no data". Write the file atomically (drift does) into the collector's folder.
+Series are per workload, not per container (drift.report.workload: a Kubernetes pod's
+containers are counted under their Deployment, StatefulSet or DaemonSet, so a rollout does not
+make new series; a Docker container is a workload of its own), and only findings that exist
+are written: a count that would be 0 is left out. `drift_workload_targets` is always written
+for every workload of the run, so `absent()` and a missing count still tell "no data" from
+"no drift". A node of N pods in W workloads writes 3 series per workload, 7 for the run and the
+engine, and one per (workload, category, severity, state) that has findings: 3W + 7 when nothing
+drifted. Write the file atomically (drift does) into the collector's folder.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from drift.render.report_common import CATEGORIES, SEVERITY_LEVELS, STATES, severity_of
-from drift.severity import category_severities
+from drift.render.report_common import SEVERITY_LEVELS, STATES, severity_of
+from drift.report.workload import workload_of
 
 RUN_STATUSES = ("complete", "partial", "failed")
 UP_STATUSES = frozenset({"scanned", "new"})
@@ -48,33 +52,57 @@ class _Out:
         self.lines.extend(f"{name}{_labels(**labels)} {_number(value)}" for labels, value in samples)
 
 
+OPEN_STATES = frozenset({"new", "updated", "persisting", "stale"})
+
+
+def _workload(t: dict[str, Any]) -> tuple[str, str, str]:
+    kind, name = t.get("kind") or "", t.get("name") or ""
+    return t.get("engine") or "", kind, t.get("workload") or workload_of(kind, name)
+
+
 def _finding_samples(doc: dict[str, Any]) -> list[tuple[dict[str, Any], float]]:
-    counts: dict[tuple[str, str, str, str, str], int] = {}
+    """Non-zero counts per workload, category, severity and state, summed over its targets."""
+    workloads = {(t.get("engine") or "", t.get("name") or ""): _workload(t) for t in doc.get("targets") or []}
+    counts: dict[tuple[str, str, str, str, str, str], int] = {}
     for f in doc.get("findings") or []:
-        key = (
-            f.get("engine") or "",
-            f.get("target") or "",
-            f.get("category") or "",
-            severity_of(f),
-            f.get("state") or "",
-        )
+        engine, target = f.get("engine") or "", f.get("target") or ""
+        _, kind, workload = workloads.get((engine, target), (engine, f.get("kind") or "", target))
+        key = (engine, workload, kind, f.get("category") or "", severity_of(f), f.get("state") or "")
         counts[key] = counts.get(key, 0) + 1
-    targets = sorted(
-        {(t.get("engine") or "", t.get("kind") or "", t.get("name") or "") for t in doc.get("targets") or []}
-    )
-    # zeros for the severities a category can have (drift.severity's table), not for every pair
-    pairs = category_severities()
-    samples: list[tuple[dict[str, Any], float]] = []
-    for engine, kind, name in targets:
-        found = {(c, sev) for (e, t, c, sev, _) in counts if (e, t) == (engine, name)}
-        for category in CATEGORIES:
-            levels = [s for s in SEVERITY_LEVELS if s in pairs.get(category, ()) or (category, s) in found]
-            for sev in levels:
-                for state in STATES:
-                    labels = {"engine": engine, "target": name, "kind": kind, "category": category,
-                              "severity": sev, "state": state}  # fmt: skip
-                    samples.append((labels, counts.get((engine, name, category, sev, state), 0)))
-    return samples
+    order = {s: i for i, s in enumerate(SEVERITY_LEVELS)}
+    states = {s: i for i, s in enumerate(STATES)}
+    out = []
+    for (engine, workload, kind, category, sev, state), n in sorted(
+        counts.items(), key=lambda kv: (kv[0][:3], kv[0][3], order.get(kv[0][4], 99), states.get(kv[0][5], 99))
+    ):
+        labels = {"engine": engine, "workload": workload, "kind": kind, "category": category,
+                  "severity": sev, "state": state}  # fmt: skip
+        out.append((labels, n))
+    return out
+
+
+def _workload_samples(doc: dict[str, Any]) -> dict[str, list[tuple[dict[str, Any], float]]]:
+    """Per workload: its targets in the run, those scanned, those with open findings."""
+    drifted = {
+        (f.get("engine") or "", f.get("target") or "")
+        for f in doc.get("findings") or []
+        if f.get("state") in OPEN_STATES
+    }
+    sums: dict[tuple[str, str, str], list[int]] = {}
+    for t in doc.get("targets") or []:
+        if t.get("status") == "removed":
+            continue
+        counts = sums.setdefault(_workload(t), [0, 0, 0])
+        counts[0] += 1
+        counts[1] += 1 if t.get("status") in UP_STATUSES else 0
+        counts[2] += 1 if (t.get("engine") or "", t.get("name") or "") in drifted else 0
+    out: dict[str, list[tuple[dict[str, Any], float]]] = {"targets": [], "up": [], "drifted": []}
+    for (engine, kind, workload), (n, up, bad) in sorted(sums.items()):
+        labels = {"engine": engine, "workload": workload, "kind": kind}
+        out["targets"].append((labels, n))
+        out["up"].append((labels, up))
+        out["drifted"].append((labels, bad))
+    return out
 
 
 def _last_success(run: dict[str, Any]) -> float:
@@ -89,22 +117,28 @@ def render(doc: dict[str, Any]) -> str:
     out = _Out()
     out.family(
         "drift_findings",
-        "Findings of the last drift report run per target, category, severity and state (new, ... resolved).",
+        "Findings of the last drift report run per workload, category, severity and state; zeros are left out.",
         _finding_samples(doc),
     )
+    workloads = _workload_samples(doc)
     out.family(
-        "drift_target_up",
-        "1 if the target was scanned in the last run, 0 if it could not be (its findings are stale).",
-        [
-            ({"engine": t.get("engine") or "", "target": t.get("name") or "", "kind": t.get("kind") or ""},
-             1 if t.get("status") in UP_STATUSES else 0)
-            for t in sorted(doc.get("targets") or [], key=lambda t: (t.get("engine") or "", t.get("name") or ""))
-            if t.get("status") != "removed"
-        ],
-    )  # fmt: skip
+        "drift_workload_targets",
+        "Targets (containers, replicas; images) of the workload in the last run.",
+        workloads["targets"],
+    )
+    out.family(
+        "drift_workload_up",
+        "Targets of the workload scanned in the last run; the others could not be (their findings are stale).",
+        workloads["up"],
+    )
+    out.family(
+        "drift_workload_drifted",
+        "Targets of the workload with open findings (new, updated, persisting or stale) in the last run.",
+        workloads["drifted"],
+    )
     out.family(
         "drift_engine_up",
-        "1 if the Docker engine answered in the last run.",
+        "1 if the engine answered in the last run.",
         [({"engine": e.get("name") or ""}, 1 if e.get("status") == "up" else 0) for e in doc.get("engines") or []],
     )
     out.family(

@@ -8,12 +8,15 @@ way its consumer reads it (chromium, prometheus_client, a webhook receiver).
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import RUN_ID, run_drift, sh
+from tests.conftest import RUN_ID, in_ci, run_drift, sh
 from tests.unit.test_report_notify import Receiver
 
 pytestmark = pytest.mark.engine
@@ -52,9 +55,24 @@ def _findings(prom: str) -> dict[tuple[str, str, str], float]:
     families = {f.name: f for f in text_string_to_metric_families(prom)}
     out: dict[tuple[str, str, str], float] = {}
     for s in families["drift_findings"].samples:  # summed over the severity label
-        key = (s.labels["target"], s.labels["category"], s.labels["state"])
+        key = (s.labels["workload"], s.labels["category"], s.labels["state"])
         out[key] = out.get(key, 0) + s.value
     return out
+
+
+def _promtool_check(text: str, tmp_path: Path) -> None:
+    """`promtool check metrics` (Debian's prometheus package) accepts the textfile, lint included."""
+    promtool = shutil.which("promtool")
+    if promtool is None and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-q", "prometheus"], capture_output=True, env=env, timeout=900)
+        promtool = shutil.which("promtool")
+    if promtool is None:
+        if in_ci():
+            pytest.fail("CI=true and promtool could not be installed (apt-get install prometheus)")
+        pytest.skip("no promtool")
+    proc = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_three_runs_through_every_output(fleet: list[Any], tmp_path: Path) -> None:
@@ -66,7 +84,10 @@ def test_three_runs_through_every_output(fleet: list[Any], tmp_path: Path) -> No
         assert code == 0
         assert json.loads(out["json"])["run"]["first_run"] is True
         base = _findings(out["prom"])
-        assert {t for t, _, _ in base} == {changed, clean} and sum(base.values()) == 0  # zeros, not missing
+        assert base == {}  # no finding: no count (zeros are left out) ...
+        targets = [line for line in out["prom"].splitlines() if line.startswith("drift_workload_targets{")]
+        assert {line.split('workload="')[1].split('"')[0] for line in targets} == {changed, clean}  # ... but data
+        _promtool_check(out["prom"], tmp_path)
         assert receiver.requests == []  # a clean baseline has nothing to tell
 
         sh(fleet[0], "echo 'listen=8080' > /etc/myapp.conf")
@@ -74,6 +95,7 @@ def test_three_runs_through_every_output(fleet: list[Any], tmp_path: Path) -> No
         assert code == 1
         counts = _findings(out["prom"])
         assert counts[(changed, "file", "new")] == 1 and sum(counts.values()) == 1
+        _promtool_check(out["prom"], tmp_path)
         assert 'category="file",severity="medium",state="new"} 1' in out["prom"]  # an /etc file: medium
         sarif = json.loads(out["sarif"])
         [result] = sarif["runs"][0]["results"]

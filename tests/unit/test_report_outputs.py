@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 
 from drift.render import report_html, report_markdown, report_prom, report_sarif
-from drift.render.report_common import CATEGORIES, STATES
-from drift.severity import category_severities
 from tests.unit.report_fixture import HOSTILE, quiet_doc, report_doc
 
 # ---------------------------------------------------------------- HTML
@@ -115,31 +113,55 @@ def _families(text: str) -> dict[str, Any]:
     return {f.name: f for f in text_string_to_metric_families(text)}
 
 
-def test_prom_parses_and_exports_zeros_for_every_series() -> None:
+def test_prom_parses_and_writes_only_counts_that_exist() -> None:
     doc = report_doc()
     text = report_prom.render(doc)
     families = _families(text)
     findings = families["drift_findings"]
-    # a zero for every category x the severities the rule table can give it x state
-    pairs = sum(len(category_severities()[c]) for c in CATEGORIES)
-    assert len(findings.samples) == len(doc["targets"]) * pairs * len(STATES)
     values: dict[tuple[str, str, str], float] = {}
     for s in findings.samples:
-        key = (s.labels["target"], s.labels["category"], s.labels["state"])
+        key = (s.labels["workload"], s.labels["category"], s.labels["state"])
         values[key] = values.get(key, 0) + s.value
     assert values[("shop-web-1", "undocumented", "new")] == 2
-    assert values[("shop-web-1", "undocumented", "persisting")] == 0
+    assert ("shop-web-1", "undocumented", "persisting") not in values  # a zero is left out
     assert values[("worker", "mark", "stale")] == 1
     assert values[("billing-db", "config", "removed")] == 1
+    assert all(s.value > 0 for s in findings.samples)
     assert sum(values.values()) == len(doc["findings"])
-    for name in ("drift_findings", "drift_target_up", "drift_engine_up", "drift_run_duration_seconds"):
+    for name in ("drift_findings", "drift_workload_targets", "drift_engine_up", "drift_run_duration_seconds"):
         assert f"# HELP {name} " in text and f"# TYPE {name} gauge" in text
         assert families[name].type == "gauge"
+    # the workload families are always there for every workload of the run: 3 series each
+    workloads = {s.labels["workload"] for s in families["drift_workload_targets"].samples}
+    assert workloads == {"cache", "shop-web-1", "shop-web-2", "shop:latest", "worker"}
+    series = sum(len(f.samples) for f in families.values())
+    assert series == 3 * len(workloads) + 7 + len(findings.samples)
 
 
-def test_prom_target_and_engine_up_timestamps() -> None:
+def test_prom_groups_the_replicas_of_a_kubernetes_workload() -> None:
+    """Pods of a Deployment, a StatefulSet and a DaemonSet count under their workload, so a
+    rollout (new pod names) makes no new series; `drifted` says how many replicas drifted."""
+    doc = report_doc()
+    pods = ["shop/web-7d9f8b6c4-x2kz9", "shop/web-7d9f8b6c4-bq5tw", "shop/web-5c4b7d6f9-lm2np", "shop/db-0",
+            "shop/db-1", "kube-system/agent-4xk7z"]  # fmt: skip
+    doc["targets"] = [{"engine": "node-1", "kind": "container", "name": f"{p}/app", "status": "scanned"} for p in pods]
+    doc["findings"] = [
+        {**doc["findings"][0], "engine": "node-1", "target": "shop/web-7d9f8b6c4-x2kz9/app", "state": "new"},
+        {**doc["findings"][0], "engine": "node-1", "target": "shop/web-5c4b7d6f9-lm2np/app", "state": "new"},
+        {**doc["findings"][0], "engine": "node-1", "target": "shop/db-1/app", "state": "persisting"},
+    ]
+    families = _families(report_prom.render(doc))
+    targets = {s.labels["workload"]: s.value for s in families["drift_workload_targets"].samples}
+    assert targets == {"shop/web/app": 3, "shop/db/app": 2, "kube-system/agent/app": 1}
+    drifted = {s.labels["workload"]: s.value for s in families["drift_workload_drifted"].samples}
+    assert drifted == {"shop/web/app": 2, "shop/db/app": 1, "kube-system/agent/app": 0}
+    [web] = [s for s in families["drift_findings"].samples if s.labels["workload"] == "shop/web/app"]
+    assert web.value == 2 and "target" not in web.labels and "pod" not in web.labels
+
+
+def test_prom_workload_up_and_engine_up_timestamps() -> None:
     families = _families(report_prom.render(report_doc()))
-    up = {s.labels["target"]: s.value for s in families["drift_target_up"].samples}
+    up = {s.labels["workload"]: s.value for s in families["drift_workload_up"].samples}
     assert up == {"cache": 1, "shop-web-1": 1, "shop-web-2": 1, "shop:latest": 1, "worker": 0}  # removed: no series
     assert [s.value for s in families["drift_engine_up"].samples] == [1]
     assert families["drift_last_success_timestamp_seconds"].samples[0].value == 1795906852  # 2026-11-28T23:00:52Z
@@ -162,9 +184,9 @@ def test_prom_escapes_label_values() -> None:
         if f["target"] == "shop-web-1":
             f["target"] = odd
     families = _families(report_prom.render(doc))
-    targets = {s.labels["target"] for s in families["drift_target_up"].samples}
+    targets = {s.labels["workload"] for s in families["drift_workload_up"].samples}
     assert odd in targets
-    new = [s for s in families["drift_findings"].samples if s.labels["target"] == odd and s.labels["state"] == "new"]
+    new = [s for s in families["drift_findings"].samples if s.labels["workload"] == odd and s.labels["state"] == "new"]
     assert sum(s.value for s in new) == 2
 
 
@@ -269,3 +291,21 @@ def test_html_marks_targets_carried_over_unread() -> None:
     page = report_html.render(doc)
     section = re.search(r'data-target="local/image/shop:latest">(.*?)</h2>', page, re.S)
     assert section is not None and "unchanged since last scan" in section.group(1)
+
+
+@pytest.mark.parametrize(
+    ("name", "workload"),
+    [
+        ("shop/web-7d9f8b6c4-x2kz9/app", "shop/web/app"),  # Deployment
+        ("shop/web-59b8f6c7d9-x2kz9/app", "shop/web/app"),  # 10-character pod-template-hash
+        ("shop/db-0/postgres", "shop/db/postgres"),  # StatefulSet
+        ("kube-system/kube-proxy-4xk7z/kube-proxy", "kube-system/kube-proxy/kube-proxy"),  # DaemonSet
+        ("shop/static-pod-node1/app", "shop/static-pod-node1/app"),  # a name Kubernetes did not generate
+        ("shop/web-aeiou/app", "shop/web-aeiou/app"),  # vowels: not Kubernetes' alphabet
+        ("web-1", "web-1"),  # a Docker container: its own workload
+    ],
+)
+def test_workload_of_a_target(name: str, workload: str) -> None:
+    from drift.report.workload import workload_of
+
+    assert workload_of("container", name) == workload
