@@ -71,7 +71,7 @@ def _finding_samples(doc: dict[str, Any]) -> list[tuple[dict[str, Any], float]]:
         counts[key] = counts.get(key, 0) + 1
     order = {s: i for i, s in enumerate(SEVERITY_LEVELS)}
     states = {s: i for i, s in enumerate(STATES)}
-    out = []
+    out: list[tuple[dict[str, Any], float]] = []
     for (engine, workload, kind, category, sev, state), n in sorted(
         counts.items(), key=lambda kv: (kv[0][:3], kv[0][3], order.get(kv[0][4], 99), states.get(kv[0][5], 99))
     ):
