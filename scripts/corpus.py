@@ -57,7 +57,9 @@ class Result:
         if not self.planted:
             return []
         runs = {"static": self.static, "build": self.built}
-        return [f"{mode}: {m}" for mode in self.modes for m in missed_plants(runs[mode])]
+        # the static audit says when the image's dpkg file lists are gone (an unknown on them)
+        listless = any(f["category"] == "unknown" and f.get("name") == "/var/lib/dpkg/info" for f in self.static)
+        return [f"{mode}: {m}" for mode in self.modes for m in missed_plants(runs[mode], listless)]
 
     def found(self, strict: bool = False) -> bool:
         """Whether the case fails: a false alarm, or a plant not found."""
@@ -110,6 +112,8 @@ def diff(name: str, *extra: str) -> tuple[list[dict[str, Any]], str | None]:
 PLANT_SCRIPT = (
     "set -e; export DEBIAN_FRONTEND=noninteractive; "
     "apt-get update -q >/dev/null; apt-get install -y -q --no-install-recommends tree >/dev/null; "
+    # a venv's pip trusts its own CA bundle, not the system's (which holds this machine's proxy CA)
+    "export PIP_CERT=/etc/ssl/certs/ca-certificates.crt; "
     'PIP=pip; command -v pip >/dev/null || PIP="python3 -m pip"; '
     "$PIP install -q --no-cache-dir --break-system-packages toolz==0.12.1 2>/dev/null "
     "|| $PIP install -q --no-cache-dir toolz==0.12.1; "
@@ -147,14 +151,16 @@ def _is_plant(f: dict[str, Any]) -> bool:
     return (f["category"], f.get("name") or "") in PLANTS
 
 
-def missed_plants(findings: list[dict[str, Any]]) -> list[str]:
-    """The plants no finding names (a package file edit must say its package)."""
+def missed_plants(findings: list[dict[str, Any]], listless: bool = False) -> list[str]:
+    """The plants no finding names (a package file edit must say its package, unless the
+    image's dpkg file lists are gone: LISTLESS, then no tool can know whose file it is)."""
     seen = set()
     for f in findings:
         name = f.get("name") or ""
         if (
             f["category"] == "file"
             and name == "/usr/bin/zdiff"
+            and not listless
             and "package_file" not in json.dumps(f)
             and ("package file" not in str(f.get("detail")))
         ):

@@ -9,6 +9,8 @@ undocumented one name it in `explained_by`.
 
 from __future__ import annotations
 
+import dataclasses
+
 from drift.dockerfile.audit_accounts import account_findings
 from drift.dockerfile.audit_apt import apt_findings
 from drift.dockerfile.audit_files import config_findings, file_findings
@@ -45,8 +47,32 @@ def audit(
     findings += account_findings(insp, decl)
     findings += config_findings(insp, decl)
     if history is not None and history.made:
-        findings = [f for f in findings if not _history_explains(insp, history, f)]
+        findings = [
+            _history_settles(insp, decl, history, f) for f in findings if not _history_explains(insp, history, f)
+        ]
     return findings
+
+
+def _history_settles(insp: Inspection, decl: Declaration, history: Evidence, f: Finding) -> Finding:
+    """A package that "may come from" a line drift cannot read, installed in a layer above every
+    layer the build made (a `docker commit`, an image built FROM this one), while the history ties
+    every such line to a layer of its own below: no line of this Dockerfile installed it, so it is
+    undocumented after all (as files are: audit_files._maybe)."""
+    if f.category != "unknown" or f.manager not in ("apt", "pip") or f.line is None or f.expected is not None:
+        return f
+    unread = (decl.unknown_apt if f.manager == "apt" else decl.unknown_pip) + decl.unknown_any
+    tied = {m.line for m in history.made.values()}
+    if not all(line in tied for line in unread):
+        return f
+    path = _package_path(insp, f)
+    if path is None or not history.after_build(insp.top, path):
+        return f
+    return dataclasses.replace(
+        f,
+        category="undocumented",
+        line=None,
+        detail=f"installed in a layer above every layer this Dockerfile's build made (line {f.line} made its own)",
+    )
 
 
 def _history_explains(insp: Inspection, history: Evidence, f: Finding) -> bool:

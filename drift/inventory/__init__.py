@@ -141,6 +141,8 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         classified = _verify_packages(classified, same, top, apt_top, pip_top, explainers, unknowns)
         if source.target.kind == "container":
             classified = runtime.mark_run_paths(classified, source.raw, top)
+        if source.config is not None:
+            classified = runtime.mark_volume_points(classified, source.config.volumes, top)
         account_delta = users.delta(base_view, top)
         unknowns += account_delta.unknowns
         account_delta.changes = users.explain(account_delta.changes, scripts)

@@ -54,10 +54,25 @@ def _real_paths(paths: dict[str, str], view: View) -> dict[str, str]:
     return out
 
 
+VOLUME_REASON = "made by the engine: mount point of a VOLUME the image declares (a RUN or container after it makes it)"
+
+
+def mark_volume_points(changes: list[FileChange], volumes: Any, view: View) -> list[FileChange]:
+    """Added, empty mount points of the image's own VOLUMEs (and their new parent folders): the
+    builder makes them for any RUN after the VOLUME line (an image built FROM it, a commit), so
+    they are the engine's doing. What is inside them is classified as ever."""
+    paths = {_clean(str(v)): VOLUME_REASON for v in volumes or () if str(v).startswith("/") and _clean(str(v)) != "/"}
+    return _mark(changes, paths, view)
+
+
 def mark_run_paths(changes: list[FileChange], attrs: dict[str, Any], view: View) -> list[FileChange]:
     """Added entries `docker run` made (mount points, their new parent folders, -w, --init)
     become noise with the reason; everything else is left as classified."""
-    points = _real_paths(run_paths(attrs), view)
+    return _mark(changes, run_paths(attrs), view)
+
+
+def _mark(changes: list[FileChange], paths: dict[str, str], view: View) -> list[FileChange]:
+    points = _real_paths(paths, view)
     if not points:
         return changes
     out = []
@@ -75,7 +90,10 @@ def _why(f: FileChange, points: dict[str, str]) -> str | None:
     if f.kind != "dir":
         return None
     inside = sorted(p for p in points if p.startswith(f.path.rstrip("/") + "/"))
-    return f"{REASON}folder of {inside[0]}" if inside else None
+    if not inside:
+        return None
+    why = points[inside[0]]
+    return f"{REASON}folder of {inside[0]}" if why.startswith(REASON) else f"folder of {inside[0]}, {why}"
 
 
 def own_image(source: Any, base_id: str | None) -> bool:

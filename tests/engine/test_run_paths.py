@@ -136,3 +136,29 @@ def test_container_against_its_dockerfile_ignores_docker_run_choices(
     sh(container, "echo hand > /etc/hand.conf")
     proc = run_drift("diff", name, str(tmp_path / "Dockerfile"), *extra, "--format", "json", check=1)
     assert [(f["category"], f["name"]) for f in json.loads(proc.stdout)["findings"]] == [("file", "/etc/hand.conf")]
+
+
+def test_an_image_volume_mount_point_made_by_a_later_run_is_the_engines(
+    docker_client: Any, base_image: str, cleanup: list[tuple[str, str]], tmp_path: Path
+) -> None:
+    """An image built FROM an image that declares a VOLUME: the builder makes the (empty) mount
+    point for the RUN, and it lands in that RUN's layer. `drift diff IMAGE Dockerfile --build`
+    against the parent's Dockerfile finds only what the RUN wrote, and inspect shows the mount
+    point as the engine's, with the reason."""
+    parent_dir, child_dir = tmp_path / "parent", tmp_path / "child"
+    parent_dir.mkdir()
+    child_dir.mkdir()
+    (parent_dir / "Dockerfile").write_text(f"FROM {base_image}\nRUN useradd -m app\nVOLUME /home/app/.data\n")
+    parent = f"drift-test/volume-parent:{RUN_ID}"
+    build(docker_client, parent_dir, parent, cleanup)
+    (child_dir / "Dockerfile").write_text(f"FROM {parent}\nRUN echo hand > /etc/hand.conf\n")
+    child = f"drift-test/volume-child:{RUN_ID}"
+    build(docker_client, child_dir, child, cleanup)
+    doc = json.loads(run_drift("inspect", child, "--base", parent, "-f", "json", check=0).stdout)
+    files = {f["path"]: f for f in doc["files"]}
+    assert files["/home/app/.data"]["class"] == "noise", files.get("/home/app/.data")
+    assert "VOLUME" in (files["/home/app/.data"]["reason"] or "")
+    assert files["/etc/hand.conf"]["class"] == "unexplained"
+    proc = run_drift("diff", child, str(parent_dir / "Dockerfile"), "--build", "--network", "host", "-f", "json")
+    assert proc.returncode == 1, proc.stderr
+    assert [(f["category"], f["name"]) for f in json.loads(proc.stdout)["findings"]] == [("file", "/etc/hand.conf")]

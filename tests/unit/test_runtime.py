@@ -53,3 +53,19 @@ def test_a_file_with_content_at_a_mount_point_is_not_hidden() -> None:
     ]
     out = runtime.mark_run_paths(changes, ATTRS, view_of(tar_layer({"etc": None})))
     assert [f.klass for f in out] == ["unexplained", "unexplained"]
+
+
+def test_an_image_volume_mount_point_is_the_engines_but_not_what_is_in_it() -> None:
+    view = view_of(tar_layer({"home": None}))
+    changes = [
+        _added("/home/app"),
+        _added("/home/app/.data"),
+        _added("/home/app/.data/dropped", "file", 7),
+        _added("/srv/volfile", "file", 9),  # a VOLUME over a file with content: not hidden
+    ]
+    out = {f.path: f for f in runtime.mark_volume_points(changes, ("/home/app/.data", "/srv/volfile"), view)}
+    assert out["/home/app/.data"].klass == "noise" and out["/home/app/.data"].reason == runtime.VOLUME_REASON
+    assert out["/home/app"].klass == "noise" and "/home/app/.data" in (out["/home/app"].reason or "")
+    assert out["/home/app/.data/dropped"].klass == "unexplained"
+    assert out["/srv/volfile"].klass == "unexplained"
+    assert runtime.mark_volume_points(changes, (), view) == changes

@@ -270,6 +270,26 @@ def test_an_unread_line_the_history_ties_to_a_layer_is_not_unknown() -> None:
     assert ("unknown", "apt", "wget", 2) in unknown  # may still come from an unread line
 
 
+ONE_UNREAD_DF = """\
+FROM debian:bookworm
+RUN ./install.sh
+"""
+
+
+def test_a_package_above_the_build_is_undocumented_when_every_unread_line_has_its_layer() -> None:
+    """An image built FROM the Dockerfile's image (or a commit) adds a layer no line made: what
+    it installs cannot come from the unread line, whose own layer the history knows."""
+    insp = _explained_inspection()
+    ev = Evidence({1: Made(1, 2, "RUN")}, "layer 3 matches no line of the Dockerfile")
+    found = _brief(audit(insp, _decl(ONE_UNREAD_DF), context=None, dockerfile="Dockerfile", history=ev))
+    assert ("undocumented", "apt", "wget", None) in found  # in layer 3, above the build
+    assert ("undocumented", "pip", "attrs", None) in found
+    assert not [f for f in found if f[0] == "unknown" and f[1] in ("apt", "pip")]
+    # without the history, the unread line may have installed them: unknown, not a finding
+    bare = _brief(audit(insp, _decl(ONE_UNREAD_DF), context=None, dockerfile="Dockerfile", history=None))
+    assert ("unknown", "apt", "wget", 2) in bare and ("undocumented", "apt", "wget", None) not in bare
+
+
 # -- 3. shell: relative operands in the WORKDIR ----------------------------------------------
 
 
