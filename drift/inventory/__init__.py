@@ -102,6 +102,8 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
     unknowns += apt_top.unknowns + pip_top.unknowns
     if not apt_top.has_dpkg:
         unknowns.append(Unknown("apt", "no dpkg database (/var/lib/dpkg/status or status.d): no apt packages"))
+    # --verify-packages: every package file is hashed whatever the rest finds, so it starts now
+    early = verify.FullCheck(top, pip_top.packages) if verify.mode() == "full" else None
 
     base_apt: list[AptPackage] = []
     base_pip: list[PipPackage] = []
@@ -138,7 +140,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
             listless_layers=apt_top.listless_layers,
         )
         classified = files.classify(changes, base_view, top, explainers)
-        classified = _verify_packages(classified, same, top, apt_top, pip_top, explainers, unknowns)
+        classified = _verify_packages(classified, same, top, apt_top, pip_top, explainers, unknowns, early)
         if source.target.kind == "container":
             classified = runtime.mark_run_paths(classified, source.raw, top)
         if source.config is not None:
@@ -149,7 +151,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         classified, account_changes = accounts.group(classified, account_delta, base_view, top)
         file_changes = mark_secrets(classified, top)
     elif apt_top.has_dpkg or pip_top.packages:
-        file_changes = _unrecorded(top, apt_top, pip_top)
+        file_changes = _unrecorded(top, apt_top, pip_top, early)
 
     base_config = choice.config if choice else None
     inventory = Inventory(
@@ -194,6 +196,7 @@ def _verify_packages(
     pip_top: pip.PipResult,
     ex: files.Explainers,
     unknowns: list[Unknown],
+    early: verify.FullCheck | None = None,
 ) -> list[FileChange]:
     """Package files whose content is not what their package recorded become hand-made changes
     (drift/inventory/verify.py). With --verify-packages every package file is hashed, and a
@@ -202,16 +205,15 @@ def _verify_packages(
     full = verify.mode() == "full"
     present = {f.path for f in changes if f.change != "deleted" and f.kind == "file"} | set(same)
     if full:
-        records = verify.apt_records(top, None, None)
-        pip_recs = verify.pip_records(top, pip_top.packages, None)
+        found = (early or verify.FullCheck(top, pip_top.packages)).result()
     else:  # screen first: only the md5sums of packages with a suspect file are read
         screened = verify.apt_suspects(top, ex.owners, present)
         records = verify.apt_records(top, {ex.owners[p] for p in screened}, screened)
         keys = {ex.records[p] for p in present if p in ex.records}
         pip_recs = verify.pip_records(top, [p for p in pip_top.packages if p.key in keys], present)
-    for path, recs in pip_recs.items():
-        records.setdefault(path, []).extend(recs)
-    found = verify.check(top, records, full=full, skip=verify.diverted(top))
+        for path, recs in pip_recs.items():
+            records.setdefault(path, []).extend(recs)
+        found = verify.check(top, records, full=False, skip=verify.diverted(top))
     if not found.modified:
         return changes
     out = []
@@ -240,9 +242,13 @@ def _verify_packages(
     return out
 
 
-def _unrecorded(top: View, apt_top: apt.AptResult, pip_top: pip.PipResult) -> list[FileChange]:
+def _unrecorded(
+    top: View, apt_top: apt.AptResult, pip_top: pip.PipResult, early: verify.FullCheck | None = None
+) -> list[FileChange]:
     """With no base to compare with, the package files of the whole image that are not what their
     package recorded (screened, or all hashed with --verify-packages)."""
+    if early is not None:
+        return [_modified(top, path, digest) for path, digest in sorted(early.result().modified.items())]
     records = verify.apt_records(top, None, None)
     for path, recs in verify.pip_records(top, pip_top.packages, None).items():
         records.setdefault(path, []).extend(recs)

@@ -316,6 +316,35 @@ def check(view: View, records: dict[str, list[Recorded]], *, full: bool, skip: I
     return out
 
 
+class FullCheck:
+    """--verify-packages started early: every package file of VIEW hashed in the background (a
+    daemon thread driving the hashing threads) while the rest of the inspection goes on; the
+    two share this machine's cores instead of taking turns. `result()` waits for it."""
+
+    def __init__(self, view: View, pip_packages: Iterable[PipPackage]) -> None:
+        self._value: Verified | None = None
+        self._error: BaseException | None = None
+        packages = list(pip_packages)
+        self._thread = threading.Thread(target=self._run, args=(view, packages), name="drift-verify", daemon=True)
+        self._thread.start()
+
+    def _run(self, view: View, packages: list[PipPackage]) -> None:
+        try:
+            records = apt_records(view, None, None)
+            for path, recs in pip_records(view, packages, None).items():
+                records.setdefault(path, []).extend(recs)
+            self._value = check(view, records, full=True, skip=diverted(view))
+        except BaseException as exc:  # handed to the caller of result()
+            self._error = exc
+
+    def result(self) -> Verified:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
 def _hash_all(view: View, todo: list[tuple[str, str]]) -> tuple[list[tuple[str | None, int]], int]:
     """The digests of TODO, in its order, and how many of them the layer cache kept. Files are
     grouped by the layer folder that holds them, so a folder is reached once (component by
