@@ -25,6 +25,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -85,10 +86,25 @@ def build(name: str, made: set[str]) -> str | None:
     return None
 
 
-def remove(name: str, made: set[str]) -> None:
+# With --jobs > 1 the cases share the build cache: a step one case built (the same apt line) is
+# another's cached step, and maybe its builder stage's image. Those are removed when every case
+# is done (remove_made), never while another case's build may still stand on them.
+DEFERRED: set[str] = set()
+_deferred_lock = threading.Lock()
+
+
+def remove(name: str, made: set[str], defer: bool = False) -> None:
     """The case's tag, then the images its builds made (a builder stage's image is untagged and
     outlives the tag); one still used by another image stays (docker refuses, not forced)."""
     subprocess.run(["docker", "image", "rm", tag_of(name)], capture_output=True)
+    if defer:
+        with _deferred_lock:
+            DEFERRED.update(made)
+        return
+    remove_made(made)
+
+
+def remove_made(made: set[str]) -> None:
     for image in sorted(made):
         # a tagged image (the base a FROM printed, another case's) is never ours to remove
         tags = subprocess.run(["docker", "image", "inspect", "-f", "{{len .RepoTags}}", image], capture_output=True)
@@ -175,6 +191,7 @@ def run_case(
     modes: tuple[str, ...] = ("static", "build"),
     extra: tuple[str, ...] = (),
     planted: bool = False,
+    defer: bool = False,
 ) -> Result:
     result = Result(name, planted=planted, modes=modes)
     made: set[str] = set()
@@ -196,7 +213,7 @@ def run_case(
         result.error = f"timed out: {' '.join(map(str, exc.cmd))[:200]}"
     finally:
         if not keep:
-            remove(name, made)
+            remove(name, made, defer)
     result.seconds = time.monotonic() - start
     return result
 
@@ -255,13 +272,15 @@ def main(argv: list[str] | None = None) -> int:
         modes = tuple(m.strip() for m in args.modes.split(","))
         extra = ("--verify-packages",) if args.verify_packages else ()
         extra += ("--no-history-evidence",) if args.no_history_evidence else ()
-        result = run_case(name, args.keep, modes, extra, args.plant)
+        result = run_case(name, args.keep, modes, extra, args.plant, defer=args.jobs > 1)
         status = "ERROR" if result.error else f"static {len(result.static)} build {len(result.built)}"
         print(f"{name}: {status} ({result.seconds:.0f}s)", file=sys.stderr, flush=True)
         return result
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(one, args.names or every))
+    for _ in range(3):  # a stage's image goes once the images built on it are gone
+        remove_made(DEFERRED)
     print(table(results))
     doc = {
         r.name: {
