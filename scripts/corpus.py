@@ -241,10 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plant", action="store_true", help="plant drift (docker commit) and require it found")
     parser.add_argument("--strict", action="store_true", help="count unknown findings as findings")
     parser.add_argument("--out", default=str(ROOT / "corpus-findings.json"), help="findings JSON file")
-    parser.add_argument("--corpus", default=str(CORPUS), help="folder of cases (default tests/corpus/wild)")
+    parser.add_argument("--corpus", help="folder of cases (default tests/corpus/wild)")
     args = parser.parse_args(argv)
-    global CORPUS
-    CORPUS = Path(args.corpus).resolve()
+    if args.corpus:  # another folder's images get their own tags (drift-corpus-holdout/NAME:1)
+        global CORPUS, TAG_PREFIX
+        CORPUS = Path(args.corpus).resolve()
+        TAG_PREFIX = f"drift-corpus-{CORPUS.name}" if CORPUS.name != "wild" else TAG_PREFIX
     every = sorted(p.name for p in CORPUS.iterdir() if (p / "Dockerfile").is_file())
     unknown = sorted(set(args.names) - set(every))
     if unknown:
