@@ -5,7 +5,9 @@ Dockerfile describes the image exactly, so every finding is a false alarm (or a 
 Dockerfile really does not declare something; the case's README says so).
 
     python scripts/corpus.py [NAME ...] [--keep] [--strict] [--jobs N] [--out FILE]
-                             [--modes static,build] [--verify-packages] [--plant]
+                             [--modes static,build] [--verify-packages] [--plant] [--corpus DIR]
+
+--corpus DIR runs another folder of cases (default tests/corpus/wild), e.g. tests/corpus/holdout.
 
 --plant commits hand-made drift on the built image (an apt install, a pip install, an added
 config file, a package file edited) and requires each found, and nothing else, in every mode.
@@ -252,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="cases to run (default: all)")
     parser.add_argument("--keep", action="store_true", help="keep the images built")
     parser.add_argument("--jobs", type=int, default=1, help="cases run at once (default 1)")
-    parser.add_argument("--modes", default="static,build", help="static, build or both (default both)")
+    parser.add_argument("--modes", default="static,build", help="static, build, static,build or both (default both)")
     parser.add_argument(
         "--verify-packages", action="store_true", help="audit with --verify-packages (hash every package file)"
     )
@@ -262,14 +264,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plant", action="store_true", help="plant drift (docker commit) and require it found")
     parser.add_argument("--strict", action="store_true", help="count unknown findings as findings")
     parser.add_argument("--out", default=str(ROOT / "corpus-findings.json"), help="findings JSON file")
+    parser.add_argument("--corpus", help="folder of cases (default tests/corpus/wild)")
     args = parser.parse_args(argv)
+    if args.corpus:  # another folder's images get their own tags (drift-corpus-holdout/NAME:1)
+        global CORPUS, TAG_PREFIX
+        CORPUS = Path(args.corpus).resolve()
+        TAG_PREFIX = f"drift-corpus-{CORPUS.name}" if CORPUS.name != "wild" else TAG_PREFIX
     every = sorted(p.name for p in CORPUS.iterdir() if (p / "Dockerfile").is_file())
     unknown = sorted(set(args.names) - set(every))
     if unknown:
         parser.error(f"no such case: {', '.join(unknown)} (cases: {', '.join(every)})")
 
     def one(name: str) -> Result:
-        modes = tuple(m.strip() for m in args.modes.split(","))
+        modes = tuple(m.strip() for m in args.modes.replace("both", "static,build").split(","))
         extra = ("--verify-packages",) if args.verify_packages else ()
         extra += ("--no-history-evidence",) if args.no_history_evidence else ()
         result = run_case(name, args.keep, modes, extra, args.plant, defer=args.jobs > 1)
