@@ -94,6 +94,7 @@ def as_built(insp: Any, engine: Any = None) -> Any:
     source = insp.source
     if source.target.kind != "container" or not source.base_id:
         return insp
+    engine = source.engine or engine
     if engine is None:
         from drift.sources.docker import Engine
 

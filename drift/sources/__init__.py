@@ -16,7 +16,7 @@ from drift.errors import EngineUnreachable, TargetNotFound
 from drift.model import ImageConfig, Target
 from drift.sources.fs import Layer
 
-PREFIXES = ("container", "image", "archive", "oci", "dir")
+PREFIXES = ("container", "containerd", "image", "archive", "oci", "dir")
 
 
 @dataclass(slots=True)
@@ -43,6 +43,8 @@ class Source:
     base_name: str | None = None
     base_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    # The engine it was read from when that is not the one the caller gave (containerd's).
+    engine: Any = None
 
 
 def split_prefix(name: str) -> tuple[str | None, str]:
@@ -60,6 +62,10 @@ def resolve(name: str, stack: contextlib.ExitStack, *, engine: Any = None) -> So
     prefix, rest = split_prefix(name)
     if prefix == "container":
         return docker.container_source(engine, rest, stack, resolved_by="prefix container:")
+    if prefix == "containerd":
+        from drift.sources import containerd
+
+        return containerd.resolve(rest, stack, engine, resolved_by="prefix containerd:")
     if prefix == "image":
         return docker.image_source(engine, rest, stack, resolved_by="prefix image:")
     if prefix == "archive":
@@ -89,5 +95,5 @@ def resolve(name: str, stack: contextlib.ExitStack, *, engine: Any = None) -> So
         raise EngineUnreachable(f"{name!r} is not a path, and {exc}") from exc
     raise TargetNotFound(
         f"no container, image or path named {name!r}: see 'docker ps -a' and 'docker images', "
-        "or prefix it with container:, image:, archive:, oci: or dir:"
+        "or prefix it with container:, containerd:, image:, archive:, oci: or dir:"
     )

@@ -1,0 +1,582 @@
+"""Containers from containerd (what a Kubernetes node runs), over containerd's own gRPC API.
+
+The API, not the node's files: containerd's metadata (bolt database) is locked by the running
+daemon and its layout is private; the API is what `ctr`, `nerdctl` and `crictl` (through the
+CRI plugin) use, and it names a container's snapshot mounts exactly as they are mounted.
+Only read calls are made (Containers/List and Get, Tasks/List, Images/Get and List,
+Content/Read, Snapshots/Mounts, Introspection/Server): a container is never exec'd into,
+paused or changed.
+
+A container's layers are then read in place, as on a local Docker engine with overlay2: the
+snapshot's `lowerdir=` folders (top first) are the image's layers, its `upperdir=` the
+container's own changes. So drift runs on the node, as root.
+
+The engine answers in the shapes drift's other engines use (`docker inspect` of a container or
+image, `docker ps` rows, `docker info`'s ID), so `report`, `base` and `runtime` read both
+alike: see `Engine`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import threading
+from typing import Any
+
+from drift.errors import DriftError, EngineUnreachable, TargetNotFound
+from drift.model import ImageConfig, Target
+from drift.sources import RawHistory, Source
+from drift.sources.contexts import Endpoint
+from drift.sources.fs import Layer
+from drift.sources.layers import DirLayer
+
+SCHEME = "containerd://"
+ADDRESS_ENV = "CONTAINERD_ADDRESS"
+NAMESPACE_ENV = "CONTAINERD_NAMESPACE"
+DEFAULT_ADDRESS = "/run/containerd/containerd.sock"
+DEFAULT_NAMESPACE = "k8s.io"  # the kubelet's (CRI) namespace
+ID_PREFIX = "containerd:"  # an engine ID: containerd:UUID (Introspection/Server)
+TARGET_PREFIX = "containerd:"  # a target: containerd:[NAMESPACE/]ID or containerd:[NAMESPACE/]POD-NS/POD/CONTAINER
+MAX_BLOB = 16 << 20  # a manifest, index or image config larger than this is refused
+
+# The labels the kubelet's CRI plugin puts on every container
+POD_NAMESPACE = "io.kubernetes.pod.namespace"
+POD_NAME = "io.kubernetes.pod.name"
+CONTAINER_NAME = "io.kubernetes.container.name"
+KIND = "io.cri-containerd.kind"  # "sandbox" (the pod's pause container) or "container"
+MADE_BY = "_drift_made_by"  # in a container's description: whose run made its mount points
+
+_SERVICES = "/containerd.services."
+_INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
+_STATUS = {0: "unknown", 1: "created", 2: "running", 3: "stopped", 4: "paused", 5: "pausing"}
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
+
+
+def address_of(url: str) -> str:
+    """The socket path of `containerd:///PATH` (or of a bare path)."""
+    path = url[len(SCHEME) :] if url.startswith(SCHEME) else url
+    if not path.startswith("/"):
+        raise DriftError(f"{url}: name containerd's socket as containerd:///PATH (e.g. containerd://{DEFAULT_ADDRESS})")
+    return path
+
+
+def endpoint_from_env() -> Endpoint:
+    address = os.environ.get(ADDRESS_ENV)
+    if address:
+        return Endpoint("", SCHEME + address_of(address), ADDRESS_ENV)
+    return Endpoint("", SCHEME + DEFAULT_ADDRESS, f"the default socket; no {ADDRESS_ENV}")
+
+
+class _Client:
+    """containerd's gRPC API: one channel, one namespace, a timeout on every call."""
+
+    def __init__(self, address: str, namespace: str, timeout: float) -> None:
+        self.address, self.namespace, self.timeout = address, namespace, timeout
+        self._channel: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def channel(self) -> Any:
+        with self._lock:
+            if self._channel is None:
+                if not os.path.exists(self.address):
+                    raise EngineUnreachable(
+                        f"cannot reach containerd at {self.address}: no such socket; "
+                        f"start containerd, or point {ADDRESS_ENV} (or -H containerd:///PATH) at its socket"
+                    )
+                import grpc
+
+                self._channel = grpc.insecure_channel(f"unix://{self.address}")
+            return self._channel
+
+    def close(self) -> None:
+        with self._lock:
+            if self._channel is not None:
+                self._channel.close()
+            self._channel = None
+
+    def call(self, method: str, request: Any, reply: Any, what: str, *, namespace: str | None = None) -> Any:
+        """One unary call; None when containerd says NOT_FOUND."""
+        fn = self.channel.unary_unary(
+            _SERVICES + method, request_serializer=type(request).SerializeToString, response_deserializer=reply.FromString
+        )
+        return self._guard(what, lambda: fn(request, metadata=self._meta(namespace), timeout=self.timeout))
+
+    def stream(self, method: str, request: Any, reply: Any, what: str) -> list[Any] | None:
+        fn = self.channel.unary_stream(
+            _SERVICES + method, request_serializer=type(request).SerializeToString, response_deserializer=reply.FromString
+        )
+        return self._guard(what, lambda: list(fn(request, metadata=self._meta(None), timeout=self.timeout)))
+
+    def _meta(self, namespace: str | None) -> list[tuple[str, str]]:
+        return [("containerd-namespace", namespace or self.namespace)]
+
+    def _guard(self, what: str, fn: Any) -> Any:
+        import grpc
+
+        try:
+            return fn()
+        except grpc.RpcError as exc:
+            code = exc.code() if hasattr(exc, "code") else None
+            detail = (exc.details() if hasattr(exc, "details") else None) or str(code)
+            if code == grpc.StatusCode.NOT_FOUND:
+                return None
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+                raise EngineUnreachable(
+                    f"cannot reach containerd at {self.address} to {what}: {detail.splitlines()[0][:300]}; "
+                    f"start containerd, or point {ADDRESS_ENV} (or -H containerd:///PATH) at its socket"
+                ) from exc
+            raise DriftError(f"containerd at {self.address} refused to {what}: {detail.splitlines()[0][:300]}") from exc
+
+
+class _Api:
+    """What the report asks of an engine's API (`info`, `containers`, `images`), answered by
+    containerd in the shapes of Docker's API."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def info(self) -> dict[str, Any]:
+        from drift.sources.containerd_api import containerd_pb2 as pb
+
+        reply = self.engine.client.call(
+            "introspection.v1.Introspection/Server", pb.Empty(), pb.ServerResponse, "say who it is"
+        )
+        uuid = reply.uuid if reply is not None else ""
+        if not uuid:
+            raise DriftError(f"containerd at {self.engine.address} gave no server UUID (Introspection/Server)")
+        return {"ID": ID_PREFIX + uuid, "Name": platform.node(), "Namespace": self.engine.namespace}
+
+    def containers(self, all: bool = False, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        labels = _label_filters(filters or {})
+        out = []
+        states = self.engine.task_states()
+        for c in self.engine.list_containers():
+            if c.labels.get(KIND) == "sandbox":
+                continue  # a pod's pause container: Kubernetes' own, nothing of the app's
+            state = states.get(c.id, "created")
+            if not all and state != "running":
+                continue
+            if not all_labels(dict(c.labels), labels):
+                continue
+            out.append(
+                {
+                    "Id": c.id,
+                    "Names": ["/" + display_name(c.id, dict(c.labels))],
+                    "Image": c.image,
+                    "ImageID": None,
+                    "Labels": dict(c.labels),
+                    "State": state,
+                }
+            )
+        return out
+
+    def images(self) -> list[dict[str, Any]]:
+        out = []
+        for name in self.engine.image_names():
+            attrs = self.engine.find_image(name)
+            if attrs is not None:
+                out.append({"Id": attrs["Id"], "RepoTags": [name], "Labels": (attrs.get("Config") or {}).get("Labels")})
+        return out
+
+
+def _label_filters(filters: dict[str, list[str]]) -> list[tuple[str, str | None]]:
+    out: list[tuple[str, str | None]] = []
+    for key, values in filters.items():
+        if key != "label":
+            raise DriftError(f"--filter {key}=...: containerd engines take label=KEY or label=KEY=VALUE filters only")
+        for v in values:
+            k, sep, val = v.partition("=")
+            out.append((k, val if sep else None))
+    return out
+
+
+def all_labels(labels: dict[str, str], wanted: list[tuple[str, str | None]]) -> bool:
+    return all(k in labels and (v is None or labels[k] == v) for k, v in wanted)
+
+
+def display_name(container_id: str, labels: dict[str, str]) -> str:
+    """NAMESPACE/POD/CONTAINER from the kubelet's labels, else the container's ID."""
+    parts = [labels.get(POD_NAMESPACE), labels.get(POD_NAME), labels.get(CONTAINER_NAME)]
+    return "/".join(p for p in parts if p) if all(parts) else container_id
+
+
+class Engine:
+    """A containerd, through its gRPC API, with the methods drift's Docker engine has
+    (`api.info/containers/images`, `find_container`, `find_image`, `history`, `images`, `close`),
+    answering in Docker's shapes: a container's description carries its snapshot's folders as an
+    overlay `GraphDriver`, its image's as `RootFS.Layers` (diff IDs) and its spec's mounts as
+    `Mounts`."""
+
+    prefix = "containerd"  # the target prefix that names this engine's containers
+    podman = False
+    local = True
+
+    def __init__(self, endpoint: Endpoint | None = None, *, namespace: str | None = None, timeout: float = 120) -> None:
+        self.endpoint = endpoint or endpoint_from_env()
+        self.address = address_of(self.endpoint.host)
+        self.namespace = namespace or os.environ.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE
+        self.timeout = min(timeout, 120)
+        self.client = _Client(self.address, self.namespace, self.timeout)
+        self._configs: dict[str, dict[str, Any]] = {}  # image config digest -> image config (immutable)
+        self._by_name: dict[str, str] = {}  # image name -> config digest, as last read
+
+    def with_namespace(self, namespace: str) -> Engine:
+        return self if namespace == self.namespace else Engine(self.endpoint, namespace=namespace, timeout=self.timeout)
+
+    @property
+    def api(self) -> _Api:
+        return _Api(self)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- containers -------------------------------------------------------------------------
+
+    def list_containers(self) -> list[Any]:
+        from drift.sources.containerd_api import containerd_pb2 as pb
+
+        reply = self.client.call(
+            "containers.v1.Containers/List", pb.ListContainersRequest(), pb.ListContainersResponse, "list containers"
+        )
+        return list(reply.containers) if reply is not None else []
+
+    def task_states(self) -> dict[str, str]:
+        from drift.sources.containerd_api import containerd_pb2 as pb
+
+        reply = self.client.call("tasks.v1.Tasks/List", pb.ListTasksRequest(), pb.ListTasksResponse, "list tasks")
+        tasks = list(reply.tasks) if reply is not None else []
+        return {t.container_id or t.id: _STATUS.get(t.status, "unknown") for t in tasks}
+
+    def _container(self, name: str) -> Any:
+        """A container by ID, unique ID prefix, or NAMESPACE/POD/CONTAINER."""
+        from drift.sources.containerd_api import containerd_pb2 as pb
+
+        if "/" not in name:
+            reply = self.client.call(
+                "containers.v1.Containers/Get", pb.GetContainerRequest(id=name), pb.GetContainerResponse,
+                f"inspect container {name}",
+            )  # fmt: skip
+            if reply is not None and reply.container.id:
+                return reply.container
+        listed = self.list_containers()
+        named = [c for c in listed if display_name(c.id, dict(c.labels)) == name]
+        if not named and "/" not in name and len(name) >= 4:
+            named = [c for c in listed if c.id.startswith(name)]
+        if len(named) > 1:
+            raise TargetNotFound(
+                f"{name!r} names {len(named)} containers in containerd namespace {self.namespace}: give the ID"
+            )
+        return named[0] if named else None
+
+    def find_container(self, name: str) -> dict[str, Any] | None:
+        c = self._container(name)
+        if c is None:
+            return None
+        spec = _spec(c)
+        image = self.find_image(c.image) if c.image else None
+        mounts = self.snapshot_mounts(c.snapshotter, c.snapshot_key) if c.snapshot_key else []
+        state = self.task_states().get(c.id, "created")
+        return container_attrs(c, spec, image, mounts, state)
+
+    def snapshot_mounts(self, snapshotter: str, key: str) -> list[Any]:
+        from drift.sources.containerd_api import containerd_pb2 as pb
+
+        reply = self.client.call(
+            "snapshots.v1.Snapshots/Mounts", pb.MountsRequest(snapshotter=snapshotter, key=key), pb.MountsResponse,
+            f"read the mounts of snapshot {key}",
+        )  # fmt: skip
+        return list(reply.mounts) if reply is not None else []
+
+    # --- images -----------------------------------------------------------------------------
+
+    def image_names(self) -> list[str]:
+        from drift.sources.containerd_api import containerd_pb2 as pb
+
+        reply = self.client.call("images.v1.Images/List", pb.ListImagesRequest(), pb.ListImagesResponse, "list images")
+        return sorted(i.name for i in reply.images) if reply is not None else []
+
+    def read_blob(self, digest: str, what: str) -> dict[str, Any]:
+        from drift.sources.containerd_api import containerd_pb2 as pb
+
+        chunks = self.client.stream(
+            "content.v1.Content/Read", pb.ReadContentRequest(digest=digest, size=MAX_BLOB + 1), pb.ReadContentResponse,
+            f"read {what} {digest}",
+        )  # fmt: skip
+        if chunks is None:
+            raise DriftError(f"containerd has no content {digest} ({what}): the image is not complete")
+        data = b"".join(c.data for c in chunks)
+        if len(data) > MAX_BLOB:
+            raise DriftError(f"{what} {digest} is larger than {MAX_BLOB >> 20} MB: refused")
+        try:
+            doc = json.loads(data)
+        except ValueError as exc:
+            raise DriftError(f"{what} {digest} in containerd is not JSON: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise DriftError(f"{what} {digest} in containerd is not a JSON object")
+        return doc
+
+    def _manifest(self, desc: Any, name: str) -> dict[str, Any]:
+        doc = self.read_blob(desc.digest, "the manifest of " + name)
+        media = doc.get("mediaType") or desc.media_type
+        if media not in _INDEX_TYPES and "manifests" not in doc:
+            return doc
+        arch = _ARCH.get(platform.machine(), platform.machine())
+        for m in doc.get("manifests") or ():
+            p = (m or {}).get("platform") or {}
+            if p.get("os") == "linux" and p.get("architecture") == arch and isinstance(m.get("digest"), str):
+                return self.read_blob(m["digest"], f"the linux/{arch} manifest of {name}")
+        raise DriftError(f"image {name} in containerd has no linux/{arch} manifest")
+
+    def find_image(self, ref: str, *, fresh: bool = False) -> dict[str, Any] | None:
+        """An image by name, or by the digest of its config (its ID, as Docker's)."""
+        from drift.sources.containerd_api import containerd_pb2 as pb
+
+        if ref.startswith("sha256:"):
+            if ref not in self._configs or fresh:
+                for name in self.image_names():
+                    self.find_image(name)
+            names = [n for n, d in self._by_name.items() if d == ref]
+            return image_attrs(ref, self._configs[ref], names, None) if names and ref in self._configs else None
+        reply = self.client.call("images.v1.Images/Get", pb.GetImageRequest(name=ref), pb.GetImageResponse,
+                                 f"inspect image {ref}")  # fmt: skip
+        if reply is None or not reply.image.name:
+            return None
+        target = reply.image.target
+        manifest = self._manifest(target, ref)
+        digest = ((manifest.get("config") or {}).get("digest")) or ""
+        if not isinstance(digest, str) or not digest.startswith("sha256:"):
+            raise DriftError(f"the manifest of image {ref} in containerd names no config")
+        if digest not in self._configs:
+            self._configs[digest] = self.read_blob(digest, f"the config of image {ref}")
+        self._by_name[ref] = digest
+        return image_attrs(digest, self._configs[digest], [ref], target.digest)
+
+    def history(self, image_id: str) -> list[dict[str, Any]]:
+        """Docker's `history` rows (newest first) from the image config's history."""
+        attrs = self.find_image(image_id)
+        rows = config_history(attrs.get("_config") or {}) if attrs else []
+        return [{"Created": r.created, "CreatedBy": r.created_by, "Comment": r.comment, "Size": r.size} for r in rows][
+            ::-1
+        ]
+
+    def images(self) -> list[dict[str, Any]]:
+        out = {}
+        for name in self.image_names():
+            attrs = self.find_image(name)
+            if attrs is not None:
+                out.setdefault(attrs["Id"], attrs)
+        return list(out.values())
+
+
+def _spec(c: Any) -> dict[str, Any]:
+    if not c.spec.value:
+        return {}
+    try:
+        spec = json.loads(c.spec.value)
+    except ValueError:
+        return {}
+    return spec if isinstance(spec, dict) else {}
+
+
+def image_attrs(config_digest: str, config: dict[str, Any], names: list[str], manifest: str | None) -> dict[str, Any]:
+    settings = config.get("config") if isinstance(config.get("config"), dict) else {}
+    rootfs = config.get("rootfs") if isinstance(config.get("rootfs"), dict) else {}
+    return {
+        "Id": config_digest,
+        "RepoTags": list(names),
+        "RepoDigests": [f"{n.rsplit(':', 1)[0] if '@' not in n else n.split('@')[0]}@{manifest}" for n in names]
+        if manifest
+        else [],
+        "RootFS": {"Type": "layers", "Layers": [str(d) for d in rootfs.get("diff_ids") or ()]},
+        "Config": settings,
+        "Created": str(config.get("created") or ""),
+        "Parent": "",
+        "_config": config,
+    }
+
+
+def config_history(config: dict[str, Any]) -> list[RawHistory]:
+    rows = config.get("history") if isinstance(config.get("history"), list) else []
+    return [
+        RawHistory(
+            created=str(h.get("created", "")),
+            created_by=str(h.get("created_by") or ""),
+            comment=str(h.get("comment") or ""),
+            size=None,
+            empty_layer=bool(h.get("empty_layer", False)),
+        )
+        for h in rows
+        if isinstance(h, dict)
+    ]
+
+
+def overlay_dirs(mounts: list[Any]) -> tuple[list[str], str | None]:
+    """The lower folders (bottom first) and the upper folder of a snapshot's mounts."""
+    lower: list[str] = []
+    upper = None
+    for m in mounts:
+        if m.type == "bind" and not lower:
+            return [], m.source  # a snapshot without parents: one folder, the container's own
+        if m.type != "overlay":
+            continue
+        for opt in m.options:
+            key, _, value = opt.partition("=")
+            if key == "lowerdir":
+                lower = [d for d in value.split(":") if d]
+            elif key == "upperdir":
+                upper = value
+    return list(reversed(lower)), upper
+
+
+def container_attrs(c: Any, spec: dict[str, Any], image: dict[str, Any] | None, mounts: list[Any], state: str) -> dict[str, Any]:
+    """A containerd container described as `docker inspect` describes one."""
+    labels = dict(c.labels)
+    image_cfg = (image or {}).get("Config") or {}
+    process = spec.get("process") if isinstance(spec.get("process"), dict) else {}
+    lower, upper = overlay_dirs(mounts)
+    return {
+        "Id": c.id,
+        "Name": "/" + display_name(c.id, labels),
+        "Image": (image or {}).get("Id") or "",
+        "Created": "",
+        "State": {"Status": state, "Running": state == "running"},
+        "Config": run_config(process, image_cfg, labels, c.image),
+        "HostConfig": {"NetworkMode": _network(spec)},
+        "Mounts": [
+            {"Type": m.get("type") or "bind", "Source": m.get("source") or "", "Destination": m.get("destination")}
+            for m in spec.get("mounts") or ()
+            if isinstance(m, dict) and isinstance(m.get("destination"), str)
+        ],
+        "GraphDriver": {
+            "Name": "overlayfs",
+            "Data": {"LowerDir": ":".join(reversed(lower)), "UpperDir": upper or ""},
+        },
+        MADE_BY: "kubernetes" if labels.get(CONTAINER_NAME) else "containerd",
+        "Namespace": "",
+        "Snapshotter": c.snapshotter,
+    }
+
+
+def _network(spec: dict[str, Any]) -> str:
+    linux = spec.get("linux") if isinstance(spec.get("linux"), dict) else {}
+    kinds = {n.get("type") for n in linux.get("namespaces") or () if isinstance(n, dict)}
+    return "host" if "network" not in kinds else ""
+
+
+def run_config(process: dict[str, Any], image: dict[str, Any], labels: dict[str, str], image_name: str) -> dict[str, Any]:
+    """The container's config as Docker's `Config`: the image's, with what its spec runs.
+
+    The OCI spec has one argv: when it begins with the image's entrypoint, the rest is the
+    command (as `docker run IMAGE ARGS` gives it); else it is a command without entrypoint
+    (Kubernetes' `command:`). The runtime's HOSTNAME (CRI sets it in every container) and
+    containerd's own labels (io.containerd.*) are not the deployment's choices."""
+    args = [str(a) for a in process.get("args") or ()]
+    entrypoint = list(image.get("Entrypoint") or [])
+    if entrypoint and args[: len(entrypoint)] == entrypoint:
+        cmd: list[str] | None = args[len(entrypoint) :]
+    else:
+        entrypoint, cmd = [], args
+    image_env = {str(e).split("=", 1)[0] for e in image.get("Env") or ()}
+    env = [str(e) for e in process.get("env") or () if str(e).split("=", 1)[0] != "HOSTNAME" or "HOSTNAME" in image_env]
+    user = process.get("user") if isinstance(process.get("user"), dict) else {}
+    uid, gid = user.get("uid", 0), user.get("gid", 0)
+    merged = {**(image.get("Labels") or {}), **{k: v for k, v in labels.items() if not k.startswith("io.containerd.")}}
+    return {
+        **image,
+        "Image": image_name,
+        "Env": env,
+        "Cmd": cmd if cmd != (image.get("Cmd") or []) or entrypoint != (image.get("Entrypoint") or []) else image.get("Cmd"),
+        "Entrypoint": entrypoint or (None if not image.get("Entrypoint") else []),
+        "WorkingDir": str(process.get("cwd") or image.get("WorkingDir") or ""),
+        "User": image.get("User") or ("" if (uid, gid) == (0, 0) else f"{uid}:{gid}"),
+        "Labels": merged,
+    }
+
+
+def split_namespace(name: str) -> tuple[str | None, str]:
+    """NAMESPACE/ID or NAMESPACE/POD-NAMESPACE/POD/CONTAINER: the containerd namespace first."""
+    parts = name.split("/")
+    if len(parts) in (2, 4) and all(parts):
+        return parts[0], "/".join(parts[1:])
+    return None, name
+
+
+def container_source(
+    engine: Engine, name: str, stack: contextlib.ExitStack, *, resolved_by: str, attrs: dict[str, Any] | None = None
+) -> Source:
+    del stack  # nothing is copied: the snapshot's folders are read in place
+    attrs = attrs or engine.find_container(name)
+    where = f"containerd at {engine.address}, namespace {engine.namespace}"
+    if attrs is None:
+        raise TargetNotFound(
+            f"no container {name!r} in {where}: see 'ctr -n {engine.namespace} containers ls' or 'crictl ps -a'"
+        )
+    image_name = attrs["Config"].get("Image") or ""
+    image = engine.find_image(attrs["Image"]) if attrs["Image"] else None
+    if image is None:
+        raise TargetNotFound(f"container {name!r} runs image {image_name or '?'} which {where} no longer has")
+    data = attrs["GraphDriver"]["Data"]
+    lower = [d for d in reversed(data["LowerDir"].split(":")) if d]
+    upper = data["UpperDir"]
+    diff_ids = list(image["RootFS"]["Layers"])
+    layers = _layers(lower, upper, diff_ids, f"image {image_name}", f"container {name}")
+    target = Target(kind="container", name=name, resolved_by=resolved_by, id=attrs["Id"], image=image_name)
+    return Source(
+        target=target,
+        layers=layers,
+        layer_ids=[*diff_ids, f"container:{attrs['Id']}"],
+        config=ImageConfig.from_docker(attrs.get("Config")),
+        history=config_history(image["_config"]),
+        parent=image["Id"],
+        parent_reason="the container's image",
+        base_layers=len(diff_ids),
+        base_name=image_name,
+        base_id=image["Id"],
+        raw=attrs,
+        engine=engine,
+    )
+
+
+def _layers(lower: list[str], upper: str, diff_ids: list[str], image_label: str, label: str) -> list[Layer]:
+    if not upper:
+        raise DriftError(f"{label}: containerd gave no overlay upper folder for its snapshot (only overlayfs is read)")
+    for d in [*lower, upper]:
+        if not (os.path.isdir(d) and os.access(d, os.R_OK | os.X_OK)):
+            raise DriftError(
+                f"{label}: cannot read its snapshot folder {d}: run drift on the node, as root "
+                "(containerd's layers are read in place)"
+            )
+    if len(lower) != len(diff_ids):
+        # the folders are still the image's, bottom first; without their digests the base is
+        # not found by layer prefix and nothing is cached by digest
+        raise DriftError(
+            f"{label}: its snapshot has {len(lower)} lower folders but {image_label} has {len(diff_ids)} layers: "
+            "cannot tell which folder is which layer"
+        )
+    out: list[Layer] = [
+        DirLayer(d, digest=diff_ids[i], overlay=True, description=f"{image_label} layer {i + 1}")
+        for i, d in enumerate(lower)
+    ]
+    out.append(DirLayer(upper, digest=None, overlay=True, description=f"{label} (its own changes)"))
+    return out
+
+
+def resolve(name: str, stack: contextlib.ExitStack, engine: Any, *, resolved_by: str) -> Source:
+    """`containerd:NAME`: a container of this engine (or of containerd from the environment)."""
+    own = engine if isinstance(engine, Engine) else Engine()
+    namespace, rest = split_namespace(name)
+    if namespace is not None:
+        own = own.with_namespace(namespace)
+    return container_source(own, rest, stack, resolved_by=resolved_by)
+
+
+def engine_for(name: str, engine: Any) -> Any:
+    """The engine a target lives on: containerd's for `containerd:NAME` (in its namespace)."""
+    if not name.startswith(TARGET_PREFIX):
+        return engine
+    own = engine if isinstance(engine, Engine) else Engine()
+    namespace, _ = split_namespace(name[len(TARGET_PREFIX) :])
+    return own.with_namespace(namespace) if namespace else own
