@@ -47,6 +47,15 @@ class Source:
     engine: Any = None
 
 
+def make_engine(endpoint: Any, *, timeout: float = 120) -> Any:
+    """The engine at ENDPOINT: containerd's for containerd:///PATH, else a Docker (or Podman) engine."""
+    from drift.sources import containerd, docker
+
+    if endpoint.host.startswith(containerd.SCHEME):
+        return containerd.Engine(endpoint, timeout=timeout)
+    return docker.Engine(endpoint, timeout=timeout)
+
+
 def split_prefix(name: str) -> tuple[str | None, str]:
     head, sep, rest = name.partition(":")
     if sep and head in PREFIXES and rest:
