@@ -65,7 +65,7 @@ def split_prefix(name: str) -> tuple[str | None, str]:
 
 def resolve(name: str, stack: contextlib.ExitStack, *, engine: Any = None) -> Source:
     """Resolve a target the user typed, in the documented order."""
-    from drift.sources import archive, docker, rootdir
+    from drift.sources import archive, containerd, docker, rootdir
 
     engine = engine or docker.Engine()
     prefix, rest = split_prefix(name)
@@ -76,6 +76,8 @@ def resolve(name: str, stack: contextlib.ExitStack, *, engine: Any = None) -> So
 
         return containerd.resolve(rest, stack, engine, resolved_by="prefix containerd:")
     if prefix == "image":
+        if isinstance(engine, containerd.Engine):
+            return containerd.image_source(engine, rest, stack, resolved_by="prefix image: (of containerd)")
         return docker.image_source(engine, rest, stack, resolved_by="prefix image:")
     if prefix == "archive":
         return archive.archive_source(rest, stack, resolved_by="prefix archive:")
@@ -84,6 +86,8 @@ def resolve(name: str, stack: contextlib.ExitStack, *, engine: Any = None) -> So
     if prefix == "dir":
         return rootdir.dir_source(rest, resolved_by="prefix dir:")
 
+    if prefix is None and isinstance(engine, containerd.Engine) and not os.path.exists(name):
+        return containerd.resolve(name, stack, engine, resolved_by="container of the containerd given by -H")
     if os.path.exists(name):
         if os.path.isdir(name):
             if os.path.isfile(os.path.join(name, "oci-layout")):

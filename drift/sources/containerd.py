@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import platform
+import tempfile
 import threading
 from typing import Any
 
@@ -31,6 +32,7 @@ from drift.sources import RawHistory, Source
 from drift.sources.contexts import Endpoint
 from drift.sources.fs import Layer
 from drift.sources.layers import DirLayer
+from drift.sources.tarlayer import TarLayer
 
 SCHEME = "containerd://"
 ADDRESS_ENV = "CONTAINERD_ADDRESS"
@@ -100,13 +102,17 @@ class _Client:
     def call(self, method: str, request: Any, reply: Any, what: str, *, namespace: str | None = None) -> Any:
         """One unary call; None when containerd says NOT_FOUND."""
         fn = self.channel.unary_unary(
-            _SERVICES + method, request_serializer=type(request).SerializeToString, response_deserializer=reply.FromString
+            _SERVICES + method,
+            request_serializer=type(request).SerializeToString,
+            response_deserializer=reply.FromString,
         )
         return self._guard(what, lambda: fn(request, metadata=self._meta(namespace), timeout=self.timeout))
 
     def stream(self, method: str, request: Any, reply: Any, what: str) -> list[Any] | None:
         fn = self.channel.unary_stream(
-            _SERVICES + method, request_serializer=type(request).SerializeToString, response_deserializer=reply.FromString
+            _SERVICES + method,
+            request_serializer=type(request).SerializeToString,
+            response_deserializer=reply.FromString,
         )
         return self._guard(what, lambda: list(fn(request, metadata=self._meta(None), timeout=self.timeout)))
 
@@ -222,6 +228,7 @@ class Engine:
         self.client = _Client(self.address, self.namespace, self.timeout)
         self._configs: dict[str, dict[str, Any]] = {}  # image config digest -> image config (immutable)
         self._by_name: dict[str, str] = {}  # image name -> config digest, as last read
+        self._manifests: dict[str, dict[str, Any]] = {}  # image config digest -> its manifest
 
     def with_namespace(self, namespace: str) -> Engine:
         return self if namespace == self.namespace else Engine(self.endpoint, namespace=namespace, timeout=self.timeout)
@@ -340,10 +347,16 @@ class Engine:
                     self.find_image(name)
             names = [n for n, d in self._by_name.items() if d == ref]
             return image_attrs(ref, self._configs[ref], names, None) if names and ref in self._configs else None
-        reply = self.client.call("images.v1.Images/Get", pb.GetImageRequest(name=ref), pb.GetImageResponse,
-                                 f"inspect image {ref}")  # fmt: skip
+        reply = None
+        for name in dict.fromkeys((ref, normalized(ref))):  # as typed, then as Docker spells it in full
+            reply = self.client.call(
+                "images.v1.Images/Get", pb.GetImageRequest(name=name), pb.GetImageResponse, f"inspect image {ref}"
+            )
+            if reply is not None and reply.image.name:
+                break
         if reply is None or not reply.image.name:
             return None
+        ref = reply.image.name
         target = reply.image.target
         manifest = self._manifest(target, ref)
         digest = ((manifest.get("config") or {}).get("digest")) or ""
@@ -352,7 +365,34 @@ class Engine:
         if digest not in self._configs:
             self._configs[digest] = self.read_blob(digest, f"the config of image {ref}")
         self._by_name[ref] = digest
+        self._manifests[digest] = manifest
         return image_attrs(digest, self._configs[digest], [ref], target.digest)
+
+    def layer_blobs(self, image_id: str) -> list[dict[str, Any]]:
+        """The layer descriptors of an image's manifest (by its ID, after find_image)."""
+        layers = (self._manifests.get(image_id) or {}).get("layers")
+        return [d for d in layers if isinstance(d, dict)] if isinstance(layers, list) else []
+
+    def fetch_blob(self, digest: str, dest: str, what: str) -> None:
+        """A blob of the content store (a layer), streamed into DEST."""
+        from drift.sources.containerd_api import containerd_pb2 as pb
+
+        fn = self.client.channel.unary_stream(
+            _SERVICES + "content.v1.Content/Read",
+            request_serializer=pb.ReadContentRequest.SerializeToString,
+            response_deserializer=pb.ReadContentResponse.FromString,
+        )
+
+        def go() -> bool:
+            with open(dest, "wb") as fh:
+                for chunk in fn(
+                    pb.ReadContentRequest(digest=digest), metadata=self.client._meta(None), timeout=self.timeout
+                ):
+                    fh.write(chunk.data)
+            return True
+
+        if self.client._guard(f"read {what} {digest}", go) is None:
+            raise DriftError(f"containerd has no content {digest} ({what}): its layers were discarded after unpacking")
 
     def history(self, image_id: str) -> list[dict[str, Any]]:
         """Docker's `history` rows (newest first) from the image config's history."""
@@ -363,12 +403,34 @@ class Engine:
         ]
 
     def images(self) -> list[dict[str, Any]]:
-        out = {}
+        out: dict[str, dict[str, Any]] = {}
         for name in self.image_names():
             attrs = self.find_image(name)
             if attrs is not None:
                 out.setdefault(attrs["Id"], attrs)
         return list(out.values())
+
+
+def normalized(ref: str) -> str:
+    """An image reference spelt in full as containerd stores it (Docker's short names:
+    `debian:12` is docker.io/library/debian:12), with `:latest` when it names no tag."""
+    name, at, digest = ref.partition("@")
+    first, slash, _ = name.partition("/")
+    if not slash:
+        name = f"docker.io/library/{name}"
+    elif "." not in first and ":" not in first and first != "localhost":
+        name = f"docker.io/{name}"
+    if not at and ":" not in name.rsplit("/", 1)[-1]:
+        name += ":latest"
+    return name + at + digest
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _spec(c: Any) -> dict[str, Any]:
@@ -382,8 +444,8 @@ def _spec(c: Any) -> dict[str, Any]:
 
 
 def image_attrs(config_digest: str, config: dict[str, Any], names: list[str], manifest: str | None) -> dict[str, Any]:
-    settings = config.get("config") if isinstance(config.get("config"), dict) else {}
-    rootfs = config.get("rootfs") if isinstance(config.get("rootfs"), dict) else {}
+    settings = _dict(config.get("config"))
+    rootfs = _dict(config.get("rootfs"))
     return {
         "Id": config_digest,
         "RepoTags": list(names),
@@ -399,7 +461,7 @@ def image_attrs(config_digest: str, config: dict[str, Any], names: list[str], ma
 
 
 def config_history(config: dict[str, Any]) -> list[RawHistory]:
-    rows = config.get("history") if isinstance(config.get("history"), list) else []
+    rows = _list(config.get("history"))
     return [
         RawHistory(
             created=str(h.get("created", "")),
@@ -431,11 +493,13 @@ def overlay_dirs(mounts: list[Any]) -> tuple[list[str], str | None]:
     return list(reversed(lower)), upper
 
 
-def container_attrs(c: Any, spec: dict[str, Any], image: dict[str, Any] | None, mounts: list[Any], state: str) -> dict[str, Any]:
+def container_attrs(
+    c: Any, spec: dict[str, Any], image: dict[str, Any] | None, mounts: list[Any], state: str
+) -> dict[str, Any]:
     """A containerd container described as `docker inspect` describes one."""
     labels = dict(c.labels)
     image_cfg = (image or {}).get("Config") or {}
-    process = spec.get("process") if isinstance(spec.get("process"), dict) else {}
+    process = _dict(spec.get("process"))
     lower, upper = overlay_dirs(mounts)
     return {
         "Id": c.id,
@@ -461,12 +525,14 @@ def container_attrs(c: Any, spec: dict[str, Any], image: dict[str, Any] | None, 
 
 
 def _network(spec: dict[str, Any]) -> str:
-    linux = spec.get("linux") if isinstance(spec.get("linux"), dict) else {}
+    linux = _dict(spec.get("linux"))
     kinds = {n.get("type") for n in linux.get("namespaces") or () if isinstance(n, dict)}
     return "host" if "network" not in kinds else ""
 
 
-def run_config(process: dict[str, Any], image: dict[str, Any], labels: dict[str, str], image_name: str) -> dict[str, Any]:
+def run_config(
+    process: dict[str, Any], image: dict[str, Any], labels: dict[str, str], image_name: str
+) -> dict[str, Any]:
     """The container's config as Docker's `Config`: the image's, with what its spec runs.
 
     The OCI spec has one argv: when it begins with the image's entrypoint, the rest is the
@@ -481,14 +547,16 @@ def run_config(process: dict[str, Any], image: dict[str, Any], labels: dict[str,
         entrypoint, cmd = [], args
     image_env = {str(e).split("=", 1)[0] for e in image.get("Env") or ()}
     env = [str(e) for e in process.get("env") or () if str(e).split("=", 1)[0] != "HOSTNAME" or "HOSTNAME" in image_env]
-    user = process.get("user") if isinstance(process.get("user"), dict) else {}
+    user = _dict(process.get("user"))
     uid, gid = user.get("uid", 0), user.get("gid", 0)
     merged = {**(image.get("Labels") or {}), **{k: v for k, v in labels.items() if not k.startswith("io.containerd.")}}
     return {
         **image,
         "Image": image_name,
         "Env": env,
-        "Cmd": cmd if cmd != (image.get("Cmd") or []) or entrypoint != (image.get("Entrypoint") or []) else image.get("Cmd"),
+        "Cmd": cmd
+        if cmd != (image.get("Cmd") or []) or entrypoint != (image.get("Entrypoint") or [])
+        else image.get("Cmd"),
         "Entrypoint": entrypoint or (None if not image.get("Entrypoint") else []),
         "WorkingDir": str(process.get("cwd") or image.get("WorkingDir") or ""),
         "User": image.get("User") or ("" if (uid, gid) == (0, 0) else f"{uid}:{gid}"),
@@ -564,13 +632,83 @@ def _layers(lower: list[str], upper: str, diff_ids: list[str], image_label: str,
     return out
 
 
+def image_source(
+    engine: Engine, ref: str, stack: contextlib.ExitStack, *, resolved_by: str, attrs: dict[str, Any] | None = None
+) -> Source:
+    """An image of containerd's: its layers are the blobs of its manifest in the content store,
+    each streamed to a temporary file the first time it is read (a layer in drift's cache is
+    not), checked against its diff ID while it is read."""
+    attrs = attrs or engine.find_image(ref)
+    if attrs is None:
+        raise TargetNotFound(
+            f"no image {ref!r} in containerd at {engine.address}, namespace {engine.namespace}: "
+            f"see 'ctr -n {engine.namespace} images ls' or 'crictl images'"
+        )
+    diff_ids = list(attrs["RootFS"]["Layers"])
+    blobs = engine.layer_blobs(attrs["Id"])
+    if len(blobs) != len(diff_ids):
+        raise DriftError(f"image {ref}: its manifest has {len(blobs)} layers but its config {len(diff_ids)}")
+    folder: list[str] = []
+
+    def opener(i: int) -> Any:
+        def open_layer() -> Any:
+            if not folder:
+                folder.append(stack.enter_context(tempfile.TemporaryDirectory(prefix="drift-containerd-")))
+            path = os.path.join(folder[0], f"layer-{i}")
+            if not os.path.exists(path):
+                engine.fetch_blob(str(blobs[i].get("digest")), path, f"layer {i + 1} of image {ref}")
+            return open(path, "rb")
+
+        return open_layer
+
+    layers: list[Layer] = []
+    for i, desc in enumerate(blobs):
+        if "zstd" in str(desc.get("mediaType", "")):
+            raise DriftError(f"image {ref}: layer {i + 1} is zstd-compressed, which drift cannot read")
+        layers.append(
+            TarLayer(
+                opener(i),
+                digest=diff_ids[i],
+                description=f"image {ref} layer {i + 1}",
+                cache_salt=f"{desc.get('digest')}:{desc.get('size', '')}",
+                verify=True,
+            )
+        )
+    digests = attrs.get("RepoDigests") or []
+    target = Target(
+        kind="image",
+        name=ref,
+        resolved_by=resolved_by,
+        id=attrs["Id"],
+        digest=digests[0].split("@", 1)[1] if digests else None,
+        tags=tuple(attrs.get("RepoTags") or ()),
+    )
+    return Source(
+        target=target,
+        layers=layers,
+        layer_ids=diff_ids,
+        config=ImageConfig.from_docker(attrs.get("Config")),
+        history=config_history(attrs["_config"]),
+        raw=attrs,
+        engine=engine,
+    )
+
+
 def resolve(name: str, stack: contextlib.ExitStack, engine: Any, *, resolved_by: str) -> Source:
-    """`containerd:NAME`: a container of this engine (or of containerd from the environment)."""
+    """`containerd:NAME`: a container of this engine (or of containerd from the environment),
+    else an image by that name; `containerd:image:REF` an image only."""
     own = engine if isinstance(engine, Engine) else Engine()
+    if name.startswith("image:"):
+        return image_source(own, name[len("image:") :], stack, resolved_by=resolved_by)
     namespace, rest = split_namespace(name)
     if namespace is not None:
         own = own.with_namespace(namespace)
-    return container_source(own, rest, stack, resolved_by=resolved_by)
+    found = own.find_container(rest)
+    if found is None:
+        image = own.find_image(name)
+        if image is not None:
+            return image_source(own, name, stack, resolved_by=f"{resolved_by} (an image: no container by that name)")
+    return container_source(own, rest, stack, resolved_by=resolved_by, attrs=found)
 
 
 def engine_for(name: str, engine: Any) -> Any:
