@@ -79,7 +79,7 @@ stop)
   # shims started by this containerd (their -address is our socket) outlive it: end them too
   for p in $(pgrep -f "containerd-shim.* -address $dir/containerd.sock" 2>/dev/null || true); do kill -9 "$p" 2>/dev/null || true; done
   # whatever is still mounted under the folder (rootfs, overlay layers) before it goes
-  grep -o " $dir/[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  { grep -o " $dir/[^ ]*" /proc/self/mounts 2>/dev/null || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir"
   ;;
 *)

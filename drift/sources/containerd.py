@@ -558,7 +558,8 @@ def run_config(
         if cmd != (image.get("Cmd") or []) or entrypoint != (image.get("Entrypoint") or [])
         else image.get("Cmd"),
         "Entrypoint": entrypoint or (None if not image.get("Entrypoint") else []),
-        "WorkingDir": str(process.get("cwd") or image.get("WorkingDir") or ""),
+        # the spec always names a cwd: "/" is the runtime's default, not a WORKDIR
+        "WorkingDir": image.get("WorkingDir") or ("" if process.get("cwd") in (None, "", "/") else str(process["cwd"])),
         "User": image.get("User") or ("" if (uid, gid) == (0, 0) else f"{uid}:{gid}"),
         "Labels": merged,
     }
