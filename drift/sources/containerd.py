@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import platform
+import sys
 import tempfile
 import threading
 from typing import Any
@@ -56,6 +57,19 @@ _STATUS = {0: "unknown", 1: "created", 2: "running", 3: "stopped", 4: "paused", 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
 
 
+def _grpc() -> Any:
+    """grpc, imported the first time with what `drift report` needs of it: engines are read in
+    forked processes, and gRPC's core must know of the fork or a child's new channel inherits
+    the parent's poller ("Wrong file descriptor generation"). grpc reads these when imported."""
+    if "grpc" not in sys.modules:
+        os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "true")
+        os.environ.setdefault("GRPC_POLL_STRATEGY", "poll")
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # its notes on the fork are not the user's business
+    import grpc
+
+    return grpc
+
+
 def address_of(url: str) -> str:
     """The socket path of `containerd:///PATH` (or of a bare path)."""
     path = url[len(SCHEME) :] if url.startswith(SCHEME) else url
@@ -88,9 +102,7 @@ class _Client:
                         f"cannot reach containerd at {self.address}: no such socket; "
                         f"start containerd, or point {ADDRESS_ENV} (or -H containerd:///PATH) at its socket"
                     )
-                import grpc
-
-                self._channel = grpc.insecure_channel(f"unix://{self.address}")
+                self._channel = _grpc().insecure_channel(f"unix://{self.address}")
             return self._channel
 
     def close(self) -> None:
@@ -120,8 +132,7 @@ class _Client:
         return [("containerd-namespace", namespace or self.namespace)]
 
     def _guard(self, what: str, fn: Any) -> Any:
-        import grpc
-
+        grpc = _grpc()
         try:
             return fn()
         except grpc.RpcError as exc:

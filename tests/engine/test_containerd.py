@@ -211,6 +211,24 @@ def test_report_names_pods_keeps_history_and_down_is_stale(ctd: Containerd, tmp_
     assert {f["state"] for f in back["findings"]} == {"persisting"}
 
 
+def test_report_over_docker_and_containerd_at_once(ctd: Containerd, tmp_path: Path) -> None:
+    """Two engines are read by forked processes: containerd's gRPC client works in its child."""
+    cid = f"drift-{RUN_ID}-both"
+    ctd.run(cid, pod=("shop", "both-1", "app"))
+    ctd.exec(cid, "printf 'x\\n' > /etc/both.conf")
+    store = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    out = tmp_path / "r.json"
+    proc = run_drift(
+        "report", "-H", "unix:///var/run/docker.sock", "-H", ctd.url, "--store", store, "-o", f"json:{out}",
+        "--filter", "label=io.kubernetes.pod.name=both-1",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stderr == ""  # nor gRPC's notes on the fork
+    doc = json.loads(out.read_text())
+    assert [e["status"] for e in doc["engines"]] == ["up", "up"]
+    assert {(f["target"], f["name"]) for f in doc["findings"]} == {("shop/both-1/app", "/etc/both.conf")}
+
+
 def test_kubernetes_mounts_are_not_drift(ctd: Containerd, tmp_path: Path) -> None:
     token = tmp_path / "sa"
     token.mkdir()
