@@ -1,0 +1,106 @@
+"""containerd's descriptions turned into drift's (no containerd needed): snapshot mounts to
+layer folders, a spec to a container config, the kubelet's labels to a name, URLs and names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from drift.errors import DriftError
+from drift.inventory import runtime
+from drift.report.engines import from_config, host_endpoint, host_name
+from drift.sources import containerd
+
+
+def _mount(kind: str, source: str, *options: str) -> SimpleNamespace:
+    return SimpleNamespace(type=kind, source=source, options=list(options))
+
+
+def test_overlay_options_give_lower_folders_bottom_first_and_the_upper() -> None:
+    mounts = [
+        _mount(
+            "overlay",
+            "overlay",
+            "index=off",
+            "workdir=/s/9/work",
+            "upperdir=/s/9/fs",
+            "lowerdir=/s/3/fs:/s/2/fs:/s/1/fs",
+        )
+    ]
+    assert containerd.overlay_dirs(mounts) == (["/s/1/fs", "/s/2/fs", "/s/3/fs"], "/s/9/fs")
+    # a snapshot without parents is one folder, bound
+    assert containerd.overlay_dirs([_mount("bind", "/s/1/fs", "rbind", "rw")]) == ([], "/s/1/fs")
+
+
+def test_names_from_the_kubelets_labels_else_the_id() -> None:
+    labels = {containerd.POD_NAMESPACE: "shop", containerd.POD_NAME: "web-7d9f", containerd.CONTAINER_NAME: "app"}
+    assert containerd.display_name("abc", labels) == "shop/web-7d9f/app"
+    assert containerd.display_name("abc", {containerd.POD_NAME: "web-7d9f"}) == "abc"
+    assert containerd.split_namespace("k8s.io/abc") == ("k8s.io", "abc")
+    assert containerd.split_namespace("k8s.io/shop/web-7d9f/app") == ("k8s.io", "shop/web-7d9f/app")
+    assert containerd.split_namespace("shop/web-7d9f/app") == (None, "shop/web-7d9f/app")
+    assert containerd.split_namespace("abc") == (None, "abc")
+
+
+def test_short_image_names_are_spelt_as_containerd_stores_them() -> None:
+    assert containerd.normalized("drift-base:bookworm") == "docker.io/library/drift-base:bookworm"
+    assert containerd.normalized("debian") == "docker.io/library/debian:latest"
+    assert containerd.normalized("bitnami/redis:7") == "docker.io/bitnami/redis:7"
+    assert containerd.normalized("registry.k8s.io/pause:3.9") == "registry.k8s.io/pause:3.9"
+    assert containerd.normalized("localhost:5000/app") == "localhost:5000/app:latest"
+
+
+def test_the_spec_becomes_a_docker_shaped_config() -> None:
+    image = {"Env": ["PATH=/bin"], "Cmd": ["bash"], "Entrypoint": None, "Labels": {"a": "1"}}
+    process = {"args": ["sleep", "3600"], "env": ["PATH=/bin", "HOSTNAME=node-1", "MODE=prod"], "cwd": "/"}
+    labels = {"io.containerd.image.config.stop-signal": "SIGTERM", containerd.POD_NAME: "web"}
+    cfg = containerd.run_config(process, image, labels, "docker.io/library/x:1")
+    assert cfg["Cmd"] == ["sleep", "3600"] and not cfg["Entrypoint"]
+    assert cfg["Env"] == ["PATH=/bin", "MODE=prod"]  # the runtime's HOSTNAME is not the deployment's
+    assert cfg["WorkingDir"] == ""  # "/" is the runtime's default cwd, not a WORKDIR
+    assert cfg["Labels"] == {"a": "1", containerd.POD_NAME: "web"}  # containerd's own labels left out
+    assert cfg["Image"] == "docker.io/library/x:1" and cfg["User"] == ""
+    # an argv that begins with the image's entrypoint: the rest is the command
+    image = {"Entrypoint": ["/init"], "Cmd": ["serve"]}
+    cfg = containerd.run_config({"args": ["/init", "serve"], "user": {"uid": 1000, "gid": 1000}}, image, {}, "x")
+    assert (cfg["Entrypoint"], cfg["Cmd"], cfg["User"]) == (["/init"], ["serve"], "1000:1000")
+
+
+def test_kubernetes_mount_points_are_the_pods() -> None:
+    attrs = {
+        "_drift_made_by": "kubernetes",
+        "Mounts": [
+            {"Type": "bind", "Destination": "/var/run/secrets/kubernetes.io/serviceaccount"},
+            {"Type": "bind", "Destination": "/etc/hosts"},
+            {"Type": "bind", "Destination": "/srv/data/"},
+        ],
+    }
+    paths = runtime.run_paths(attrs)
+    assert set(paths) == {"/var/run/secrets/kubernetes.io/serviceaccount", "/etc/hosts", "/srv/data"}
+    assert all(why.startswith(runtime.KUBE_REASON) for why in paths.values())
+    assert "service-account token" in paths["/var/run/secrets/kubernetes.io/serviceaccount"]
+    # a Docker container's are still docker run's
+    assert runtime.run_paths({"Mounts": attrs["Mounts"]})["/etc/hosts"].startswith(runtime.REASON)
+
+
+def test_containerd_urls_for_report(tmp_path: Path) -> None:
+    assert host_name("containerd:///run/containerd/containerd.sock") == "/run/containerd/containerd.sock"
+    assert host_endpoint("containerd:///tmp/x.sock", "--host").host == "containerd:///tmp/x.sock"
+    with pytest.raises(DriftError, match="containerd:///PATH"):
+        host_endpoint("containerd://relative.sock", "--host")
+    config = tmp_path / "drift.toml"
+    config.write_text('[[engine]]\nname = "node-1"\nhost = "containerd:///run/containerd/containerd.sock"\n')
+    (spec,) = from_config(str(config))
+    assert (spec.name, spec.endpoint.host) == ("node-1", "containerd:///run/containerd/containerd.sock")
+    engine = containerd.Engine(spec.endpoint)
+    assert (engine.address, engine.namespace) == ("/run/containerd/containerd.sock", "k8s.io")
+
+
+def test_label_filters_only() -> None:
+    api = containerd._Api(containerd.Engine(containerd.Endpoint("", "containerd:///nonexistent.sock", "test")))
+    with pytest.raises(DriftError, match="label=KEY"):
+        api.containers(filters={"name": ["web"]})
+    assert containerd.all_labels({"a": "1", "b": "2"}, [("a", "1"), ("b", None)])
+    assert not containerd.all_labels({"a": "1"}, [("a", "2")])
