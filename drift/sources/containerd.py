@@ -170,6 +170,7 @@ class _Api:
         labels = _label_filters(filters or {})
         out = []
         states = self.engine.task_states()
+        image_ids: dict[str, str | None] = {}
         for c in self.engine.list_containers():
             if c.labels.get(KIND) == "sandbox":
                 continue  # a pod's pause container: Kubernetes' own, nothing of the app's
@@ -178,12 +179,15 @@ class _Api:
                 continue
             if not all_labels(dict(c.labels), labels):
                 continue
+            if c.image and c.image not in image_ids:
+                found = self.engine.find_image(c.image)
+                image_ids[c.image] = found["Id"] if found else None
             out.append(
                 {
                     "Id": c.id,
                     "Names": ["/" + display_name(c.id, dict(c.labels))],
                     "Image": c.image,
-                    "ImageID": None,
+                    "ImageID": image_ids.get(c.image),
                     "Labels": dict(c.labels),
                     "State": state,
                 }
@@ -235,7 +239,7 @@ class Engine:
         self.endpoint = endpoint or endpoint_from_env()
         self.address = address_of(self.endpoint.host)
         self.namespace = namespace or os.environ.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE
-        self.timeout = min(timeout, 120)
+        self.timeout = timeout
         self.client = _Client(self.address, self.namespace, self.timeout)
         self._configs: dict[str, dict[str, Any]] = {}  # image config digest -> image config (immutable)
         self._by_name: dict[str, str] = {}  # image name -> config digest, as last read
