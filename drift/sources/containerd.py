@@ -607,16 +607,19 @@ def container_source(
     upper = data["UpperDir"]
     diff_ids = list(image["RootFS"]["Layers"])
     layers = _layers(lower, upper, diff_ids, f"image {image_name}", f"container {name}")
+    # folders that are not one per layer have no digest: the image is then compared whole
+    # (read from the content store, base.py), never matched to them by layer prefix
+    ids = diff_ids if len(lower) == len(diff_ids) else [f"containerd-snapshot:{d}" for d in lower]
     target = Target(kind="container", name=name, resolved_by=resolved_by, id=attrs["Id"], image=image_name)
     return Source(
         target=target,
         layers=layers,
-        layer_ids=[*diff_ids, f"container:{attrs['Id']}"],
+        layer_ids=[*ids, f"container:{attrs['Id']}"],
         config=ImageConfig.from_docker(attrs.get("Config")),
         history=config_history(image["_config"]),
         parent=image["Id"],
         parent_reason="the container's image",
-        base_layers=len(diff_ids),
+        base_layers=len(lower),
         base_name=image_name,
         base_id=image["Id"],
         raw=attrs,
@@ -633,15 +636,13 @@ def _layers(lower: list[str], upper: str, diff_ids: list[str], image_label: str,
                 f"{label}: cannot read its snapshot folder {d}: run drift on the node, as root "
                 "(containerd's layers are read in place)"
             )
-    if len(lower) != len(diff_ids):
-        # the folders are still the image's, bottom first; without their digests the base is
-        # not found by layer prefix and nothing is cached by digest
-        raise DriftError(
-            f"{label}: its snapshot has {len(lower)} lower folders but {image_label} has {len(diff_ids)} layers: "
-            "cannot tell which folder is which layer"
-        )
+    # One lower folder per layer, bottom first, is the overlayfs snapshotter's way: each is that
+    # layer's diff, known by its diff ID (cached by it, and the base found by layer prefix).
+    # Any other count (another snapshotter's idea of a snapshot) leaves the folders without
+    # digests: still the image's files, never taken for given layers.
+    same = len(lower) == len(diff_ids)
     out: list[Layer] = [
-        DirLayer(d, digest=diff_ids[i], overlay=True, description=f"{image_label} layer {i + 1}")
+        DirLayer(d, digest=diff_ids[i] if same else None, overlay=True, description=f"{image_label} layer {i + 1}")
         for i, d in enumerate(lower)
     ]
     out.append(DirLayer(upper, digest=None, overlay=True, description=f"{label} (its own changes)"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -104,3 +105,44 @@ def test_label_filters_only() -> None:
         api.containers(filters={"name": ["web"]})
     assert containerd.all_labels({"a": "1", "b": "2"}, [("a", "1"), ("b", None)])
     assert not containerd.all_labels({"a": "1"}, [("a", "2")])
+
+
+class _Described:
+    """An engine that only describes (a container and its image), for container_source alone."""
+
+    address, namespace = "/nonexistent.sock", "k8s.io"
+
+    def __init__(self, image: dict[str, object]) -> None:
+        self.image = image
+
+    def find_image(self, ref: str) -> dict[str, object]:
+        return self.image
+
+
+def _attrs(lower: list[str], upper: str) -> dict[str, object]:
+    return {
+        "Id": "abc",
+        "Image": "sha256:" + "1" * 64,
+        "Config": {"Image": "docker.io/library/x:1"},
+        "GraphDriver": {"Name": "overlayfs", "Data": {"LowerDir": ":".join(reversed(lower)), "UpperDir": upper}},
+    }
+
+
+def test_lower_folders_are_layers_by_diff_id_only_when_they_are_one_per_layer(tmp_path: Path) -> None:
+    import contextlib
+
+    folders = []
+    for name in ("l1", "l2", "up"):
+        (tmp_path / name).mkdir()
+        folders.append(str(tmp_path / name))
+    ids = ["sha256:" + "a" * 64, "sha256:" + "b" * 64]
+    image = {"Id": "sha256:" + "1" * 64, "RootFS": {"Layers": ids}, "_config": {}}
+    engine: Any = _Described(image)
+    with contextlib.ExitStack() as stack:
+        src = containerd.container_source(engine, "abc", stack, resolved_by="t", attrs=_attrs(folders[:2], folders[2]))
+        assert [layer.digest for layer in src.layers] == [*ids, None]
+        assert src.layer_ids == [*ids, "container:abc"] and src.base_layers == 2
+        # one folder for two layers: no digest is given to it, and no layer prefix can match
+        src = containerd.container_source(engine, "abc", stack, resolved_by="t", attrs=_attrs(folders[:1], folders[2]))
+        assert [layer.digest for layer in src.layers] == [None, None]
+        assert src.layer_ids[0].startswith("containerd-snapshot:") and src.base_layers == 1
