@@ -86,7 +86,10 @@ def _why(f: FileChange, points: dict[str, str]) -> str | None:
     if f.kind != "dir":
         return None
     inside = sorted(p for p in points if p.startswith(f.path.rstrip("/") + "/"))
-    return f"{REASON}folder of {inside[0]}" if inside else None
+    if not inside:
+        return None
+    who = next((r for r in REASONS if points[inside[0]].startswith(r)), REASON)  # whoever made the mount point
+    return f"{who}folder of {inside[0]}"
 
 
 def own_image(source: Any, base_id: str | None) -> bool:

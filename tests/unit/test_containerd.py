@@ -146,3 +146,26 @@ def test_lower_folders_are_layers_by_diff_id_only_when_they_are_one_per_layer(tm
         src = containerd.container_source(engine, "abc", stack, resolved_by="t", attrs=_attrs(folders[:1], folders[2]))
         assert [layer.digest for layer in src.layers] == [None, None]
         assert src.layer_ids[0].startswith("containerd-snapshot:") and src.base_layers == 1
+
+
+def test_the_service_account_mount_point_through_var_run_is_the_pods() -> None:
+    """On a node (no tmpfs on /run, unlike `ctr run`'s spec), runc makes the token's mount point
+    through the image's /var/run -> /run link: those folders are Kubernetes', a file beside is not."""
+    from drift.model import FileChange
+    from tests.unit.helpers import tar_layer, view_of
+
+    view = view_of(tar_layer({"run": None, "etc": None}, links={"var/run": "/run"}))
+    attrs = {
+        "_drift_made_by": "kubernetes",
+        "Mounts": [{"Type": "bind", "Destination": "/var/run/secrets/kubernetes.io/serviceaccount"}],
+    }
+
+    def added(path: str, kind: str = "dir", size: int = 0) -> FileChange:
+        return FileChange(path, "added", kind, size, 0o755, 0, 0, "unexplained")
+
+    made = ["/run/secrets", "/run/secrets/kubernetes.io", "/run/secrets/kubernetes.io/serviceaccount"]
+    changes = [added(p) for p in made] + [added("/run/secrets/by-hand.txt", "file", 3)]
+    out = {f.path: f for f in runtime.mark_run_paths(changes, attrs, view)}
+    for path in made:
+        assert out[path].klass == "noise" and (out[path].reason or "").startswith(runtime.KUBE_REASON), out[path]
+    assert out["/run/secrets/by-hand.txt"].klass == "unexplained"
