@@ -37,7 +37,7 @@ def run_paths(attrs: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     host = attrs.get("HostConfig") or {}
     reason = _MADE_BY.get(str(attrs.get("_drift_made_by")), REASON)
-    for m in attrs.get("Mounts") or ():
+    for m in [*(attrs.get("Mounts") or ()), *(attrs.get("_drift_runtime_mounts") or ())]:
         dest = m.get("Destination")
         if isinstance(dest, str):
             kind = m.get("Type") or "volume"

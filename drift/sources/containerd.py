@@ -520,15 +520,12 @@ def container_attrs(
         "Id": c.id,
         "Name": "/" + display_name(c.id, labels),
         "Image": (image or {}).get("Id") or "",
-        "Created": "",
+        "Created": _iso(c.created_at) if c.HasField("created_at") else "",
         "State": {"Status": state, "Running": state == "running"},
         "Config": run_config(process, image_cfg, labels, c.image),
         "HostConfig": {"NetworkMode": _network(spec)},
-        "Mounts": [
-            {"Type": m.get("type") or "bind", "Source": m.get("source") or "", "Destination": m.get("destination")}
-            for m in spec.get("mounts") or ()
-            if isinstance(m, dict) and isinstance(m.get("destination"), str)
-        ],
+        "Mounts": [m for m in mounts_of(spec) if not _runtime_mount(m)],
+        "_drift_runtime_mounts": [m for m in mounts_of(spec) if _runtime_mount(m)],
         "GraphDriver": {
             "Name": "overlayfs",
             "Data": {"LowerDir": ":".join(reversed(lower)), "UpperDir": upper or ""},
@@ -537,6 +534,29 @@ def container_attrs(
         "Namespace": "",
         "Snapshotter": c.snapshotter,
     }
+
+
+def mounts_of(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"Type": m.get("type") or "bind", "Source": m.get("source") or "", "Destination": m.get("destination")}
+        for m in _list(spec.get("mounts"))
+        if isinstance(m, dict) and isinstance(m.get("destination"), str)
+    ]
+
+
+# The filesystems every container gets from its runtime (/proc, /sys, /dev and its pts, shm,
+# mqueue, cgroup; ctr's tmpfs on /run): their mount points are the runtime's, but they are no
+# volume of the deployment's to show beside the target.
+_RUNTIME_TYPES = {"proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2"}
+_RUNTIME_POINTS = {"/dev", "/dev/shm", "/run", "/sys/fs/cgroup"}
+
+
+def _runtime_mount(m: dict[str, Any]) -> bool:
+    return m["Type"] in _RUNTIME_TYPES or (m["Type"] == "tmpfs" and m["Destination"] in _RUNTIME_POINTS)
+
+
+def _iso(ts: Any) -> str:
+    return ts.ToDatetime().strftime("%Y-%m-%dT%H:%M:%S.%fZ") if ts.seconds else ""
 
 
 def _network(spec: dict[str, Any]) -> str:

@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10\x63ontainerd.proto\x12\x10\x64rift.containerd\x1a\x19google/protobuf/any.proto\">\n\nDescriptor\x12\x12\n\nmedia_type\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\"F\n\x05Mount\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x0f\n\x07options\x18\x04 \x03(\t\"\xdd\x01\n\tContainer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x37\n\x06labels\x18\x02 \x03(\x0b\x32\'.drift.containerd.Container.LabelsEntry\x12\r\n\x05image\x18\x03 \x01(\t\x12\"\n\x04spec\x18\x05 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x13\n\x0bsnapshotter\x18\x06 \x01(\t\x12\x14\n\x0csnapshot_key\x18\x07 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"(\n\x15ListContainersRequest\x12\x0f\n\x07\x66ilters\x18\x01 \x03(\t\"I\n\x16ListContainersResponse\x12/\n\ncontainers\x18\x01 \x03(\x0b\x32\x1b.drift.containerd.Container\"!\n\x13GetContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x14GetContainerResponse\x12.\n\tcontainer\x18\x01 \x01(\x0b\x32\x1b.drift.containerd.Container\"H\n\x07Process\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\r\x12\x0e\n\x06status\x18\x04 \x01(\x05\"\"\n\x10ListTasksRequest\x12\x0e\n\x06\x66ilter\x18\x01 \x01(\t\"=\n\x11ListTasksResponse\x12(\n\x05tasks\x18\x01 \x03(\x0b\x32\x19.drift.containerd.Process\"\xa7\x01\n\x05Image\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x33\n\x06labels\x18\x02 \x03(\x0b\x32#.drift.containerd.Image.LabelsEntry\x12,\n\x06target\x18\x03 \x01(\x0b\x32\x1c.drift.containerd.Descriptor\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x1f\n\x0fGetImageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\":\n\x10GetImageResponse\x12&\n\x05image\x18\x01 \x01(\x0b\x32\x17.drift.containerd.Image\"$\n\x11ListImagesRequest\x12\x0f\n\x07\x66ilters\x18\x01 \x03(\t\"=\n\x12ListImagesResponse\x12\'\n\x06images\x18\x01 \x03(\x0b\x32\x17.drift.containerd.Image\"B\n\x12ReadContentRequest\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0c\n\x04size\x18\x03 \x01(\x03\"3\n\x13ReadContentResponse\x12\x0e\n\x06offset\x18\x01 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"1\n\rMountsRequest\x12\x13\n\x0bsnapshotter\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\"9\n\x0eMountsResponse\x12\'\n\x06mounts\x18\x01 \x03(\x0b\x32\x17.drift.containerd.Mount\"\x07\n\x05\x45mpty\"+\n\x0eServerResponse\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10\x63ontainerd.proto\x12\x10\x64rift.containerd\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\">\n\nDescriptor\x12\x12\n\nmedia_type\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\"F\n\x05Mount\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x0f\n\x07options\x18\x04 \x03(\t\"\x8d\x02\n\tContainer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x37\n\x06labels\x18\x02 \x03(\x0b\x32\'.drift.containerd.Container.LabelsEntry\x12\r\n\x05image\x18\x03 \x01(\t\x12\"\n\x04spec\x18\x05 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x13\n\x0bsnapshotter\x18\x06 \x01(\t\x12\x14\n\x0csnapshot_key\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"(\n\x15ListContainersRequest\x12\x0f\n\x07\x66ilters\x18\x01 \x03(\t\"I\n\x16ListContainersResponse\x12/\n\ncontainers\x18\x01 \x03(\x0b\x32\x1b.drift.containerd.Container\"!\n\x13GetContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x14GetContainerResponse\x12.\n\tcontainer\x18\x01 \x01(\x0b\x32\x1b.drift.containerd.Container\"H\n\x07Process\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\r\x12\x0e\n\x06status\x18\x04 \x01(\x05\"\"\n\x10ListTasksRequest\x12\x0e\n\x06\x66ilter\x18\x01 \x01(\t\"=\n\x11ListTasksResponse\x12(\n\x05tasks\x18\x01 \x03(\x0b\x32\x19.drift.containerd.Process\"\xa7\x01\n\x05Image\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x33\n\x06labels\x18\x02 \x03(\x0b\x32#.drift.containerd.Image.LabelsEntry\x12,\n\x06target\x18\x03 \x01(\x0b\x32\x1c.drift.containerd.Descriptor\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x1f\n\x0fGetImageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\":\n\x10GetImageResponse\x12&\n\x05image\x18\x01 \x01(\x0b\x32\x17.drift.containerd.Image\"$\n\x11ListImagesRequest\x12\x0f\n\x07\x66ilters\x18\x01 \x03(\t\"=\n\x12ListImagesResponse\x12\'\n\x06images\x18\x01 \x03(\x0b\x32\x17.drift.containerd.Image\"B\n\x12ReadContentRequest\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0c\n\x04size\x18\x03 \x01(\x03\"3\n\x13ReadContentResponse\x12\x0e\n\x06offset\x18\x01 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"1\n\rMountsRequest\x12\x13\n\x0bsnapshotter\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\"9\n\x0eMountsResponse\x12\'\n\x06mounts\x18\x01 \x03(\x0b\x32\x17.drift.containerd.Mount\"\x07\n\x05\x45mpty\"+\n\x0eServerResponse\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,50 +37,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONTAINER_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_IMAGE_LABELSENTRY']._loaded_options = None
   _globals['_IMAGE_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_DESCRIPTOR']._serialized_start=65
-  _globals['_DESCRIPTOR']._serialized_end=127
-  _globals['_MOUNT']._serialized_start=129
-  _globals['_MOUNT']._serialized_end=199
-  _globals['_CONTAINER']._serialized_start=202
-  _globals['_CONTAINER']._serialized_end=423
-  _globals['_CONTAINER_LABELSENTRY']._serialized_start=378
-  _globals['_CONTAINER_LABELSENTRY']._serialized_end=423
-  _globals['_LISTCONTAINERSREQUEST']._serialized_start=425
-  _globals['_LISTCONTAINERSREQUEST']._serialized_end=465
-  _globals['_LISTCONTAINERSRESPONSE']._serialized_start=467
-  _globals['_LISTCONTAINERSRESPONSE']._serialized_end=540
-  _globals['_GETCONTAINERREQUEST']._serialized_start=542
-  _globals['_GETCONTAINERREQUEST']._serialized_end=575
-  _globals['_GETCONTAINERRESPONSE']._serialized_start=577
-  _globals['_GETCONTAINERRESPONSE']._serialized_end=647
-  _globals['_PROCESS']._serialized_start=649
-  _globals['_PROCESS']._serialized_end=721
-  _globals['_LISTTASKSREQUEST']._serialized_start=723
-  _globals['_LISTTASKSREQUEST']._serialized_end=757
-  _globals['_LISTTASKSRESPONSE']._serialized_start=759
-  _globals['_LISTTASKSRESPONSE']._serialized_end=820
-  _globals['_IMAGE']._serialized_start=823
-  _globals['_IMAGE']._serialized_end=990
-  _globals['_IMAGE_LABELSENTRY']._serialized_start=378
-  _globals['_IMAGE_LABELSENTRY']._serialized_end=423
-  _globals['_GETIMAGEREQUEST']._serialized_start=992
-  _globals['_GETIMAGEREQUEST']._serialized_end=1023
-  _globals['_GETIMAGERESPONSE']._serialized_start=1025
-  _globals['_GETIMAGERESPONSE']._serialized_end=1083
-  _globals['_LISTIMAGESREQUEST']._serialized_start=1085
-  _globals['_LISTIMAGESREQUEST']._serialized_end=1121
-  _globals['_LISTIMAGESRESPONSE']._serialized_start=1123
-  _globals['_LISTIMAGESRESPONSE']._serialized_end=1184
-  _globals['_READCONTENTREQUEST']._serialized_start=1186
-  _globals['_READCONTENTREQUEST']._serialized_end=1252
-  _globals['_READCONTENTRESPONSE']._serialized_start=1254
-  _globals['_READCONTENTRESPONSE']._serialized_end=1305
-  _globals['_MOUNTSREQUEST']._serialized_start=1307
-  _globals['_MOUNTSREQUEST']._serialized_end=1356
-  _globals['_MOUNTSRESPONSE']._serialized_start=1358
-  _globals['_MOUNTSRESPONSE']._serialized_end=1415
-  _globals['_EMPTY']._serialized_start=1417
-  _globals['_EMPTY']._serialized_end=1424
-  _globals['_SERVERRESPONSE']._serialized_start=1426
-  _globals['_SERVERRESPONSE']._serialized_end=1469
+  _globals['_DESCRIPTOR']._serialized_start=98
+  _globals['_DESCRIPTOR']._serialized_end=160
+  _globals['_MOUNT']._serialized_start=162
+  _globals['_MOUNT']._serialized_end=232
+  _globals['_CONTAINER']._serialized_start=235
+  _globals['_CONTAINER']._serialized_end=504
+  _globals['_CONTAINER_LABELSENTRY']._serialized_start=459
+  _globals['_CONTAINER_LABELSENTRY']._serialized_end=504
+  _globals['_LISTCONTAINERSREQUEST']._serialized_start=506
+  _globals['_LISTCONTAINERSREQUEST']._serialized_end=546
+  _globals['_LISTCONTAINERSRESPONSE']._serialized_start=548
+  _globals['_LISTCONTAINERSRESPONSE']._serialized_end=621
+  _globals['_GETCONTAINERREQUEST']._serialized_start=623
+  _globals['_GETCONTAINERREQUEST']._serialized_end=656
+  _globals['_GETCONTAINERRESPONSE']._serialized_start=658
+  _globals['_GETCONTAINERRESPONSE']._serialized_end=728
+  _globals['_PROCESS']._serialized_start=730
+  _globals['_PROCESS']._serialized_end=802
+  _globals['_LISTTASKSREQUEST']._serialized_start=804
+  _globals['_LISTTASKSREQUEST']._serialized_end=838
+  _globals['_LISTTASKSRESPONSE']._serialized_start=840
+  _globals['_LISTTASKSRESPONSE']._serialized_end=901
+  _globals['_IMAGE']._serialized_start=904
+  _globals['_IMAGE']._serialized_end=1071
+  _globals['_IMAGE_LABELSENTRY']._serialized_start=459
+  _globals['_IMAGE_LABELSENTRY']._serialized_end=504
+  _globals['_GETIMAGEREQUEST']._serialized_start=1073
+  _globals['_GETIMAGEREQUEST']._serialized_end=1104
+  _globals['_GETIMAGERESPONSE']._serialized_start=1106
+  _globals['_GETIMAGERESPONSE']._serialized_end=1164
+  _globals['_LISTIMAGESREQUEST']._serialized_start=1166
+  _globals['_LISTIMAGESREQUEST']._serialized_end=1202
+  _globals['_LISTIMAGESRESPONSE']._serialized_start=1204
+  _globals['_LISTIMAGESRESPONSE']._serialized_end=1265
+  _globals['_READCONTENTREQUEST']._serialized_start=1267
+  _globals['_READCONTENTREQUEST']._serialized_end=1333
+  _globals['_READCONTENTRESPONSE']._serialized_start=1335
+  _globals['_READCONTENTRESPONSE']._serialized_end=1386
+  _globals['_MOUNTSREQUEST']._serialized_start=1388
+  _globals['_MOUNTSREQUEST']._serialized_end=1437
+  _globals['_MOUNTSRESPONSE']._serialized_start=1439
+  _globals['_MOUNTSRESPONSE']._serialized_end=1496
+  _globals['_EMPTY']._serialized_start=1498
+  _globals['_EMPTY']._serialized_end=1505
+  _globals['_SERVERRESPONSE']._serialized_start=1507
+  _globals['_SERVERRESPONSE']._serialized_end=1550
 # @@protoc_insertion_point(module_scope)
