@@ -71,6 +71,7 @@ def inspect_target(
     engine = engine_for(name, engine or Engine())  # containerd:NAME: containerd's engine
     source = resolve(name, stack, engine=engine)
     unknowns: list[Unknown] = []
+    engine = source.engine or engine  # the engine (and containerd namespace) the target was found on
     choice = scratch_base() if scratch else find_base(source, engine, stack, base, unknowns)
     return build(source, choice, scanner or plain_scanner, unknowns)
 

@@ -53,6 +53,7 @@ MADE_BY = "_drift_made_by"  # in a container's description: whose run made its m
 
 _SERVICES = "/containerd.services."
 _INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
+_RUNTIME_LABELS = ("io.kubernetes.", "io.cri-containerd.", "io.containerd.")
 _STATUS = {0: "unknown", 1: "created", 2: "running", 3: "stopped", 4: "paused", 5: "pausing"}
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
 
@@ -573,7 +574,9 @@ def run_config(
     The OCI spec has one argv: when it begins with the image's entrypoint, the rest is the
     command (as `docker run IMAGE ARGS` gives it); else it is a command without entrypoint
     (Kubernetes' `command:`). The runtime's HOSTNAME (CRI sets it in every container) and
-    containerd's own labels (io.containerd.*) are not the deployment's choices."""
+    the labels the kubelet, CRI and containerd put on every container (io.kubernetes.*,
+    io.cri-containerd.*, io.containerd.*: the target's name carries the pod) are not the
+    deployment's choices: a snapshot never writes them as LABELs."""
     args = [str(a) for a in process.get("args") or ()]
     entrypoint = list(image.get("Entrypoint") or [])
     if entrypoint and args[: len(entrypoint)] == entrypoint:
@@ -584,7 +587,8 @@ def run_config(
     env = [str(e) for e in process.get("env") or () if str(e).split("=", 1)[0] != "HOSTNAME" or "HOSTNAME" in image_env]
     user = _dict(process.get("user"))
     uid, gid = user.get("uid", 0), user.get("gid", 0)
-    merged = {**(image.get("Labels") or {}), **{k: v for k, v in labels.items() if not k.startswith("io.containerd.")}}
+    own = {k: v for k, v in labels.items() if not k.startswith(_RUNTIME_LABELS)}
+    merged = {**(image.get("Labels") or {}), **own}
     return {
         **image,
         "Image": image_name,
@@ -738,20 +742,15 @@ def resolve(name: str, stack: contextlib.ExitStack, engine: Any, *, resolved_by:
     if name.startswith("image:"):
         return image_source(own, name[len("image:") :], stack, resolved_by=resolved_by)
     namespace, rest = split_namespace(name)
-    if namespace is not None:
-        own = own.with_namespace(namespace)
-    found = own.find_container(rest)
-    if found is None:
-        image = own.find_image(name)
-        if image is not None:
-            return image_source(own, name, stack, resolved_by=f"{resolved_by} (an image: no container by that name)")
-    return container_source(own, rest, stack, resolved_by=resolved_by, attrs=found)
+    scoped = own.with_namespace(namespace) if namespace else own
+    found = scoped.find_container(rest)
+    if found is None and own.find_image(name) is not None:  # library/debian:12 is no namespace "library"
+        return image_source(own, name, stack, resolved_by=f"{resolved_by} (an image: no container by that name)")
+    return container_source(scoped, rest, stack, resolved_by=resolved_by, attrs=found)
 
 
 def engine_for(name: str, engine: Any) -> Any:
-    """The engine a target lives on: containerd's for `containerd:NAME` (in its namespace)."""
+    """The engine a target lives on: containerd's for `containerd:NAME`."""
     if not name.startswith(TARGET_PREFIX):
         return engine
-    own = engine if isinstance(engine, Engine) else Engine()
-    namespace, _ = split_namespace(name[len(TARGET_PREFIX) :])
-    return own.with_namespace(namespace) if namespace else own
+    return engine if isinstance(engine, Engine) else Engine()  # its namespace, if named, is resolve's

@@ -148,7 +148,7 @@ def test_inspect_finds_what_docker_finds(
 
 def test_snapshot_and_diff_of_a_containerd_container(ctd: Containerd, tmp_path: Path) -> None:
     cid = f"drift-{RUN_ID}-snap"
-    ctd.run(cid, pod=None)
+    ctd.run(cid, pod=("shop", "snap-1", "app"))  # the kubelet's labels are no LABELs of the image
     ctd.exec(cid, "printf 'x=1\\n' > /etc/app.conf")
     out = tmp_path / "snap"
     # the image's own command (the container's, `sleep 3600`, is how it was run, not how it was built)
@@ -156,9 +156,15 @@ def test_snapshot_and_diff_of_a_containerd_container(ctd: Containerd, tmp_path: 
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     dockerfile = (out / "Dockerfile").read_text()
     assert "COPY files/ /" in dockerfile and (out / "files" / "etc" / "app.conf").read_text() == "x=1\n"
-    assert "WORKDIR" not in dockerfile and 'CMD ["bash"]' in dockerfile
+    assert "WORKDIR" not in dockerfile and 'CMD ["bash"]' in dockerfile and "LABEL" not in dockerfile
     # the written Dockerfile describes the container: a static audit finds nothing
     proc = run_drift("diff", "-H", ctd.url, f"containerd:{cid}", str(out / "Dockerfile"), "-f", "json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert json.loads(proc.stdout)["findings"] == []
+    # built by Docker and compared whole with the containerd container: the same
+    proc = run_drift(
+        "diff", "-H", ctd.url, "shop/snap-1/app", str(out / "Dockerfile"), "-f", "json", "--build", "--network", "host"
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert json.loads(proc.stdout)["findings"] == []
     # and a change after the snapshot is drift

@@ -56,12 +56,12 @@ def test_short_image_names_are_spelt_as_containerd_stores_them() -> None:
 def test_the_spec_becomes_a_docker_shaped_config() -> None:
     image = {"Env": ["PATH=/bin"], "Cmd": ["bash"], "Entrypoint": None, "Labels": {"a": "1"}}
     process = {"args": ["sleep", "3600"], "env": ["PATH=/bin", "HOSTNAME=node-1", "MODE=prod"], "cwd": "/"}
-    labels = {"io.containerd.image.config.stop-signal": "SIGTERM", containerd.POD_NAME: "web"}
+    labels = {"io.containerd.image.config.stop-signal": "SIGTERM", containerd.POD_NAME: "web", "app": "shop"}
     cfg = containerd.run_config(process, image, labels, "docker.io/library/x:1")
     assert cfg["Cmd"] == ["sleep", "3600"] and not cfg["Entrypoint"]
     assert cfg["Env"] == ["PATH=/bin", "MODE=prod"]  # the runtime's HOSTNAME is not the deployment's
     assert cfg["WorkingDir"] == ""  # "/" is the runtime's default cwd, not a WORKDIR
-    assert cfg["Labels"] == {"a": "1", containerd.POD_NAME: "web"}  # containerd's own labels left out
+    assert cfg["Labels"] == {"a": "1", "app": "shop"}  # the kubelet's and containerd's own labels left out
     assert cfg["Image"] == "docker.io/library/x:1" and cfg["User"] == ""
     # an argv that begins with the image's entrypoint: the rest is the command
     image = {"Entrypoint": ["/init"], "Cmd": ["serve"]}
