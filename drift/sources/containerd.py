@@ -172,7 +172,7 @@ class _Api:
         out = []
         states = self.engine.task_states()
         image_ids: dict[str, str | None] = {}
-        for c in self.engine.list_containers():
+        for c in current(self.engine.list_containers(), states):
             if c.labels.get(KIND) == "sandbox":
                 continue  # a pod's pause container: Kubernetes' own, nothing of the app's
             state = states.get(c.id, "created")
@@ -202,6 +202,28 @@ class _Api:
             if attrs is not None:
                 out.append({"Id": attrs["Id"], "RepoTags": [name], "Labels": (attrs.get("Config") or {}).get("Labels")})
         return out
+
+
+def current(containers: list[Any], states: dict[str, str]) -> list[Any]:
+    """One container per POD-NAMESPACE/POD/CONTAINER name: when the kubelet has restarted a
+    container, the previous one stays (exited, for its logs) under the same labels; the one that
+    runs is the pod's container, else the newest. Containers without the labels all stay."""
+    best: dict[str, Any] = {}
+    out = []
+    for c in containers:
+        name = display_name(c.id, dict(c.labels))
+        if name == c.id:
+            out.append(c)
+            continue
+        other = best.get(name)
+        if other is None or _rank(c, states) > _rank(other, states):
+            best[name] = c
+    return out + list(best.values())
+
+
+def _rank(c: Any, states: dict[str, str]) -> tuple[bool, int, int]:
+    created = c.created_at if c.HasField("created_at") else None
+    return states.get(c.id) == "running", created.seconds if created else 0, created.nanos if created else 0
 
 
 def _label_filters(filters: dict[str, list[str]]) -> list[tuple[str, str | None]]:
@@ -286,6 +308,8 @@ class Engine:
                 return reply.container
         listed = self.list_containers()
         named = [c for c in listed if display_name(c.id, dict(c.labels)) == name]
+        if len(named) > 1:  # a restarted pod container: the kubelet keeps the one before it for a while
+            named = current(named, self.task_states())
         if not named and "/" not in name and len(name) >= 4:
             named = [c for c in listed if c.id.startswith(name)]
         if len(named) > 1:

@@ -235,6 +235,29 @@ def test_report_over_docker_and_containerd_at_once(ctd: Containerd, tmp_path: Pa
     assert {(f["target"], f["name"]) for f in doc["findings"]} == {("shop/both-1/app", "/etc/both.conf")}
 
 
+def test_a_restarted_pod_container_is_one_target(ctd: Containerd, tmp_path: Path) -> None:
+    """The kubelet keeps a restarted container's previous one (exited) under the same labels."""
+    pod = ("shop", "restart-1", "app")
+    first, second = f"drift-{RUN_ID}-try0", f"drift-{RUN_ID}-try1"
+    ctd.run(first, pod=pod)
+    ctd.exec(first, "printf 'old\\n' > /etc/first.conf")
+    ctd.ctr("tasks", "kill", "-s", "KILL", first)
+    for _ in range(50):
+        if "STOPPED" in ctd.ctr("tasks", "ls"):
+            break
+        time.sleep(0.1)
+    ctd.run(second, pod=pod)
+    ctd.exec(second, "printf 'new\\n' > /etc/second.conf")
+    store = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    proc, doc = _report(ctd, store, tmp_path / "r.json", "--all", "--filter", "label=io.kubernetes.pod.name=restart-1")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert [(t["name"], t["id"]) for t in doc["targets"]] == [("shop/restart-1/app", second)]
+    assert {f["name"] for f in doc["findings"]} == {"/etc/second.conf"}
+    # and by that name
+    found = json.loads(run_drift("inspect", "-H", ctd.url, "shop/restart-1/app", "-f", "json", check=0).stdout)
+    assert found["target"]["id"] == second
+
+
 def test_kubernetes_mounts_are_not_drift(ctd: Containerd, tmp_path: Path) -> None:
     token = tmp_path / "sa"
     token.mkdir()

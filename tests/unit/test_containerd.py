@@ -169,3 +169,13 @@ def test_the_service_account_mount_point_through_var_run_is_the_pods() -> None:
     for path in made:
         assert out[path].klass == "noise" and (out[path].reason or "").startswith(runtime.KUBE_REASON), out[path]
     assert out["/run/secrets/by-hand.txt"].klass == "unexplained"
+
+
+def test_a_restarted_pod_container_is_the_one_that_runs() -> None:
+    from drift.sources.containerd_api import containerd_pb2 as pb
+
+    labels = {containerd.POD_NAMESPACE: "shop", containerd.POD_NAME: "web", containerd.CONTAINER_NAME: "app"}
+    old, new, other = pb.Container(id="old", labels=labels), pb.Container(id="new", labels=labels), pb.Container(id="x")
+    old.created_at.seconds, new.created_at.seconds = 100, 200
+    assert {c.id for c in containerd.current([old, new, other], {"old": "running", "new": "stopped"})} == {"old", "x"}
+    assert {c.id for c in containerd.current([old, new, other], {})} == {"new", "x"}
