@@ -21,7 +21,7 @@ from drift.sources.fs import View
 
 INIT_PATH = "/sbin/docker-init"  # where the engine binds its init with --init
 REASON = "made by docker run: "  # how every reason given here starts (a Docker or Podman container)
-# A containerd container (drift/sources/containerd.py) describes its spec's mounts the same way:
+# A containerd container (drift/sources/containerd/) describes its spec's mounts the same way:
 # for a pod's container they are Kubernetes' (volumes, the service-account token, /etc/hosts,
 # /etc/hostname, /etc/resolv.conf, /dev/termination-log), the deployment's, never drift.
 KUBE_REASON = "made by Kubernetes (the kubelet, through containerd): "

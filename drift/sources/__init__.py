@@ -72,8 +72,6 @@ def resolve(name: str, stack: contextlib.ExitStack, *, engine: Any = None) -> So
     if prefix == "container":
         return docker.container_source(engine, rest, stack, resolved_by="prefix container:")
     if prefix == "containerd":
-        from drift.sources import containerd
-
         return containerd.resolve(rest, stack, engine, resolved_by="prefix containerd:")
     if prefix == "image":
         if isinstance(engine, containerd.Engine):

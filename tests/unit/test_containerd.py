@@ -100,7 +100,10 @@ def test_containerd_urls_for_report(tmp_path: Path) -> None:
 
 
 def test_label_filters_only() -> None:
-    api = containerd._Api(containerd.Engine(containerd.Endpoint("", "containerd:///nonexistent.sock", "test")))
+    from drift.sources.containerd.engine import _Api
+    from drift.sources.contexts import Endpoint
+
+    api = _Api(containerd.Engine(Endpoint("", "containerd:///nonexistent.sock", "test")))
     with pytest.raises(DriftError, match="label=KEY"):
         api.containers(filters={"name": ["web"]})
     assert containerd.all_labels({"a": "1", "b": "2"}, [("a", "1"), ("b", None)])

@@ -1,39 +1,26 @@
-"""Containers from containerd (what a Kubernetes node runs), over containerd's own gRPC API.
-
-The API, not the node's files: containerd's metadata (bolt database) is locked by the running
-daemon and its layout is private; the API is what `ctr`, `nerdctl` and `crictl` (through the
-CRI plugin) use, and it names a container's snapshot mounts exactly as they are mounted.
-Only read calls are made (Containers/List and Get, Tasks/List, Images/Get and List,
-Content/Read, Snapshots/Mounts, Introspection/Server): a container is never exec'd into,
-paused or changed.
-
-A container's layers are then read in place, as on a local Docker engine with overlay2: the
-snapshot's `lowerdir=` folders (top first) are the image's layers, its `upperdir=` the
-container's own changes. So drift runs on the node, as root.
-
-The engine answers in the shapes drift's other engines use (`docker inspect` of a container or
-image, `docker ps` rows, `docker info`'s ID), so `report`, `base` and `runtime` read both
-alike: see `Engine`.
-"""
+"""containerd's gRPC API (read calls only, a timeout on each), and the engine drift's report,
+base and runtime code call: the methods of Docker's engine, answered in Docker's shapes."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
 import sys
-import tempfile
 import threading
 from typing import Any
 
 from drift.errors import DriftError, EngineUnreachable, TargetNotFound
-from drift.model import ImageConfig, Target
-from drift.sources import RawHistory, Source
+from drift.sources.containerd.describe import (
+    KIND,
+    _spec,
+    config_history,
+    container_attrs,
+    display_name,
+    image_attrs,
+    normalized,
+)
 from drift.sources.contexts import Endpoint
-from drift.sources.fs import Layer
-from drift.sources.layers import DirLayer
-from drift.sources.tarlayer import TarLayer
 
 SCHEME = "containerd://"
 ADDRESS_ENV = "CONTAINERD_ADDRESS"
@@ -41,19 +28,9 @@ NAMESPACE_ENV = "CONTAINERD_NAMESPACE"
 DEFAULT_ADDRESS = "/run/containerd/containerd.sock"
 DEFAULT_NAMESPACE = "k8s.io"  # the kubelet's (CRI) namespace
 ID_PREFIX = "containerd:"  # an engine ID: containerd:UUID (Introspection/Server)
-TARGET_PREFIX = "containerd:"  # a target: containerd:[NAMESPACE/]ID or containerd:[NAMESPACE/]POD-NS/POD/CONTAINER
 MAX_BLOB = 16 << 20  # a manifest, index or image config larger than this is refused
-
-# The labels the kubelet's CRI plugin puts on every container
-POD_NAMESPACE = "io.kubernetes.pod.namespace"
-POD_NAME = "io.kubernetes.pod.name"
-CONTAINER_NAME = "io.kubernetes.container.name"
-KIND = "io.cri-containerd.kind"  # "sandbox" (the pod's pause container) or "container"
-MADE_BY = "_drift_made_by"  # in a container's description: whose run made its mount points
-
 _SERVICES = "/containerd.services."
 _INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
-_RUNTIME_LABELS = ("io.kubernetes.", "io.cri-containerd.", "io.containerd.")
 _STATUS = {0: "unknown", 1: "created", 2: "running", 3: "stopped", 4: "paused", 5: "pausing"}
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
 
@@ -239,12 +216,6 @@ def _label_filters(filters: dict[str, list[str]]) -> list[tuple[str, str | None]
 
 def all_labels(labels: dict[str, str], wanted: list[tuple[str, str | None]]) -> bool:
     return all(k in labels and (v is None or labels[k] == v) for k, v in wanted)
-
-
-def display_name(container_id: str, labels: dict[str, str]) -> str:
-    """NAMESPACE/POD/CONTAINER from the kubelet's labels, else the container's ID."""
-    parts = [labels.get(POD_NAMESPACE), labels.get(POD_NAME), labels.get(CONTAINER_NAME)]
-    return "/".join(p for p in parts if p) if all(parts) else container_id
 
 
 class Engine:
@@ -449,332 +420,3 @@ class Engine:
             if attrs is not None:
                 out.setdefault(attrs["Id"], attrs)
         return list(out.values())
-
-
-def normalized(ref: str) -> str:
-    """An image reference spelt in full as containerd stores it (Docker's short names:
-    `debian:12` is docker.io/library/debian:12), with `:latest` when it names no tag."""
-    name, at, digest = ref.partition("@")
-    first, slash, _ = name.partition("/")
-    if not slash:
-        name = f"docker.io/library/{name}"
-    elif "." not in first and ":" not in first and first != "localhost":
-        name = f"docker.io/{name}"
-    if not at and ":" not in name.rsplit("/", 1)[-1]:
-        name += ":latest"
-    return name + at + digest
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _spec(c: Any) -> dict[str, Any]:
-    if not c.spec.value:
-        return {}
-    try:
-        spec = json.loads(c.spec.value)
-    except ValueError:
-        return {}
-    return spec if isinstance(spec, dict) else {}
-
-
-def image_attrs(config_digest: str, config: dict[str, Any], names: list[str], manifest: str | None) -> dict[str, Any]:
-    settings = _dict(config.get("config"))
-    rootfs = _dict(config.get("rootfs"))
-    return {
-        "Id": config_digest,
-        "RepoTags": list(names),
-        "RepoDigests": [f"{n.rsplit(':', 1)[0] if '@' not in n else n.split('@')[0]}@{manifest}" for n in names]
-        if manifest
-        else [],
-        "RootFS": {"Type": "layers", "Layers": [str(d) for d in rootfs.get("diff_ids") or ()]},
-        "Config": settings,
-        "Created": str(config.get("created") or ""),
-        "Parent": "",
-        "_config": config,
-    }
-
-
-def config_history(config: dict[str, Any]) -> list[RawHistory]:
-    rows = _list(config.get("history"))
-    return [
-        RawHistory(
-            created=str(h.get("created", "")),
-            created_by=str(h.get("created_by") or ""),
-            comment=str(h.get("comment") or ""),
-            size=None,
-            empty_layer=bool(h.get("empty_layer", False)),
-        )
-        for h in rows
-        if isinstance(h, dict)
-    ]
-
-
-def overlay_dirs(mounts: list[Any]) -> tuple[list[str], str | None]:
-    """The lower folders (bottom first) and the upper folder of a snapshot's mounts."""
-    lower: list[str] = []
-    upper = None
-    for m in mounts:
-        if m.type == "bind" and not lower:
-            return [], m.source  # a snapshot without parents: one folder, the container's own
-        if m.type != "overlay":
-            continue
-        for opt in m.options:
-            key, _, value = opt.partition("=")
-            if key == "lowerdir":
-                lower = [d for d in value.split(":") if d]
-            elif key == "upperdir":
-                upper = value
-    return list(reversed(lower)), upper
-
-
-def container_attrs(
-    c: Any, spec: dict[str, Any], image: dict[str, Any] | None, mounts: list[Any], state: str
-) -> dict[str, Any]:
-    """A containerd container described as `docker inspect` describes one."""
-    labels = dict(c.labels)
-    image_cfg = (image or {}).get("Config") or {}
-    process = _dict(spec.get("process"))
-    lower, upper = overlay_dirs(mounts)
-    return {
-        "Id": c.id,
-        "Name": "/" + display_name(c.id, labels),
-        "Image": (image or {}).get("Id") or "",
-        "Created": _iso(c.created_at) if c.HasField("created_at") else "",
-        "State": {"Status": state, "Running": state == "running"},
-        "Config": run_config(process, image_cfg, labels, c.image),
-        "HostConfig": {"NetworkMode": _network(spec)},
-        "Mounts": [m for m in mounts_of(spec) if not _runtime_mount(m)],
-        "_drift_runtime_mounts": [m for m in mounts_of(spec) if _runtime_mount(m)],
-        "GraphDriver": {
-            "Name": "overlayfs",
-            "Data": {"LowerDir": ":".join(reversed(lower)), "UpperDir": upper or ""},
-        },
-        MADE_BY: "kubernetes" if labels.get(CONTAINER_NAME) else "containerd",
-        "Namespace": "",
-        "Snapshotter": c.snapshotter,
-    }
-
-
-def mounts_of(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        {"Type": m.get("type") or "bind", "Source": m.get("source") or "", "Destination": m.get("destination")}
-        for m in _list(spec.get("mounts"))
-        if isinstance(m, dict) and isinstance(m.get("destination"), str)
-    ]
-
-
-# The filesystems every container gets from its runtime (/proc, /sys, /dev and its pts, shm,
-# mqueue, cgroup; ctr's tmpfs on /run): their mount points are the runtime's, but they are no
-# volume of the deployment's to show beside the target.
-_RUNTIME_TYPES = {"proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2"}
-_RUNTIME_POINTS = {"/dev", "/dev/shm", "/run", "/sys/fs/cgroup"}
-
-
-def _runtime_mount(m: dict[str, Any]) -> bool:
-    return m["Type"] in _RUNTIME_TYPES or (m["Type"] == "tmpfs" and m["Destination"] in _RUNTIME_POINTS)
-
-
-def _iso(ts: Any) -> str:
-    return ts.ToDatetime().strftime("%Y-%m-%dT%H:%M:%S.%fZ") if ts.seconds else ""
-
-
-def _network(spec: dict[str, Any]) -> str:
-    linux = _dict(spec.get("linux"))
-    kinds = {n.get("type") for n in linux.get("namespaces") or () if isinstance(n, dict)}
-    return "host" if "network" not in kinds else ""
-
-
-def run_config(
-    process: dict[str, Any], image: dict[str, Any], labels: dict[str, str], image_name: str
-) -> dict[str, Any]:
-    """The container's config as Docker's `Config`: the image's, with what its spec runs.
-
-    The OCI spec has one argv: when it begins with the image's entrypoint, the rest is the
-    command (as `docker run IMAGE ARGS` gives it); else it is a command without entrypoint
-    (Kubernetes' `command:`). The runtime's HOSTNAME (CRI sets it in every container) and
-    the labels the kubelet, CRI and containerd put on every container (io.kubernetes.*,
-    io.cri-containerd.*, io.containerd.*: the target's name carries the pod) are not the
-    deployment's choices: a snapshot never writes them as LABELs."""
-    args = [str(a) for a in process.get("args") or ()]
-    entrypoint = list(image.get("Entrypoint") or [])
-    if entrypoint and args[: len(entrypoint)] == entrypoint:
-        cmd: list[str] | None = args[len(entrypoint) :]
-    else:
-        entrypoint, cmd = [], args
-    image_env = {str(e).split("=", 1)[0] for e in image.get("Env") or ()}
-    env = [str(e) for e in process.get("env") or () if str(e).split("=", 1)[0] != "HOSTNAME" or "HOSTNAME" in image_env]
-    user = _dict(process.get("user"))
-    uid, gid = user.get("uid", 0), user.get("gid", 0)
-    own = {k: v for k, v in labels.items() if not k.startswith(_RUNTIME_LABELS)}
-    merged = {**(image.get("Labels") or {}), **own}
-    return {
-        **image,
-        "Image": image_name,
-        "Env": env,
-        "Cmd": cmd
-        if cmd != (image.get("Cmd") or []) or entrypoint != (image.get("Entrypoint") or [])
-        else image.get("Cmd"),
-        "Entrypoint": entrypoint or (None if not image.get("Entrypoint") else []),
-        # the spec always names a cwd: "/" is the runtime's default, not a WORKDIR
-        "WorkingDir": image.get("WorkingDir") or ("" if process.get("cwd") in (None, "", "/") else str(process["cwd"])),
-        "User": image.get("User") or ("" if (uid, gid) == (0, 0) else f"{uid}:{gid}"),
-        "Labels": merged,
-    }
-
-
-def split_namespace(name: str) -> tuple[str | None, str]:
-    """NAMESPACE/ID or NAMESPACE/POD-NAMESPACE/POD/CONTAINER: the containerd namespace first."""
-    parts = name.split("/")
-    if len(parts) in (2, 4) and all(parts):
-        return parts[0], "/".join(parts[1:])
-    return None, name
-
-
-def container_source(
-    engine: Engine, name: str, stack: contextlib.ExitStack, *, resolved_by: str, attrs: dict[str, Any] | None = None
-) -> Source:
-    del stack  # nothing is copied: the snapshot's folders are read in place
-    attrs = attrs or engine.find_container(name)
-    where = f"containerd at {engine.address}, namespace {engine.namespace}"
-    if attrs is None:
-        raise TargetNotFound(
-            f"no container {name!r} in {where}: see 'ctr -n {engine.namespace} containers ls' or 'crictl ps -a'"
-        )
-    image_name = attrs["Config"].get("Image") or ""
-    image = engine.find_image(attrs["Image"]) if attrs["Image"] else None
-    if image is None:
-        raise TargetNotFound(f"container {name!r} runs image {image_name or '?'} which {where} no longer has")
-    data = attrs["GraphDriver"]["Data"]
-    lower = [d for d in reversed(data["LowerDir"].split(":")) if d]
-    upper = data["UpperDir"]
-    diff_ids = list(image["RootFS"]["Layers"])
-    layers = _layers(lower, upper, diff_ids, f"image {image_name}", f"container {name}")
-    # folders that are not one per layer have no digest: the image is then compared whole
-    # (read from the content store, base.py), never matched to them by layer prefix
-    ids = diff_ids if len(lower) == len(diff_ids) else [f"containerd-snapshot:{d}" for d in lower]
-    target = Target(kind="container", name=name, resolved_by=resolved_by, id=attrs["Id"], image=image_name)
-    return Source(
-        target=target,
-        layers=layers,
-        layer_ids=[*ids, f"container:{attrs['Id']}"],
-        config=ImageConfig.from_docker(attrs.get("Config")),
-        history=config_history(image["_config"]),
-        parent=image["Id"],
-        parent_reason="the container's image",
-        base_layers=len(lower),
-        base_name=image_name,
-        base_id=image["Id"],
-        raw=attrs,
-        engine=engine,
-    )
-
-
-def _layers(lower: list[str], upper: str, diff_ids: list[str], image_label: str, label: str) -> list[Layer]:
-    if not upper:
-        raise DriftError(f"{label}: containerd gave no overlay upper folder for its snapshot (only overlayfs is read)")
-    for d in [*lower, upper]:
-        if not (os.path.isdir(d) and os.access(d, os.R_OK | os.X_OK)):
-            raise DriftError(
-                f"{label}: cannot read its snapshot folder {d}: run drift on the node, as root "
-                "(containerd's layers are read in place)"
-            )
-    # One lower folder per layer, bottom first, is the overlayfs snapshotter's way: each is that
-    # layer's diff, known by its diff ID (cached by it, and the base found by layer prefix).
-    # Any other count (another snapshotter's idea of a snapshot) leaves the folders without
-    # digests: still the image's files, never taken for given layers.
-    same = len(lower) == len(diff_ids)
-    out: list[Layer] = [
-        DirLayer(d, digest=diff_ids[i] if same else None, overlay=True, description=f"{image_label} layer {i + 1}")
-        for i, d in enumerate(lower)
-    ]
-    out.append(DirLayer(upper, digest=None, overlay=True, description=f"{label} (its own changes)"))
-    return out
-
-
-def image_source(
-    engine: Engine, ref: str, stack: contextlib.ExitStack, *, resolved_by: str, attrs: dict[str, Any] | None = None
-) -> Source:
-    """An image of containerd's: its layers are the blobs of its manifest in the content store,
-    each streamed to a temporary file the first time it is read (a layer in drift's cache is
-    not), checked against its diff ID while it is read."""
-    attrs = attrs or engine.find_image(ref)
-    if attrs is None:
-        raise TargetNotFound(
-            f"no image {ref!r} in containerd at {engine.address}, namespace {engine.namespace}: "
-            f"see 'ctr -n {engine.namespace} images ls' or 'crictl images'"
-        )
-    diff_ids = list(attrs["RootFS"]["Layers"])
-    blobs = engine.layer_blobs(attrs["Id"])
-    if len(blobs) != len(diff_ids):
-        raise DriftError(f"image {ref}: its manifest has {len(blobs)} layers but its config {len(diff_ids)}")
-    folder: list[str] = []
-
-    def opener(i: int) -> Any:
-        def open_layer() -> Any:
-            if not folder:
-                folder.append(stack.enter_context(tempfile.TemporaryDirectory(prefix="drift-containerd-")))
-            path = os.path.join(folder[0], f"layer-{i}")
-            if not os.path.exists(path):
-                engine.fetch_blob(str(blobs[i].get("digest")), path, f"layer {i + 1} of image {ref}")
-            return open(path, "rb")
-
-        return open_layer
-
-    layers: list[Layer] = []
-    for i, desc in enumerate(blobs):
-        if "zstd" in str(desc.get("mediaType", "")):
-            raise DriftError(f"image {ref}: layer {i + 1} is zstd-compressed, which drift cannot read")
-        layers.append(
-            TarLayer(
-                opener(i),
-                digest=diff_ids[i],
-                description=f"image {ref} layer {i + 1}",
-                cache_salt=f"{desc.get('digest')}:{desc.get('size', '')}",
-                verify=True,
-            )
-        )
-    digests = attrs.get("RepoDigests") or []
-    target = Target(
-        kind="image",
-        name=ref,
-        resolved_by=resolved_by,
-        id=attrs["Id"],
-        digest=digests[0].split("@", 1)[1] if digests else None,
-        tags=tuple(attrs.get("RepoTags") or ()),
-    )
-    return Source(
-        target=target,
-        layers=layers,
-        layer_ids=diff_ids,
-        config=ImageConfig.from_docker(attrs.get("Config")),
-        history=config_history(attrs["_config"]),
-        raw=attrs,
-        engine=engine,
-    )
-
-
-def resolve(name: str, stack: contextlib.ExitStack, engine: Any, *, resolved_by: str) -> Source:
-    """`containerd:NAME`: a container of this engine (or of containerd from the environment),
-    else an image by that name; `containerd:image:REF` an image only."""
-    own = engine if isinstance(engine, Engine) else Engine()
-    if name.startswith("image:"):
-        return image_source(own, name[len("image:") :], stack, resolved_by=resolved_by)
-    namespace, rest = split_namespace(name)
-    scoped = own.with_namespace(namespace) if namespace else own
-    found = scoped.find_container(rest)
-    if found is None and own.find_image(name) is not None:  # library/debian:12 is no namespace "library"
-        return image_source(own, name, stack, resolved_by=f"{resolved_by} (an image: no container by that name)")
-    return container_source(scoped, rest, stack, resolved_by=resolved_by, attrs=found)
-
-
-def engine_for(name: str, engine: Any) -> Any:
-    """The engine a target lives on: containerd's for `containerd:NAME`."""
-    if not name.startswith(TARGET_PREFIX):
-        return engine
-    return engine if isinstance(engine, Engine) else Engine()  # its namespace, if named, is resolve's
