@@ -175,6 +175,9 @@ def test_the_service_account_mount_point_through_var_run_is_the_pods() -> None:
 
 
 def test_a_restarted_pod_container_is_the_one_that_runs() -> None:
+    pytest.importorskip(
+        "google.protobuf", reason="protobuf (a dependency since containerd) is not installed: make venv"
+    )
     from drift.sources.containerd_api import containerd_pb2 as pb
 
     labels = {containerd.POD_NAMESPACE: "shop", containerd.POD_NAME: "web", containerd.CONTAINER_NAME: "app"}

@@ -43,9 +43,26 @@ def _grpc() -> Any:
         os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "true")
         os.environ.setdefault("GRPC_POLL_STRATEGY", "poll")
         os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # its notes on the fork are not the user's business
-    import grpc
-
+    try:
+        import grpc
+    except ImportError as exc:
+        raise DriftError(_MISSING.format(why=str(exc))) from exc
     return grpc
+
+
+_MISSING = (
+    "containerd is read with the grpcio and protobuf packages (drift's dependencies), which this "
+    "Python cannot import ({why}): pip install 'grpcio>=1.60' 'protobuf>=7.35,<8'"
+)
+
+
+def _pb() -> Any:
+    """The messages of containerd's API drift reads (containerd_api/containerd.proto)."""
+    try:
+        from drift.sources.containerd_api import containerd_pb2
+    except Exception as exc:  # no protobuf, or one older than the generated code needs
+        raise DriftError(_MISSING.format(why=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
+    return containerd_pb2
 
 
 def address_of(url: str) -> str:
@@ -134,7 +151,7 @@ class _Api:
         self.engine = engine
 
     def info(self) -> dict[str, Any]:
-        from drift.sources.containerd_api import containerd_pb2 as pb
+        pb = _pb()
 
         reply = self.engine.client.call(
             "introspection.v1.Introspection/Server", pb.Empty(), pb.ServerResponse, "say who it is"
@@ -252,7 +269,7 @@ class Engine:
     # --- containers -------------------------------------------------------------------------
 
     def list_containers(self) -> list[Any]:
-        from drift.sources.containerd_api import containerd_pb2 as pb
+        pb = _pb()
 
         reply = self.client.call(
             "containers.v1.Containers/List", pb.ListContainersRequest(), pb.ListContainersResponse, "list containers"
@@ -260,7 +277,7 @@ class Engine:
         return list(reply.containers) if reply is not None else []
 
     def task_states(self) -> dict[str, str]:
-        from drift.sources.containerd_api import containerd_pb2 as pb
+        pb = _pb()
 
         reply = self.client.call("tasks.v1.Tasks/List", pb.ListTasksRequest(), pb.ListTasksResponse, "list tasks")
         tasks = list(reply.tasks) if reply is not None else []
@@ -268,7 +285,7 @@ class Engine:
 
     def _container(self, name: str) -> Any:
         """A container by ID, unique ID prefix, or NAMESPACE/POD/CONTAINER."""
-        from drift.sources.containerd_api import containerd_pb2 as pb
+        pb = _pb()
 
         if "/" not in name:
             reply = self.client.call(
@@ -300,7 +317,7 @@ class Engine:
         return container_attrs(c, spec, image, mounts, state)
 
     def snapshot_mounts(self, snapshotter: str, key: str) -> list[Any]:
-        from drift.sources.containerd_api import containerd_pb2 as pb
+        pb = _pb()
 
         reply = self.client.call(
             "snapshots.v1.Snapshots/Mounts", pb.MountsRequest(snapshotter=snapshotter, key=key), pb.MountsResponse,
@@ -311,13 +328,13 @@ class Engine:
     # --- images -----------------------------------------------------------------------------
 
     def image_names(self) -> list[str]:
-        from drift.sources.containerd_api import containerd_pb2 as pb
+        pb = _pb()
 
         reply = self.client.call("images.v1.Images/List", pb.ListImagesRequest(), pb.ListImagesResponse, "list images")
         return sorted(i.name for i in reply.images) if reply is not None else []
 
     def read_blob(self, digest: str, what: str) -> dict[str, Any]:
-        from drift.sources.containerd_api import containerd_pb2 as pb
+        pb = _pb()
 
         chunks = self.client.stream(
             "content.v1.Content/Read", pb.ReadContentRequest(digest=digest, size=MAX_BLOB + 1), pb.ReadContentResponse,
@@ -350,7 +367,7 @@ class Engine:
 
     def find_image(self, ref: str, *, fresh: bool = False) -> dict[str, Any] | None:
         """An image by name, or by the digest of its config (its ID, as Docker's)."""
-        from drift.sources.containerd_api import containerd_pb2 as pb
+        pb = _pb()
 
         if ref.startswith("sha256:"):
             if ref not in self._configs or fresh:
@@ -386,7 +403,7 @@ class Engine:
 
     def fetch_blob(self, digest: str, dest: str, what: str) -> None:
         """A blob of the content store (a layer), streamed into DEST."""
-        from drift.sources.containerd_api import containerd_pb2 as pb
+        pb = _pb()
 
         fn = self.client.channel.unary_stream(
             _SERVICES + "content.v1.Content/Read",
