@@ -305,6 +305,19 @@ def test_kubernetes_mounts_are_not_drift(ctd: Containerd, tmp_path: Path) -> Non
     assert {(f["target"], f["name"]) for f in report["findings"]} == {("shop/cart-55c4/api", "/etc/edited.conf")}
 
 
+def test_another_snapshotter_is_refused_in_one_line(ctd: Containerd) -> None:
+    """A native snapshot is a whole root folder: compared with the image's tar layers it would
+    show the image's hardlinked files as changed by hand. Refused, never guessed."""
+    cid = f"drift-{RUN_ID}-native"
+    ctd.run(cid, "--snapshotter", "native", pod=None)
+    proc = run_drift("inspect", "-H", ctd.url, cid)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == [
+        f"drift: error: container {cid}: its snapshotter is 'native'; "
+        "drift reads containerd's overlayfs snapshots only (the default, and the kubelet's)"
+    ]
+
+
 def test_unreachable_containerd_is_one_line(tmp_path: Path) -> None:
     _need_grpc()
     proc = run_drift("inspect", "-H", "containerd:///nonexistent.sock", "some-pod-container")

@@ -139,7 +139,7 @@ def container_attrs(
         "Mounts": [m for m in mounts_of(spec) if not _runtime_mount(m)],
         "_drift_runtime_mounts": [m for m in mounts_of(spec) if _runtime_mount(m)],
         "GraphDriver": {
-            "Name": "overlayfs",
+            "Name": c.snapshotter,  # "overlayfs": the only one read
             "Data": {"LowerDir": ":".join(reversed(lower)), "UpperDir": upper or ""},
         },
         MADE_BY: "kubernetes" if labels.get(CONTAINER_NAME) else "containerd",

@@ -39,6 +39,14 @@ def container_source(
     image = engine.find_image(attrs["Image"]) if attrs["Image"] else None
     if image is None:
         raise TargetNotFound(f"container {name!r} runs image {image_name or '?'} which {where} no longer has")
+    snapshotter = attrs["GraphDriver"]["Name"]
+    if snapshotter != "overlayfs":
+        # another snapshotter's folder is a whole root filesystem, not layers: compared with the
+        # image's tar layers it would differ by its hardlinks alone (as the native snapshotter showed)
+        raise DriftError(
+            f"container {name}: its snapshotter is {snapshotter!r}; drift reads containerd's overlayfs "
+            "snapshots only (the default, and the kubelet's)"
+        )
     data = attrs["GraphDriver"]["Data"]
     lower = [d for d in reversed(data["LowerDir"].split(":")) if d]
     upper = data["UpperDir"]
