@@ -143,8 +143,6 @@ def container_attrs(
             "Data": {"LowerDir": ":".join(reversed(lower)), "UpperDir": upper or ""},
         },
         MADE_BY: "kubernetes" if labels.get(CONTAINER_NAME) else "containerd",
-        "Namespace": "",
-        "Snapshotter": c.snapshotter,
     }
 
 
@@ -168,6 +166,14 @@ def _network(spec: dict[str, Any]) -> str:
     linux = _dict(spec.get("linux"))
     kinds = {n.get("type") for n in linux.get("namespaces") or () if isinstance(n, dict)}
     return "host" if "network" not in kinds else ""
+
+
+def _workdir(cwd: str, image: str) -> str:
+    """The spec always names a cwd: "/" where the image sets none is the runtime's default,
+    not a WORKDIR; any other (Kubernetes' `workingDir:`) is the container's."""
+    if not cwd or (cwd == "/" and not image):
+        return image
+    return cwd
 
 
 def run_config(
@@ -201,8 +207,7 @@ def run_config(
         if cmd != (image.get("Cmd") or []) or entrypoint != (image.get("Entrypoint") or [])
         else image.get("Cmd"),
         "Entrypoint": entrypoint or (None if not image.get("Entrypoint") else []),
-        # the spec always names a cwd: "/" is the runtime's default, not a WORKDIR
-        "WorkingDir": image.get("WorkingDir") or ("" if process.get("cwd") in (None, "", "/") else str(process["cwd"])),
+        "WorkingDir": _workdir(str(process.get("cwd") or ""), str(image.get("WorkingDir") or "")),
         "User": image.get("User") or ("" if (uid, gid) == (0, 0) else f"{uid}:{gid}"),
         "Labels": merged,
     }

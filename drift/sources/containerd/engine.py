@@ -169,7 +169,7 @@ class _Api:
         for c in current(self.engine.list_containers(), states):
             if c.labels.get(KIND) == "sandbox":
                 continue  # a pod's pause container: Kubernetes' own, nothing of the app's
-            state = states.get(c.id, "created")
+            state = states.get(c.id, "stopped")
             if not all and state != "running":
                 continue
             if not all_labels(dict(c.labels), labels):
@@ -313,7 +313,7 @@ class Engine:
         spec = _spec(c)
         image = self.find_image(c.image) if c.image else None
         mounts = self.snapshot_mounts(c.snapshotter, c.snapshot_key) if c.snapshot_key else []
-        state = self.task_states().get(c.id, "created")
+        state = self.task_states().get(c.id, "stopped")  # no task: not running (CRI deletes an exited one's)
         return container_attrs(c, spec, image, mounts, state)
 
     def snapshot_mounts(self, snapshotter: str, key: str) -> list[Any]:
