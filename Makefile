@@ -7,7 +7,7 @@ STAMP   = $(VENV)/.installed-stamp
 BASE   ?= drift-base:bookworm
 export DRIFT_BASE_IMAGE = $(BASE)
 
-.PHONY: help venv engine base chromium test test-unit demo lint format bytecode bench bench-fleet bench-multi bench-packages corpus clean
+.PHONY: help venv engine base chromium test test-unit demo lint format bytecode bench bench-fleet bench-multi bench-packages corpus proto clean
 
 help:
 	@echo "make demo   - the story drift exists for, on a real engine"
@@ -77,5 +77,13 @@ bench-fleet: venv base bytecode
 corpus: venv base bytecode
 	$(BIN)/python scripts/corpus.py
 
+# drift/sources/containerd_api/containerd_pb2.py(i) from containerd.proto beside it (the few
+# messages of containerd's gRPC API drift reads). grpcio-tools lives in a venv of its own: it
+# pins its own protobuf, and drift needs only the runtime. The generated files are committed.
+PROTO_VENV ?= .venv-proto
+proto:
+	@test -x $(PROTO_VENV)/bin/python || ($(PYTHON) -m venv $(PROTO_VENV) && $(PROTO_VENV)/bin/pip install -q grpcio-tools)
+	cd drift/sources/containerd_api && $(abspath $(PROTO_VENV))/bin/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. containerd.proto
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PROTO_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -94,8 +94,37 @@ def guard(fn: Callable[..., None]) -> Callable[..., None]:
 
 _TARGET_HELP = (
     "Container, image, docker-save archive, OCI layout or root folder; "
-    "a prefix (container:, image:, archive:, oci:, dir:) forces one."
+    "a prefix (container:, containerd:, image:, archive:, oci:, dir:) forces one."
 )
+HostOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--host",
+        "-H",
+        metavar="URL",
+        help="The engine: containerd:///PATH (containerd's socket; a target without prefix is its container), "
+        "or unix://, tcp://, ssh://user@host (a Docker engine, as DOCKER_HOST).",
+    ),
+]
+
+
+def _on_host(host: str | None, target: str) -> str:
+    """-H URL: containerd's socket (CONTAINERD_ADDRESS) or the Docker engine (DOCKER_HOST) for
+    this run; with containerd's, a target without prefix that is no path names its container."""
+    if host is None:
+        return target
+    from drift.report.engines import host_endpoint
+    from drift.sources import containerd, split_prefix
+
+    endpoint = host_endpoint(host, "-H")
+    if endpoint.host.startswith(containerd.SCHEME):
+        os.environ[containerd.ADDRESS_ENV] = containerd.address_of(endpoint.host)
+        prefix, _ = split_prefix(target)
+        return target if prefix or os.path.exists(target) else containerd.TARGET_PREFIX + target
+    os.environ["DOCKER_HOST"] = host
+    return target
+
+
 TargetArg = Annotated[str, typer.Argument(help=_TARGET_HELP, metavar="TARGET", show_default=False)]
 ActualArg = Annotated[str, typer.Argument(help=_TARGET_HELP, metavar="ACTUAL", show_default=False)]
 BaseOpt = Annotated[
@@ -134,6 +163,7 @@ def inspect(
     no_cache: NoCacheOpt = False,
     verify_packages: VerifyPackagesOpt = False,
     show_secrets: ShowSecretsOpt = False,
+    host: HostOpt = None,
 ) -> None:
     """What is in a container or image: apt and pip packages, files changed against the base, config."""
     from drift.inventory import inspect_target
@@ -141,6 +171,7 @@ def inspect(
     from drift.render import markdown, table
     from drift.secrets import redact_inventory
 
+    target = _on_host(host, target)
     with contextlib.ExitStack() as stack:
         inv = inspect_target(target, stack, base=base, scanner=_scanner(no_cache, verify_packages)).inventory
     inv = inv if show_secrets else redact_inventory(inv)
@@ -180,6 +211,7 @@ def snapshot(
             "--entrypoint", help="ENTRYPOINT to write instead of the image's: a JSON array or a shell command."
         ),
     ] = None,
+    host: HostOpt = None,
 ) -> None:
     """Write a Dockerfile (and build context) that rebuilds a container or image."""
     from drift import snapshot as snap
@@ -188,6 +220,7 @@ def snapshot(
     from drift.output import atomic_dir
     from drift.secrets import redact_inventory
 
+    target = _on_host(host, target)
     with contextlib.ExitStack() as stack:
         insp = inspect_target(target, stack, base=base, scanner=_scanner(no_cache, verify_packages))
         inv = insp.inventory
@@ -349,6 +382,7 @@ def diff(
             "for the files a layer changed; the history is the image's own claim.",
         ),
     ] = False,
+    host: HostOpt = None,
 ) -> None:
     """Audit an image against the Dockerfile that claims to describe it (or against another target)."""
     from drift.diffcmd import apply_fix, build_args, parse_fail_on, run_audit
@@ -361,6 +395,7 @@ def diff(
     if no_build_cache and not build:
         fail("--no-build-cache is for --build (static mode builds nothing): add --build or drop it")
     categories = parse_fail_on(fail_on)
+    actual = _on_host(host, actual)
 
     def audit(dockerfile: str, history: Any = not no_history_evidence) -> Any:
         return run_audit(

@@ -65,11 +65,13 @@ def inspect_target(
 ) -> Inspection:
     """Inventory of a target; `scratch=True` compares it with an empty base (FROM scratch)."""
     from drift.sources.base import scratch_base
+    from drift.sources.containerd import engine_for
     from drift.sources.docker import Engine
 
-    engine = engine or Engine()
+    engine = engine_for(name, engine or Engine())  # containerd:NAME: containerd's engine
     source = resolve(name, stack, engine=engine)
     unknowns: list[Unknown] = []
+    engine = source.engine or engine  # the engine (and containerd namespace) the target was found on
     choice = scratch_base() if scratch else find_base(source, engine, stack, base, unknowns)
     return build(source, choice, scanner or plain_scanner, unknowns)
 

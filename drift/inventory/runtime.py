@@ -20,23 +20,34 @@ from drift.model import FileChange
 from drift.sources.fs import View
 
 INIT_PATH = "/sbin/docker-init"  # where the engine binds its init with --init
-REASON = "made by docker run: "  # how every reason given here starts
+REASON = "made by docker run: "  # how every reason given here starts (a Docker or Podman container)
+# A containerd container (drift/sources/containerd/) describes its spec's mounts the same way:
+# for a pod's container they are Kubernetes' (volumes, the service-account token, /etc/hosts,
+# /etc/hostname, /etc/resolv.conf, /dev/termination-log), the deployment's, never drift.
+KUBE_REASON = "made by Kubernetes (the kubelet, through containerd): "
+CONTAINERD_REASON = "made by containerd's run: "
+REASONS = (REASON, KUBE_REASON, CONTAINERD_REASON)
+_MADE_BY = {"kubernetes": KUBE_REASON, "containerd": CONTAINERD_REASON}
+SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 def run_paths(attrs: dict[str, Any]) -> dict[str, str]:
-    """Path -> why the engine made it, from `docker inspect` of a container."""
+    """Path -> why the engine made it, from `docker inspect` of a container (or containerd's
+    container described alike)."""
     out: dict[str, str] = {}
     host = attrs.get("HostConfig") or {}
-    for m in attrs.get("Mounts") or ():
+    reason = _MADE_BY.get(str(attrs.get("_drift_made_by")), REASON)
+    for m in [*(attrs.get("Mounts") or ()), *(attrs.get("_drift_runtime_mounts") or ())]:
         dest = m.get("Destination")
         if isinstance(dest, str):
             kind = m.get("Type") or "volume"
-            out[dest] = f"{REASON}mount point of a {kind} mount"
+            what = "the pod's service-account token, " if _clean(dest) == SERVICE_ACCOUNT else ""
+            out[dest] = f"{reason}{what}mount point of a {kind} mount"
     for dest in host.get("Tmpfs") or {}:
         out[str(dest)] = f"{REASON}mount point of a tmpfs mount (--tmpfs)"
     workdir = (attrs.get("Config") or {}).get("WorkingDir")
     if isinstance(workdir, str) and workdir:
-        out.setdefault(workdir, f"{REASON}working folder (-w, WORKDIR)")
+        out.setdefault(workdir, f"{reason}working folder (-w, WORKDIR, the spec's cwd)")
     if host.get("Init"):
         out[INIT_PATH] = f"{REASON}--init binds the engine's init here"
     return {_clean(p): why for p, why in out.items() if p.startswith("/") and _clean(p) != "/"}
@@ -93,7 +104,8 @@ def _why(f: FileChange, points: dict[str, str]) -> str | None:
     if not inside:
         return None
     why = points[inside[0]]
-    return f"{REASON}folder of {inside[0]}" if why.startswith(REASON) else f"folder of {inside[0]}, {why}"
+    who = next((r for r in REASONS if why.startswith(r)), None)  # whoever made the mount point
+    return f"{who}folder of {inside[0]}" if who else f"folder of {inside[0]}, {why}"
 
 
 def own_image(source: Any, base_id: str | None) -> bool:
@@ -112,6 +124,7 @@ def as_built(insp: Any, engine: Any = None) -> Any:
     source = insp.source
     if source.target.kind != "container" or not source.base_id:
         return insp
+    engine = source.engine or engine
     if engine is None:
         from drift.sources.docker import Engine
 

@@ -83,13 +83,14 @@ def summary(inv: Inventory) -> Section:
 
 def made_by_run(inv: Inventory) -> list[Section]:
     """A container's paths the engine made at `docker run` (context, not drift), with the reason."""
-    from drift.inventory.runtime import REASON
+    from drift.inventory.runtime import KUBE_REASON, REASON, REASONS
 
-    made = [f for f in inv.files if f.klass == "noise" and (f.reason or "").startswith(REASON)]
+    made = [(f, p) for f in inv.files for p in REASONS if f.klass == "noise" and (f.reason or "").startswith(p)]
     if inv.target.kind != "container" or not made:
         return []
-    rows = tuple((f.kind, f.path, (f.reason or "")[len(REASON) :]) for f in made)
-    return [Section("Made by docker run (the deployment's choice: context, not drift)", ("kind", "path", "why"), rows)]
+    rows = tuple((f.kind, f.path, (f.reason or "")[len(p) :]) for f, p in made)
+    who = "docker run" if made[0][1] == REASON else "Kubernetes" if made[0][1] == KUBE_REASON else "containerd"
+    return [Section(f"Made by {who} (the deployment's choice: context, not drift)", ("kind", "path", "why"), rows)]
 
 
 def _path_cell(f: FileChange) -> str:

@@ -96,7 +96,10 @@ def report(
     host: Annotated[
         list[str] | None,
         typer.Option(
-            "--host", "-H", metavar="URL", help="An engine URL (unix://, tcp://, ssh://user@host), repeatable."
+            "--host",
+            "-H",
+            metavar="URL",
+            help="An engine URL (unix://, tcp://, ssh://user@host; containerd:///PATH for containerd), repeatable.",
         ),
     ] = None,
     jobs: Annotated[

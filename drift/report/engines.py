@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 from drift.errors import DriftError, EngineUnreachable
 from drift.sources.contexts import Endpoint, current_context, endpoint_for, list_contexts
 
-SCHEMES = ("unix", "tcp", "ssh", "npipe")
+SCHEMES = ("unix", "tcp", "ssh", "npipe", "containerd")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +64,11 @@ def host_name(url: str) -> str:
     """A short, stable name for an engine given by URL: host[:port], or the socket's path."""
     parsed = urlparse(url)
     if parsed.scheme not in SCHEMES:
-        raise DriftError(f"--host {url}: use unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST (as DOCKER_HOST)")
-    if parsed.scheme in ("unix", "npipe"):
+        raise DriftError(
+            f"--host {url}: use unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST (as DOCKER_HOST), "
+            "or containerd:///PATH for containerd's socket"
+        )
+    if parsed.scheme in ("unix", "npipe", "containerd"):
         return parsed.path or url
     return parsed.netloc or url
 
@@ -74,6 +77,10 @@ def host_endpoint(url: str, chosen_by: str) -> Endpoint:
     """An engine URL as DOCKER_HOST would give it: TLS for tcp:// when DOCKER_TLS_VERIFY is set
     (certificates from DOCKER_CERT_PATH, else ~/.docker), as the docker CLI does."""
     host_name(url)  # checks the scheme
+    if url.startswith("containerd://"):
+        from drift.sources.containerd import SCHEME, address_of
+
+        return Endpoint("", SCHEME + address_of(url), chosen_by)
     if url.startswith("ssh://"):
         try:
             import paramiko  # noqa: F401  (docker-py needs it for ssh://, even when it runs the ssh client)
@@ -120,7 +127,9 @@ def engine_id(engine: Any, info: dict[str, Any]) -> str | None:
     """Who an engine is, stable from run to run. Docker keeps an ID per installation (its
     engine-id file); Podman's Docker-compatible API answers `info` with a new random ID on every
     call, so a Podman service is known by its host name and storage root instead
-    ("podman:HOST:/var/lib/containers/storage"; a rootless one's root is in the user's home)."""
+    ("podman:HOST:/var/lib/containers/storage"; a rootless one's root is in the user's home).
+    containerd keeps a UUID of its own in its root (Introspection/Server, 1.6 and later): its
+    `info` answers "containerd:UUID"."""
     if is_podman(engine):
         return f"{PODMAN}{info.get('Name') or '?'}:{info.get('DockerRootDir') or '?'}"
     return info.get("ID") or None
@@ -134,6 +143,10 @@ def _same_kind(known_id: str, new_id: str) -> bool:
     """IDs that can be compared: a Podman service recorded before drift knew Podman's IDs
     change at every call has a random one on record, which tells nothing."""
     return known_id.startswith(PODMAN) == new_id.startswith(PODMAN)
+
+
+def _kind(engine_id: str) -> str:
+    return "containerd" if engine_id.startswith("containerd:") else "Docker engine"
 
 
 def identify(engine: Any, spec: EngineSpec, known_id: str | None) -> dict[str, Any]:
@@ -154,14 +167,14 @@ def identify(engine: Any, spec: EngineSpec, known_id: str | None) -> dict[str, A
         return {
             **out,
             "status": "down",
-            "error": f"the Docker engine at {spec.endpoint.describe()} did not answer 'info': {exc}",
+            "error": f"the engine at {spec.endpoint.describe()} did not answer 'info': {exc}",
         }
     if known_id and out["id"] and known_id != out["id"] and _same_kind(known_id, out["id"]):
         out.update(
             status="down",
             changed=True,
             error=(
-                f"engine {spec.name!r} now answers as another Docker engine (ID {out['id']}, "
+                f"engine {spec.name!r} now answers as another {_kind(out['id'])} (ID {out['id']}, "
                 f"recorded as {known_id}); its history was not merged with it: if the move is intended, "
                 "name the new engine ([[engine]] name = ... in drift.toml, or --host URL)"
             ),

@@ -1,6 +1,7 @@
 """A container that has not changed since its last full scan is not read again.
 
-On a local overlay2 engine, a container's own changes are its upper folder. Its signature
+On a local overlay2 engine (or containerd's overlayfs snapshotter), a container's own changes
+are its upper folder. Its signature
 is every entry's path, type, mode, owner, size, inode, mtime and ctime (ctime cannot be set
 from user space: any write, chmod, chown, rename or xattr change moves it), plus the
 container and image ids, drift's version and the ignore rules. The same signature as at the
@@ -23,7 +24,7 @@ def signature(attrs: dict[str, Any], extra: str) -> str | None:
         return None
     driver = attrs.get("GraphDriver") or {}
     upper = (driver.get("Data") or {}).get("UpperDir")
-    if driver.get("Name") != "overlay2" or not upper:
+    if driver.get("Name") not in ("overlay2", "overlayfs") or not upper:  # Docker's, containerd's
         return None
     digest = hashlib.sha256(f"{__version__}|{attrs.get('Id')}|{attrs.get('Image')}|{extra}".encode())
     try:

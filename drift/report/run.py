@@ -61,7 +61,7 @@ def _selection_key(opts: Options, names: list[str]) -> str:
 
 
 def run_report(opts: Options, *, progress: Progress | None = None, engine: Any = None) -> dict[str, Any]:
-    from drift.sources.docker import Engine
+    from drift.sources import make_engine
 
     progress = progress or NoProgress()
     started, t0 = now_iso(), time.monotonic()
@@ -70,7 +70,7 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
         pairs = [(EngineSpec(opts.engine_name, engine.endpoint), engine)]
     else:
         specs = list(opts.engines) or engines_mod.specs([], False, [], None)
-        pairs = [(s, Engine(s.endpoint, timeout=opts.engine_timeout)) for s in specs]
+        pairs = [(s, make_engine(s.endpoint, timeout=opts.engine_timeout)) for s in specs]
     key = _selection_key(opts, [s.name for s, _ in pairs])
     reader = LayerReader(opts.no_cache)
     with contextlib.ExitStack() as clients, open_store(opts.store, lock_timeout=opts.lock_timeout) as store:

@@ -68,7 +68,8 @@ def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scann
     from drift.diff import from_delta
     from drift.inventory import inspect_target
 
-    insp = inspect_target(f"container:{target.id}", stack, engine=engine, scanner=scanner)
+    prefix = getattr(engine, "prefix", "container")  # containerd's engine names its containers containerd:ID
+    insp = inspect_target(f"{prefix}:{target.id}", stack, engine=engine, scanner=scanner)
     inv = insp.inventory
     attrs = insp.source.raw
     # What docker run made (mount points, -w, --init) is noise in the container's inventory

@@ -230,11 +230,11 @@ def _child(conn: Connection, job: Job) -> None:
     sys.stdout = open(1, "w", closefd=False, buffering=1, errors="backslashreplace")  # noqa: SIM115
     sys.stderr = open(2, "w", closefd=False, buffering=1, errors="backslashreplace")  # noqa: SIM115
     from drift.report.shared import LayerReader
-    from drift.sources.docker import Engine
+    from drift.sources import make_engine
 
     reader = LayerReader(job.opts.no_cache)
     end = Finished()
-    engine = Engine(job.spec.endpoint, timeout=job.opts.engine_timeout)
+    engine = make_engine(job.spec.endpoint, timeout=job.opts.engine_timeout)
     try:
         for event in events(engine, job, reader):
             conn.send(event)

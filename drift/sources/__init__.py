@@ -16,7 +16,7 @@ from drift.errors import EngineUnreachable, TargetNotFound
 from drift.model import ImageConfig, Target
 from drift.sources.fs import Layer
 
-PREFIXES = ("container", "image", "archive", "oci", "dir")
+PREFIXES = ("container", "containerd", "image", "archive", "oci", "dir")
 
 
 @dataclass(slots=True)
@@ -43,6 +43,17 @@ class Source:
     base_name: str | None = None
     base_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    # The engine it was read from when that is not the one the caller gave (containerd's).
+    engine: Any = None
+
+
+def make_engine(endpoint: Any, *, timeout: float = 120) -> Any:
+    """The engine at ENDPOINT: containerd's for containerd:///PATH, else a Docker (or Podman) engine."""
+    from drift.sources import containerd, docker
+
+    if endpoint.host.startswith(containerd.SCHEME):
+        return containerd.Engine(endpoint, timeout=timeout)
+    return docker.Engine(endpoint, timeout=timeout)
 
 
 def split_prefix(name: str) -> tuple[str | None, str]:
@@ -54,13 +65,17 @@ def split_prefix(name: str) -> tuple[str | None, str]:
 
 def resolve(name: str, stack: contextlib.ExitStack, *, engine: Any = None) -> Source:
     """Resolve a target the user typed, in the documented order."""
-    from drift.sources import archive, docker, rootdir
+    from drift.sources import archive, containerd, docker, rootdir
 
     engine = engine or docker.Engine()
     prefix, rest = split_prefix(name)
     if prefix == "container":
         return docker.container_source(engine, rest, stack, resolved_by="prefix container:")
+    if prefix == "containerd":
+        return containerd.resolve(rest, stack, engine, resolved_by="prefix containerd:")
     if prefix == "image":
+        if isinstance(engine, containerd.Engine):
+            return containerd.image_source(engine, rest, stack, resolved_by="prefix image: (of containerd)")
         return docker.image_source(engine, rest, stack, resolved_by="prefix image:")
     if prefix == "archive":
         return archive.archive_source(rest, stack, resolved_by="prefix archive:")
@@ -69,6 +84,8 @@ def resolve(name: str, stack: contextlib.ExitStack, *, engine: Any = None) -> So
     if prefix == "dir":
         return rootdir.dir_source(rest, resolved_by="prefix dir:")
 
+    if prefix is None and isinstance(engine, containerd.Engine) and not os.path.exists(name):
+        return containerd.resolve(name, stack, engine, resolved_by="container of the containerd given by -H")
     if os.path.exists(name):
         if os.path.isdir(name):
             if os.path.isfile(os.path.join(name, "oci-layout")):
@@ -89,5 +106,5 @@ def resolve(name: str, stack: contextlib.ExitStack, *, engine: Any = None) -> So
         raise EngineUnreachable(f"{name!r} is not a path, and {exc}") from exc
     raise TargetNotFound(
         f"no container, image or path named {name!r}: see 'docker ps -a' and 'docker images', "
-        "or prefix it with container:, image:, archive:, oci: or dir:"
+        "or prefix it with container:, containerd:, image:, archive:, oci: or dir:"
     )

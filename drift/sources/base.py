@@ -52,7 +52,7 @@ def _choice_from_image(
     stack: contextlib.ExitStack,
     name: str | None = None,
 ) -> BaseChoice:
-    from drift.sources import docker
+    from drift.sources import containerd, docker
 
     layers = _layers(attrs)
     history = len(engine.history(attrs["Id"]))
@@ -69,7 +69,8 @@ def _choice_from_image(
     config = ImageConfig.from_docker(attrs.get("Config"))
     if _is_prefix(layers, source.layer_ids):
         return BaseChoice(ref, len(layers), None, config, history)
-    base_source = docker.image_source(engine, ref.name, stack, resolved_by="base", attrs=attrs)
+    make = containerd.image_source if isinstance(engine, containerd.Engine) else docker.image_source
+    base_source = make(engine, ref.name, stack, resolved_by="base", attrs=attrs)
     return BaseChoice(ref, None, base_source, config, history)
 
 
