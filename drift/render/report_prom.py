@@ -16,10 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from drift.render.report_common import SEVERITY_LEVELS, STATES, severity_of
-from drift.report.workload import workload_of
+from drift.report import workload as workloads_mod
 
 RUN_STATUSES = ("complete", "partial", "failed")
-UP_STATUSES = frozenset({"scanned", "new"})
 
 
 def _escape_label(value: Any) -> str:
@@ -52,17 +51,11 @@ class _Out:
         self.lines.extend(f"{name}{_labels(**labels)} {_number(value)}" for labels, value in samples)
 
 
-OPEN_STATES = frozenset({"new", "updated", "persisting", "stale"})
-
-
-def _workload(t: dict[str, Any]) -> tuple[str, str, str]:
-    kind, name = t.get("kind") or "", t.get("name") or ""
-    return t.get("engine") or "", kind, t.get("workload") or workload_of(kind, name)
-
-
 def _finding_samples(doc: dict[str, Any]) -> list[tuple[dict[str, Any], float]]:
     """Non-zero counts per workload, category, severity and state, summed over its targets."""
-    workloads = {(t.get("engine") or "", t.get("name") or ""): _workload(t) for t in doc.get("targets") or []}
+    workloads = {
+        (t.get("engine") or "", t.get("name") or ""): workloads_mod.key_of(t) for t in doc.get("targets") or []
+    }
     counts: dict[tuple[str, str, str, str, str, str], int] = {}
     for f in doc.get("findings") or []:
         engine, target = f.get("engine") or "", f.get("target") or ""
@@ -83,21 +76,8 @@ def _finding_samples(doc: dict[str, Any]) -> list[tuple[dict[str, Any], float]]:
 
 def _workload_samples(doc: dict[str, Any]) -> dict[str, list[tuple[dict[str, Any], float]]]:
     """Per workload: its targets in the run, those scanned, those with open findings."""
-    drifted = {
-        (f.get("engine") or "", f.get("target") or "")
-        for f in doc.get("findings") or []
-        if f.get("state") in OPEN_STATES
-    }
-    sums: dict[tuple[str, str, str], list[int]] = {}
-    for t in doc.get("targets") or []:
-        if t.get("status") == "removed":
-            continue
-        counts = sums.setdefault(_workload(t), [0, 0, 0])
-        counts[0] += 1
-        counts[1] += 1 if t.get("status") in UP_STATUSES else 0
-        counts[2] += 1 if (t.get("engine") or "", t.get("name") or "") in drifted else 0
     out: dict[str, list[tuple[dict[str, Any], float]]] = {"targets": [], "up": [], "drifted": []}
-    for (engine, kind, workload), (n, up, bad) in sorted(sums.items()):
+    for (engine, kind, workload), (n, up, bad) in workloads_mod.groups(doc).items():
         labels = {"engine": engine, "workload": workload, "kind": kind}
         out["targets"].append((labels, n))
         out["up"].append((labels, up))
@@ -120,21 +100,21 @@ def render(doc: dict[str, Any]) -> str:
         "Findings of the last drift report run per workload, category, severity and state; zeros are left out.",
         _finding_samples(doc),
     )
-    workloads = _workload_samples(doc)
+    per_workload = _workload_samples(doc)
     out.family(
         "drift_workload_targets",
         "Targets (containers, replicas; images) of the workload in the last run.",
-        workloads["targets"],
+        per_workload["targets"],
     )
     out.family(
         "drift_workload_up",
         "Targets of the workload scanned in the last run; the others could not be (their findings are stale).",
-        workloads["up"],
+        per_workload["up"],
     )
     out.family(
         "drift_workload_drifted",
         "Targets of the workload with open findings (new, updated, persisting or stale) in the last run.",
-        workloads["drifted"],
+        per_workload["drifted"],
     )
     out.family(
         "drift_engine_up",

@@ -1,7 +1,8 @@
 """What a person sees on a terminal after a run (its progress bar: drift/progress.py): a short summary.
 
 One line for the run, one per target with changes (new, updated, resolved, errors,
-removed, redeployed), then the new and updated findings. `--quiet` shows nothing but errors.
+removed, redeployed), one per workload with replicas that drifted ("drift in 2 of 5 replicas of
+container shop/web/app": drift.report.workload), then the new and updated findings. `--quiet` shows nothing but errors.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from drift.model import short_id
 from drift.progress import safe
 from drift.render.report_common import severity_of, sort_findings
+from drift.report import workload
 
 _MAX_FINDINGS = 50
 
@@ -77,6 +79,10 @@ def summary(doc: dict[str, Any]) -> str:
             status = "" if status == "error" else status
         parts = [x for x in [status, _counts(t), *extra] if x]
         lines.append(f"  {t['engine'] + ': ' if many else ''}{t['kind']} {t['name']}: " + ", ".join(parts))
+    for (engine, kind, name), (total, _, drifted) in workload.groups(doc).items():
+        if total > 1 and drifted:  # the replicas of one workload (a Deployment's pods): how many drifted
+            where = f"{engine}: " if many else ""
+            lines.append(f"  {where}drift in {drifted} of {total} replicas of {kind} {name}")
     shown = sort_findings([f for f in doc["findings"] if f["state"] in ("new", "updated")])
     if shown:
         lines.append("")

@@ -98,3 +98,25 @@ def test_summary_says_a_target_error_once() -> None:
     assert "  container web: 1 new, error: cannot read it" in summary(doc).splitlines()
     doc["targets"][0].update(status="scanned", error=None, redeployed=True, id="abcdef0123456789")
     assert "  container web: scanned, 1 new, redeployed (abcdef012345)" in summary(doc).splitlines()
+
+
+def test_summary_counts_the_replicas_of_a_workload_that_drifted() -> None:
+    """Five pods of one Deployment, two with open findings: one line for the workload; a single
+    Docker container is no workload of replicas."""
+    doc = _doc()
+    pods = [f"shop/web-7d9f8b6c4-{s}/app" for s in ("x2kz9", "bq5tw", "lm2np", "qrstv", "zzwx4")]
+    template = doc["targets"][0]
+    doc["targets"] = [{**template, "name": p, "status": "scanned", "redeployed": False} for p in pods]
+    doc["targets"].append({**template, "name": "lonely", "status": "scanned"})
+    finding = doc["findings"][0]
+    doc["findings"] = [
+        {**finding, "target": pods[0], "state": "new"},
+        {**finding, "target": pods[3], "state": "persisting"},
+        {**finding, "target": pods[4], "state": "resolved"},  # resolved: not drifted any more
+        {**finding, "target": "lonely", "state": "new"},
+    ]
+    lines = summary(doc).splitlines()
+    assert "  drift in 2 of 5 replicas of container shop/web/app" in lines
+    assert not any("replicas of container lonely" in line for line in lines)
+    doc["findings"] = [f for f in doc["findings"] if f["target"] == "lonely"]
+    assert not any("replicas" in line for line in summary(doc).splitlines())  # none drifted: no line
