@@ -33,6 +33,7 @@ def _daemonset() -> dict[str, Any]:
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
 def test_manifest_validates_against_kubernetes_schemas(path: Path, version: str) -> None:
     import kubernetes_validate
+
     docs = _docs(path)
     assert docs
     for doc in docs:
@@ -41,6 +42,7 @@ def test_manifest_validates_against_kubernetes_schemas(path: Path, version: str)
 
 def test_the_validation_can_fail() -> None:
     import kubernetes_validate
+
     ds = _daemonset()
     bad = copy.deepcopy(ds)
     bad["spec"]["template"]["spec"]["tolerationz"] = bad["spec"]["template"]["spec"].pop("tolerations")
