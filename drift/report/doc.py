@@ -29,6 +29,7 @@ class TargetDoc:
     error: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
     reused: bool = False
+    continues: str | None = None  # the replaced pod of the same workload whose history it goes on with
 
     def to_json(self, counts: dict[str, int]) -> dict[str, Any]:
         return {
@@ -44,6 +45,7 @@ class TargetDoc:
             "context": self.context,
             "counts": counts,
             "reused": self.reused,
+            "continues": self.continues,
         }
 
 

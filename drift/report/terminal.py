@@ -71,7 +71,9 @@ def summary(doc: dict[str, Any]) -> str:
         if not _changed(t):
             continue
         extra = []
-        if t["redeployed"]:
+        if t.get("continues"):  # a new pod of a workload, going on with a replaced pod's history
+            extra.append(f"continues {t['continues']}")
+        elif t["redeployed"]:
             extra.append(f"redeployed ({short_id(t['id'])})")
         status = t["status"]
         if t["error"]:  # "error: why", the word once; an engine down was said once above

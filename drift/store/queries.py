@@ -177,6 +177,13 @@ class Store:
         ).fetchall()
         return {r[1]: StoredFinding(r[0], r[1], r[2], json.loads(r[3]), r[4], int(r[5]), r[6]) for r in rows}
 
+    def move_open_findings(self, source: int, dest: int) -> int:
+        """The open findings (and acknowledgements) of SOURCE continue under DEST: a workload's pod
+        replaced by a new one (drift.report.run). DEST has none of its own yet."""
+        cur = self._x("UPDATE findings SET target = ? WHERE target = ? AND resolved_run IS NULL", (dest, source))
+        self._x("UPDATE acks SET target = ? WHERE target = ?", (dest, source))
+        return int(cur.rowcount or 0)
+
     def add_finding(self, run: int, target: int, fp: str, category: str, state_hash: str, data: Any, now: str) -> int:
         row = self._x(
             "INSERT INTO findings (target, fingerprint, category, first_seen, first_seen_run, last_seen,"

@@ -338,3 +338,53 @@ def test_unreachable_containerd_is_one_line(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert json.loads(out.read_text())["engines"][0]["status"] == "down"
+
+
+def _delete(ctd: Containerd, cid: str) -> None:
+    """The pod is gone, as the kubelet removes a deleted pod's containers."""
+    ctd.ctr("tasks", "kill", "-s", "KILL", cid)
+    for _ in range(50):
+        if ctd.ctr("tasks", "delete", cid, check=False) == "" and cid not in ctd.ctr("tasks", "ls"):
+            break
+        time.sleep(0.1)
+    ctd.ctr("containers", "delete", cid)
+
+
+def test_a_rescheduled_pod_continues_its_workloads_history(ctd: Containerd, tmp_path: Path) -> None:
+    """A Deployment's pod replaced by a new one (a reschedule, a rollout): the new pod goes on
+    with the old one's history. A finding it still has persists, with its first sighting; one
+    it no longer has is resolved; the old pod is removed without a finding of its own. The
+    workload's other replica, still there, keeps its own history."""
+    ns = f"roll{RUN_ID}"
+    old, kept, new = f"drift-{RUN_ID}-roll-a", f"drift-{RUN_ID}-roll-b", f"drift-{RUN_ID}-roll-c"
+    old_pod, kept_pod, new_pod = "web-7d9f8b6c4-x2kz9", "web-7d9f8b6c4-bq5tw", "web-5c4b7d6f9-lm2np"
+    ctd.run(old, pod=(ns, old_pod, "app"))
+    ctd.exec(old, "printf 'hot\\n' > /etc/hotfix.conf && cp /bin/true /usr/local/bin/t")
+    ctd.run(kept, pod=(ns, kept_pod, "app"))
+    store = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    only = ["--filter", f"label=io.kubernetes.pod.namespace={ns}"]
+    proc, first = _report(ctd, store, tmp_path / "r1.json", *only)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert {(f["target"], f["name"], f["state"]) for f in first["findings"]} == {
+        (f"{ns}/{old_pod}/app", "/etc/hotfix.conf", "new"),
+        (f"{ns}/{old_pod}/app", "/usr/local/bin/t", "new"),
+    }
+
+    _delete(ctd, old)
+    ctd.run(new, pod=(ns, new_pod, "app"))
+    ctd.exec(new, "printf 'hot\\n' > /etc/hotfix.conf")  # the hot fix again; the binary not
+    proc, second = _report(ctd, store, tmp_path / "r2.json", *only)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    targets = {t["name"]: t for t in second["targets"]}
+    assert targets[f"{ns}/{new_pod}/app"]["continues"] == f"{ns}/{old_pod}/app"
+    assert targets[f"{ns}/{new_pod}/app"]["redeployed"] is True
+    assert targets[f"{ns}/{old_pod}/app"]["status"] == "removed"
+    assert targets[f"{ns}/{kept_pod}/app"]["continues"] is None
+    states = {(f["target"], f["name"]): f for f in second["findings"]}
+    assert set(states) == {(f"{ns}/{new_pod}/app", "/etc/hotfix.conf"), (f"{ns}/{new_pod}/app", "/usr/local/bin/t")}
+    hot = states[(f"{ns}/{new_pod}/app", "/etc/hotfix.conf")]
+    assert hot["state"] == "persisting" and hot["first_seen_run"] == first["run"]["id"]
+    assert states[(f"{ns}/{new_pod}/app", "/usr/local/bin/t")]["state"] == "resolved"
+    assert f"continues {ns}/{old_pod}/app" in proc.stdout
+    _delete(ctd, new)
+    _delete(ctd, kept)
