@@ -7,7 +7,7 @@ STAMP   = $(VENV)/.installed-stamp
 BASE   ?= drift-base:bookworm
 export DRIFT_BASE_IMAGE = $(BASE)
 
-.PHONY: help venv engine base chromium test test-unit demo lint format bytecode bench bench-fleet bench-multi bench-packages corpus proto clean
+.PHONY: help venv engine base chromium test test-unit demo lint format bytecode bench bench-fleet bench-multi bench-node bench-packages corpus proto clean
 
 help:
 	@echo "make demo   - the story drift exists for, on a real engine"
@@ -61,10 +61,14 @@ bench: venv base bytecode
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/fleet.py
 	$(BIN)/python bench/multi.py
+	$(BIN)/python bench/node.py
 	$(BIN)/python bench/packages.py
 
 bench-packages: venv base bytecode
 	$(BIN)/python bench/packages.py
+
+bench-node: venv base bytecode
+	$(BIN)/python bench/node.py
 
 bench-multi: venv base bytecode
 	$(BIN)/python bench/multi.py
