@@ -61,8 +61,8 @@ bench: venv base bytecode
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/fleet.py
 	$(BIN)/python bench/multi.py
-	$(BIN)/python bench/node.py
 	$(BIN)/python bench/packages.py
+	$(BIN)/python bench/node.py
 
 bench-packages: venv base bytecode
 	$(BIN)/python bench/packages.py
