@@ -22,6 +22,7 @@ from drift.render.report_common import (
     state_counts,
     target_key,
 )
+from drift.report import workload
 
 MAX_ROWS = 200  # per table: a job summary is capped at 1 MiB, an email should stay readable
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
@@ -72,6 +73,8 @@ def _changes(doc: dict[str, Any], by_target: dict[str, list[dict[str, Any]]]) ->
         key = target_key(t.get("engine") or "", t.get("kind") or "container", t.get("name") or "")
         changed = [f for f in by_target.get(key, []) if f.get("state") in CHANGE_STATES]
         note = " (redeployed)" if t.get("redeployed") else ""
+        if t.get("continues"):
+            note = f" (continues {md(t.get('continues'))})"
         if t.get("status") == "removed":
             out += [f"- {md(t.get('kind'))} `{md(t.get('name'))}` was **removed**; its findings are closed", ""]
             any_change = True
@@ -87,6 +90,18 @@ def _changes(doc: dict[str, Any], by_target: dict[str, list[dict[str, Any]]]) ->
     if not any_change:
         out += ["_nothing new, updated or resolved_", ""]
     return out
+
+
+def _replicas(doc: dict[str, Any]) -> list[str]:
+    """Workloads with more than one target (a Deployment's pods): how many of them drifted."""
+    rows = [(k, v) for k, v in workload.groups(doc).items() if v[0] > 1]
+    if not rows:
+        return []
+    out = ["## Workloads with replicas", "", "| workload | kind | replicas | scanned | drifted |"]
+    out.append("|---|---|---:|---:|---:|")
+    for (_, kind, name), (total, up, drifted) in rows:
+        out.append(f"| {md(name)} | {md(kind)} | {total} | {up} | {drifted} |")
+    return [*out, ""]
 
 
 def _targets(doc: dict[str, Any]) -> list[str]:
@@ -127,5 +142,5 @@ def render(doc: dict[str, Any]) -> str:
         out += ["> First run: everything found is recorded as the baseline.", ""]
     out += [_summary_line(doc), ""]
     by_target = findings_by_target(doc)
-    out += _changes(doc, by_target) + _targets(doc) + _still_open(doc, by_target)
+    out += _changes(doc, by_target) + _replicas(doc) + _targets(doc) + _still_open(doc, by_target)
     return "\n".join(out).rstrip("\n") + "\n"

@@ -120,3 +120,18 @@ def test_summary_counts_the_replicas_of_a_workload_that_drifted() -> None:
     assert not any("replicas of container lonely" in line for line in lines)
     doc["findings"] = [f for f in doc["findings"] if f["target"] == "lonely"]
     assert not any("replicas" in line for line in summary(doc).splitlines())  # none drifted: no line
+
+
+def test_markdown_lists_workloads_with_replicas_and_the_pod_a_new_one_continues() -> None:
+    from drift.render import report_markdown
+
+    doc = _doc()
+    template = doc["targets"][0]
+    pods = ["shop/web-7d9f8b6c4-x2kz9/app", "shop/web-5c4b7d6f9-lm2np/app"]
+    doc["targets"] = [{**template, "name": p, "status": "scanned", "redeployed": False} for p in pods]
+    doc["targets"][1].update(status="new", redeployed=True, continues="shop/web-7d9f8b6c4-aaaaa/app")
+    doc["findings"] = [{**doc["findings"][0], "target": pods[1], "state": "new"}]
+    text = report_markdown.render(doc)
+    assert "## Workloads with replicas" in text
+    assert "| shop/web/app | container | 2 | 2 | 1 |" in text
+    assert "(continues shop/web-7d9f8b6c4-aaaaa/app)" in text.replace("\\\\", "").replace("\\-", "-")
