@@ -8,6 +8,7 @@ import os
 import platform
 import sys
 import threading
+import time
 from typing import Any
 
 from drift.errors import DriftError, EngineUnreachable, TargetNotFound
@@ -164,9 +165,9 @@ class _Api:
     def containers(self, all: bool = False, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
         labels = _label_filters(filters or {})
         out = []
-        states = self.engine.task_states()
+        listed, states = self.engine._lists(fresh=True)
         image_ids: dict[str, str | None] = {}
-        for c in current(self.engine.list_containers(), states):
+        for c in current(listed, states):
             if c.labels.get(KIND) == "sandbox":
                 continue  # a pod's pause container: Kubernetes' own, nothing of the app's
             state = states.get(c.id, "stopped")
@@ -235,6 +236,9 @@ def all_labels(labels: dict[str, str], wanted: list[tuple[str, str | None]]) -> 
     return all(k in labels and (v is None or labels[k] == v) for k, v in wanted)
 
 
+LISTED_FOR = 5.0  # seconds a container and task listing answers lookups by name
+
+
 class Engine:
     """A containerd, through its gRPC API, with the methods drift's Docker engine has
     (`api.info/containers/images`, `find_container`, `find_image`, `history`, `images`, `close`),
@@ -255,6 +259,10 @@ class Engine:
         self._configs: dict[str, dict[str, Any]] = {}  # image config digest -> image config (immutable)
         self._by_name: dict[str, str] = {}  # image name -> config digest, as last read
         self._manifests: dict[str, dict[str, Any]] = {}  # image config digest -> its manifest
+        # The namespace's container and task lists, read once for a pass over many targets (a
+        # report's 30 pods asked one by one would list them 30 times): kept LISTED_FOR seconds, and
+        # read again when a name is not in them.
+        self._listed: tuple[float, list[Any], dict[str, str]] | None = None
 
     def with_namespace(self, namespace: str) -> Engine:
         return self if namespace == self.namespace else Engine(self.endpoint, namespace=namespace, timeout=self.timeout)
@@ -267,6 +275,12 @@ class Engine:
         self.client.close()
 
     # --- containers -------------------------------------------------------------------------
+
+    def _lists(self, fresh: bool = False) -> tuple[list[Any], dict[str, str]]:
+        now = time.monotonic()
+        if fresh or self._listed is None or now - self._listed[0] > LISTED_FOR:
+            self._listed = (now, self.list_containers(), self.task_states())
+        return self._listed[1], self._listed[2]
 
     def list_containers(self) -> list[Any]:
         pb = _pb()
@@ -294,10 +308,13 @@ class Engine:
             )  # fmt: skip
             if reply is not None and reply.container.id:
                 return reply.container
-        listed = self.list_containers()
+        listed, states = self._lists()
         named = [c for c in listed if display_name(c.id, dict(c.labels)) == name]
+        if not named:  # made since the lists were read
+            listed, states = self._lists(fresh=True)
+            named = [c for c in listed if display_name(c.id, dict(c.labels)) == name]
         if len(named) > 1:  # a restarted pod container: the kubelet keeps the one before it for a while
-            named = current(named, self.task_states())
+            named = current(named, states)
         if not named and "/" not in name and len(name) >= 4:
             named = [c for c in listed if c.id.startswith(name)]
         if len(named) > 1:
@@ -313,7 +330,7 @@ class Engine:
         spec = _spec(c)
         image = self.find_image(c.image) if c.image else None
         mounts = self.snapshot_mounts(c.snapshotter, c.snapshot_key) if c.snapshot_key else []
-        state = self.task_states().get(c.id, "stopped")  # no task: not running (CRI deletes an exited one's)
+        state = self._lists()[1].get(c.id, "stopped")  # no task: not running (CRI deletes an exited one's)
         return container_attrs(c, spec, image, mounts, state)
 
     def snapshot_mounts(self, snapshotter: str, key: str) -> list[Any]:
