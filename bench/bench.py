@@ -242,5 +242,44 @@ def report(rows: list[dict[str, object]]) -> None:
         raise SystemExit(1)
 
 
+def report_against_loop(
+    rows: list[dict[str, float]],
+    *,
+    name: str,
+    what: str,
+    labels: tuple[str, str, str, str],
+    cold_x: float,
+    second_x: float,
+) -> None:
+    """The table of a loop-vs-`drift report` bench (fleet.py, node.py): medians of the rounds' rows
+    (loop_s, cold_s, second_s, one_s; peaks of cold_mb, second_mb, one_mb), the speed targets
+    COLD_X and SECOND_X against the loop, and peak memory of all targets at most 1.5x that of
+    one. Exits 1 when a target is missed."""
+    from tabulate import tabulate
+
+    med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+    peak = {k: max(r[k] for r in rows) for k in ("cold_mb", "second_mb", "one_mb")}
+    cold, second = med["loop_s"] / med["cold_s"], med["loop_s"] / med["second_s"]
+    memory = peak["cold_mb"] / peak["one_mb"]
+    loop, cold_label, second_label, one_label = labels
+    checks = [
+        (loop, med["loop_s"], "-", "-", "-"),
+        (cold_label, med["cold_s"], peak["cold_mb"], f"{cold:.1f}x", cold >= cold_x),
+        (second_label, med["second_s"], peak["second_mb"], f"{second:.1f}x", second >= second_x),
+        (one_label, med["one_s"], peak["one_mb"], "-", "-"),
+    ]
+    print(
+        f"{what}; median of {len(rows)} rounds, {os.cpu_count()} cores; {int(med['findings'])} findings, "
+        f"the loop printed {int(med['loop_lines'])} lines"
+    )
+    table = [[c, f"{s:.2f}", m, x, "" if ok == "-" else ("PASS" if ok else "FAIL")] for c, s, m, x, ok in checks]
+    print(tabulate(table, headers=["case", "seconds", "peak MB", "loop/drift", "target"]))
+    ok = cold >= cold_x and second >= second_x and memory <= 1.5
+    print(f"peak memory, 30 containers / 1 container: {memory:.2f} (<= 1.50) {'PASS' if memory <= 1.5 else 'FAIL'}")
+    print(f"all {name} targets met" if ok else f"SOME {name.upper()} TARGETS MISSED")
+    if not ok:
+        raise SystemExit(1)
+
+
 if __name__ == "__main__":
     main()

@@ -18,14 +18,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import uuid
 from pathlib import Path
 
-from bench import DRIFT, RUNS, SMALL, SMALL_STORY, ensure_image, measure, runner, sh
+from bench import DRIFT, RUNS, SMALL, SMALL_STORY, ensure_image, measure, report_against_loop, runner, sh
 from drift.progress import bar
 
 FLEET = 30
@@ -155,35 +154,19 @@ def main() -> None:
 
 
 def report(rows: list[dict[str, float]]) -> None:
-    from tabulate import tabulate
-
-    med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
-    peak = {k: max(r[k] for r in rows) for k in ("cold_mb", "second_mb", "one_mb")}
-    cold, second = med["loop_s"] / med["cold_s"], med["loop_s"] / med["second_s"]
-    memory = peak["cold_mb"] / peak["one_mb"]
-    checks = [
-        ("shell loop (docker diff + dpkg-query + pip list per container)", med["loop_s"], "-", "-", "-"),
-        ("drift report, cold (empty store and cache)", med["cold_s"], peak["cold_mb"], f"{cold:.1f}x", cold >= 5),
-        (
+    report_against_loop(
+        rows,
+        name="fleet",
+        what=f"fleet: {FLEET} running containers from 3 images, 9 changed by hand",
+        labels=(
+            "shell loop (docker diff + dpkg-query + pip list per container)",
+            "drift report, cold (empty store and cache)",
             "drift report, second run, nothing changed",
-            med["second_s"],
-            peak["second_mb"],
-            f"{second:.1f}x",
-            second >= 10,
+            "drift report, 1 container, cold",
         ),
-        ("drift report, 1 container, cold", med["one_s"], peak["one_mb"], "-", "-"),
-    ]
-    print(
-        f"fleet: {FLEET} running containers from 3 images, 9 changed by hand; median of {len(rows)} rounds, "
-        f"{os.cpu_count()} cores; {int(med['findings'])} findings, the loop printed {int(med['loop_lines'])} lines"
+        cold_x=5,
+        second_x=10,
     )
-    table = [[c, f"{s:.2f}", m, x, "" if ok == "-" else ("PASS" if ok else "FAIL")] for c, s, m, x, ok in checks]
-    print(tabulate(table, headers=["case", "seconds", "peak MB", "loop/drift", "target"]))
-    ok = cold >= 5 and second >= 10 and memory <= 1.5
-    print(f"peak memory, 30 containers / 1 container: {memory:.2f} (<= 1.50) {'PASS' if memory <= 1.5 else 'FAIL'}")
-    print("all fleet targets met" if ok else "SOME FLEET TARGETS MISSED")
-    if not ok:
-        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -508,11 +508,7 @@ def container_source(
         target=target,
         layers=layers,
         layer_ids=[*image_layers, f"container:{attrs['Id']}"],
-        config=ImageConfig.from_docker(
-            _without_podman_defaults(attrs.get("Config"), image_attrs.get("Config"))
-            if engine.podman
-            else attrs.get("Config")
-        ),
+        config=ImageConfig.from_docker(_run_config(engine, attrs, image_attrs)),
         history=_history(engine, image_attrs["Id"]),
         parent=image_attrs["Id"],
         parent_reason="the container's image",
