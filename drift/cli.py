@@ -166,16 +166,17 @@ def inspect(
     host: HostOpt = None,
 ) -> None:
     """What is in a container or image: apt and pip packages, files changed against the base, config."""
+    import importlib
+
     from drift.inventory import inspect_target
-    from drift.render import json as json_render
-    from drift.render import markdown, table
     from drift.secrets import redact_inventory
 
     target = _on_host(host, target)
     with contextlib.ExitStack() as stack:
         inv = inspect_target(target, stack, base=base, scanner=_scanner(no_cache, verify_packages)).inventory
     inv = inv if show_secrets else redact_inventory(inv)
-    renderer = {Format.table: table, Format.json: json_render, Format.markdown: markdown}[fmt]
+    # only the renderer asked for is imported (the table's and Markdown's tabulate costs ~9 ms)
+    renderer = importlib.import_module(f"drift.render.{fmt.value}")  # drift/render/{table,json,markdown}.py
     emit(renderer.render(inv), output)
 
 

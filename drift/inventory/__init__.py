@@ -83,6 +83,8 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
             layer.relied = False  # (a cache, when used, relies on them again: see cache.scan_all)
     scans = scanner(source.layers)
     top = View(scans, source.layers)
+    # --verify-packages: every package file is hashed whatever the rest finds, so it starts now
+    early = verify.FullCheck(top) if verify.mode() == "full" else None
     base_view: View | None = None
     touched: set[str] | None = None
     opaque: list[str] = []
@@ -104,8 +106,6 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
     unknowns += apt_top.unknowns + pip_top.unknowns
     if not apt_top.has_dpkg:
         unknowns.append(Unknown("apt", "no dpkg database (/var/lib/dpkg/status or status.d): no apt packages"))
-    # --verify-packages: every package file is hashed whatever the rest finds, so it starts now
-    early = verify.FullCheck(top, pip_top.packages) if verify.mode() == "full" else None
 
     base_apt: list[AptPackage] = []
     base_pip: list[PipPackage] = []
@@ -207,7 +207,7 @@ def _verify_packages(
     full = verify.mode() == "full"
     present = {f.path for f in changes if f.change != "deleted" and f.kind == "file"} | set(same)
     if full:
-        found = (early or verify.FullCheck(top, pip_top.packages)).result()
+        found = (early or verify.FullCheck(top)).result(pip_top.packages)
     else:  # screen first: only the md5sums of packages with a suspect file are read
         screened = verify.apt_suspects(top, ex.owners, present)
         records = verify.apt_records(top, {ex.owners[p] for p in screened}, screened)
@@ -250,7 +250,9 @@ def _unrecorded(
     """With no base to compare with, the package files of the whole image that are not what their
     package recorded (screened, or all hashed with --verify-packages)."""
     if early is not None:
-        return [_modified(top, path, digest) for path, digest in sorted(early.result().modified.items())]
+        return [
+            _modified(top, path, digest) for path, digest in sorted(early.result(pip_top.packages).modified.items())
+        ]
     records = verify.apt_records(top, None, None)
     for path, recs in verify.pip_records(top, pip_top.packages, None).items():
         records.setdefault(path, []).extend(recs)

@@ -287,8 +287,17 @@ def check(view: View, records: dict[str, list[Recorded]], *, full: bool, skip: I
     hashed by a few threads: opening, reading and hashing all release the GIL, so a full check
     keeps both cores of a small machine busy."""
     out = Verified()
-    skipped = set(skip)
-    todo: list[tuple[str, str]] = []  # (path, algorithm)
+    todo = _plan(view, records, full, set(skip), out)
+    actual = _hash(view, todo, out)
+    _verdict(records, actual, out)
+    return out
+
+
+def _plan(
+    view: View, records: dict[str, list[Recorded]], full: bool, skipped: set[str], out: Verified
+) -> list[tuple[str, str]]:
+    """(path, algorithm) pairs to hash: every record's with FULL, else what the screen suspects."""
+    todo: list[tuple[str, str]] = []
     for path in sorted(records):
         if path in skipped:
             continue
@@ -299,13 +308,21 @@ def check(view: View, records: dict[str, list[Recorded]], *, full: bool, skip: I
         out.checked += 1
         if full or suspect(view, path, recs):
             todo += [(path, algorithm) for algorithm in sorted({rec.algorithm for rec in recs})]
+    return todo
+
+
+def _hash(view: View, todo: list[tuple[str, str]], out: Verified) -> dict[str, dict[str, str | None]]:
     actual: dict[str, dict[str, str | None]] = {}
     digests, remembered = _hash_all(view, todo)
     for (path, algorithm), (digest, size) in zip(todo, digests, strict=True):
         out.hashed_bytes += size
         actual.setdefault(path, {})[algorithm] = digest
-    out.hashed = len(todo) - remembered
-    out.remembered = remembered
+    out.hashed += len(todo) - remembered
+    out.remembered += remembered
+    return actual
+
+
+def _verdict(records: dict[str, list[Recorded]], actual: dict[str, dict[str, str | None]], out: Verified) -> None:
     for path, sums in sorted(actual.items()):
         recs = records[path]
         first = recs[0]
@@ -313,7 +330,6 @@ def check(view: View, records: dict[str, list[Recorded]], *, full: bool, skip: I
         if now is None or any(sums.get(rec.algorithm) == rec.digest for rec in recs):
             continue  # unreadable (not a verdict), or as recorded
         out.modified[path] = PackageDigest(first.package, first.algorithm, first.digest, now)
-    return out
 
 
 # Hashing is CPU-bound once files are in the page cache: one thread per core the process may use
@@ -322,32 +338,53 @@ _WORKERS = max(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity
 
 
 class FullCheck:
-    """--verify-packages started early: every package file of VIEW hashed in the background (a
-    daemon thread driving the hashing threads) while the rest of the inspection goes on; the
-    two share this machine's cores instead of taking turns. `result()` waits for it."""
+    """--verify-packages started early: every dpkg file of VIEW hashed in the background (a
+    daemon thread driving the hashing threads) from the moment the merged view exists, while
+    the rest of the inspection (the base, the package databases) goes on; the two share this
+    machine's cores instead of taking turns. `result(pip_packages)` waits for it, then hashes
+    the pip distributions' files (known only once the environments are read; a small share of
+    the bytes) and gives the verdict on both records together."""
 
-    def __init__(self, view: View, pip_packages: Iterable[PipPackage]) -> None:
-        self._value: Verified | None = None
+    def __init__(self, view: View) -> None:
+        self._view = view
+        self._value: tuple[dict[str, list[Recorded]], set[str], dict[str, dict[str, str | None]], Verified] | None
+        self._value = None
         self._error: BaseException | None = None
-        packages = list(pip_packages)
-        self._thread = threading.Thread(target=self._run, args=(view, packages), name="drift-verify", daemon=True)
+        self._done: Verified | None = None
+        self._thread = threading.Thread(target=self._run, name="drift-verify", daemon=True)
         self._thread.start()
 
-    def _run(self, view: View, packages: list[PipPackage]) -> None:
+    def _run(self) -> None:
         try:
+            view = self._view
             records = apt_records(view, None, None)
-            for path, recs in pip_records(view, packages, None).items():
-                records.setdefault(path, []).extend(recs)
-            self._value = check(view, records, full=True, skip=diverted(view))
+            skipped = diverted(view)
+            out = Verified()
+            actual = _hash(view, _plan(view, records, True, skipped, out), out)
+            self._value = (records, skipped, actual, out)
         except BaseException as exc:  # handed to the caller of result()
             self._error = exc
 
-    def result(self) -> Verified:
+    def result(self, pip_packages: Iterable[PipPackage]) -> Verified:
+        if self._done is not None:
+            return self._done
         self._thread.join()
         if self._error is not None:
             raise self._error
         assert self._value is not None
-        return self._value
+        records, skipped, actual, out = self._value
+        view = self._view
+        pip = pip_records(view, list(pip_packages), None)
+        planned = _plan(view, pip, True, skipped, Verified())
+        out.checked += len({path for path, _ in planned} - set(records))  # a path dpkg records too counts once
+        for path, recs in pip.items():
+            records.setdefault(path, []).extend(recs)
+        todo = [(path, alg) for path, alg in planned if alg not in actual.get(path, {})]
+        for path, sums in _hash(view, todo, out).items():
+            actual.setdefault(path, {}).update(sums)
+        _verdict(records, actual, out)
+        self._done = out
+        return out
 
 
 def _hash_all(view: View, todo: list[tuple[str, str]]) -> tuple[list[tuple[str | None, int]], int]:
