@@ -17,7 +17,7 @@ from typing import Any, Literal
 from debian.debian_support import version_compare
 
 from drift import secrets
-from drift.inventory import accounts, apt, files, pip, runtime, users, verify
+from drift.inventory import accounts, apt, files, pip, reuse, runtime, users, verify
 from drift.model import (
     AccountChange,
     AptPackage,
@@ -82,7 +82,9 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         if hasattr(layer, "relied"):
             layer.relied = False  # (a cache, when used, relies on them again: see cache.scan_all)
     scans = scanner(source.layers)
-    top = View(scans, source.layers)
+    kept = _kept_base(scans[:prefix], source.layers[:prefix]) if prefix else None
+    # a base kept from the last container of this image: its merge is copied, not made again
+    top = View.stacked(kept[0], scans, source.layers) if kept is not None else View(scans, source.layers)
     # --verify-packages: every package file is hashed whatever the rest finds, so it starts now
     early = verify.FullCheck(top) if verify.mode() == "full" else None
     base_view: View | None = None
@@ -90,7 +92,7 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
     opaque: list[str] = []
     base_packages: tuple[Any, Any] | None = None
     if choice is not None and choice.prefix is not None:
-        base_view, apt_b, pip_b = _base(scans[: choice.prefix], source.layers[: choice.prefix])
+        base_view, apt_b, pip_b = kept or _base(scans[: choice.prefix], source.layers[: choice.prefix])
         base_packages = (apt_b, pip_b)
         touched = touched_paths(scans[choice.prefix :])
         opaque = [o for s in scans[choice.prefix :] for o in s.opaque]
@@ -101,8 +103,13 @@ def build(source: Source, choice: BaseChoice | None, scanner: Scanner, unknowns:
         base_packages = (apt_b, pip_b)
         suspects = _suspects(source, choice.source, scans, base_scans)
 
-    apt_top = apt.collect(top)
-    pip_top = pip.collect(top, apt_top.owners_for, apt_top.listless_owner)
+    apt_top = pip_top = None
+    if touched is not None and base_view is not None and base_packages is not None:
+        # layers above the base that change nothing the collectors read: the base's answers
+        apt_top = reuse.same_apt(touched, set(opaque), base_view, top, base_packages[0])
+        pip_top = reuse.same_pip(touched, set(opaque), base_view, top, base_packages[1], apt_top is not None)
+    apt_top = apt_top or apt.collect(top)
+    pip_top = pip_top or pip.collect(top, apt_top.owners_for, apt_top.listless_owner)
     unknowns += apt_top.unknowns + pip_top.unknowns
     if not apt_top.has_dpkg:
         unknowns.append(Unknown("apt", "no dpkg database (/var/lib/dpkg/status or status.d): no apt packages"))
@@ -283,18 +290,30 @@ def _modified(top: View, path: str, digest: PackageDigest) -> FileChange:
 _LAST_BASE: list[tuple[tuple[Any, ...], tuple[View, Any, Any]]] = []
 
 
+def _base_key(scans: list[LayerScan], layers: list[Layer]) -> tuple[Any, ...] | None:
+    from drift.sources.layers import DirLayer
+
+    if layers and all(isinstance(x, DirLayer) and x.digest for x in layers):
+        return tuple((x.root, x.digest, x.overlay, id(y)) for x, y in zip(layers, scans, strict=True))  # type: ignore[attr-defined]
+    return None
+
+
+def _kept_base(scans: list[LayerScan], layers: list[Layer]) -> tuple[View, Any, Any] | None:
+    key = _base_key(scans, layers)
+    if key is not None and _LAST_BASE and _LAST_BASE[0][0] == key:
+        return _LAST_BASE[0][1]
+    return None
+
+
 def _base(scans: list[LayerScan], layers: list[Layer]) -> tuple[View, Any, Any]:
     """The base's view and packages. A base made of image layers on this machine (overlay2 folders,
     by digest: an image's layers never change under their ID) is read once for the containers of
     one image, which a report reads one after another; one base is kept (the memory of a run does
     not grow with the fleet)."""
-    from drift.sources.layers import DirLayer
-
-    key: tuple[Any, ...] | None = None
-    if layers and all(isinstance(x, DirLayer) and x.digest for x in layers):
-        key = tuple((x.root, x.digest, x.overlay, id(y)) for x, y in zip(layers, scans, strict=True))  # type: ignore[attr-defined]
-        if _LAST_BASE and _LAST_BASE[0][0] == key:
-            return _LAST_BASE[0][1]
+    kept = _kept_base(scans, layers)
+    if kept is not None:
+        return kept
+    key = _base_key(scans, layers)
     view = View(scans, layers)
     apt_base = apt.collect(view)
     found = (view, apt_base, pip.collect(view, apt_base.owners_for, apt_base.listless_owner))

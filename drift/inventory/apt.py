@@ -36,9 +36,17 @@ class AptResult:
     view: View | None = None
     listless: frozenset[str] = frozenset()  # installed packages (status) whose file list is gone
     listless_layers: frozenset[int] = frozenset()  # layers of the view that installed or changed one
+    # every line of every file list -> its package, read on the first owners_for: an inspection
+    # asks several times, and a report's containers of one image share it (see inventory.reuse)
+    index: OwnerIndex | None = field(default=None, repr=False, compare=False)
+    conffiles: frozenset[str] = frozenset()  # every conffile path the status file names (and its real path)
 
     def owners_for(self, paths: Iterable[str]) -> dict[str, str]:
-        return owners_for(self.view, paths) if self.view is not None else {}
+        if self.view is None:
+            return {}
+        if self.index is None:
+            self.index = owner_index(self.view)
+        return self.index.owners(self.view, paths)
 
     def listless_owner(self, meta: str, name: str) -> str | None:
         """The apt package that must own Python distribution NAME (its metadata at META) when the
@@ -144,7 +152,9 @@ def _installed(para: dict[str, str]) -> bool:
     return len(words) == 3 and words[2] == "installed"
 
 
-def _conffile_changes(view: View, value: str | None) -> tuple[ConffileChange, ...]:
+def _conffile_changes(view: View, value: str | None, seen: set[str] | None = None) -> tuple[ConffileChange, ...]:
+    """The conffiles of a status paragraph whose content is not the one recorded (SEEN gathers
+    every conffile path read, as written and as resolved)."""
     out = []
     for line in (value or "").splitlines():
         parts = line.split()
@@ -154,6 +164,8 @@ def _conffile_changes(view: View, value: str | None) -> tuple[ConffileChange, ..
         if recorded == "newconffile":
             continue
         real = view.resolve_parent(path)
+        if seen is not None:
+            seen.update((path, real))
         entry = view.entries.get(real)
         if entry is None:
             out.append(ConffileChange(path, "missing"))
@@ -167,7 +179,10 @@ def _conffile_changes(view: View, value: str | None) -> tuple[ConffileChange, ..
 
 
 def parse_packages(
-    view: View, status_files: list[tuple[str, bytes]], states: dict[tuple[str, str], bool]
+    view: View,
+    status_files: list[tuple[str, bytes]],
+    states: dict[tuple[str, str], bool],
+    conffiles: set[str] | None = None,
 ) -> tuple[list[AptPackage], list[Unknown]]:
     packages: dict[str, AptPackage] = {}
     unknowns: list[Unknown] = []
@@ -213,7 +228,7 @@ def parse_packages(
             pre_depends=relations(para.get("Pre-Depends")),
             recommends=relations(para.get("Recommends")),
             provides=relations(para.get("Provides")),
-            conffiles_changed=_conffile_changes(view, para.get("Conffiles")),
+            conffiles_changed=_conffile_changes(view, para.get("Conffiles"), conffiles),
             database=where,
             essential=para.get("Essential", "no").strip() == "yes",
         )
@@ -244,7 +259,9 @@ def collect(view: View) -> AptResult:
         return result
     result.has_dpkg = True
     states = parse_extended_states(view.read(EXTENDED_STATES, MAX_DATABASE))
-    result.packages, unknowns = parse_packages(view, status_files, states)
+    conffiles: set[str] = set()
+    result.packages, unknowns = parse_packages(view, status_files, states, conffiles)
+    result.conffiles = frozenset(conffiles)
     result.unknowns += unknowns
     result.alternatives = alternatives(view)
     result.listless = _listless(view, result.packages)
@@ -322,25 +339,45 @@ def aliases(view: View) -> list[tuple[str, str]]:
 
 def owners_for(view: View, paths: Iterable[str]) -> dict[str, str]:
     """Which package's file list names each path (through usrmerge aliases)."""
-    spelled: dict[bytes, str] = {}
-    links = aliases(view)
-    for path in paths:
-        spelled[path.encode("utf-8", "surrogateescape")] = path
-        for real, alias in links:
-            if path.startswith(real + "/"):
-                spelled[(alias + path[len(real) :]).encode("utf-8", "surrogateescape")] = path
-    out: dict[str, str] = {}
-    if not spelled:
+    return owner_index(view).owners(view, paths)
+
+
+@dataclass(slots=True)
+class OwnerIndex:
+    """Every line of dpkg's file lists -> the rank of the first list (in folder order) naming it."""
+
+    lines: dict[bytes, int]
+    names: list[str]  # rank -> package
+
+    def owners(self, view: View, paths: Iterable[str]) -> dict[str, str]:
+        """PATHS a file list names, as written or through a usrmerge alias -> the first such list's
+        package."""
+        links = aliases(view)
+        lines = self.lines
+        out: dict[str, str] = {}
+        for path in paths:
+            rank = lines.get(path.encode("utf-8", "surrogateescape"))
+            for real, alias in links:
+                if path.startswith(real + "/"):
+                    other = lines.get((alias + path[len(real) :]).encode("utf-8", "surrogateescape"))
+                    if other is not None and (rank is None or other < rank):
+                        rank = other
+            if rank is not None:
+                out[path] = self.names[rank]
         return out
+
+
+def owner_index(view: View) -> OwnerIndex:
+    lines: dict[bytes, int] = {}
+    names: list[str] = []
     for listfile in view.listdir(INFO):
         if not listfile.endswith(".list"):
             continue
-        name = posixpath.basename(listfile)[: -len(".list")].split(":", 1)[0]
+        rank = len(names)
+        names.append(posixpath.basename(listfile)[: -len(".list")].split(":", 1)[0])
         for line in list_lines(view, listfile):
-            found = spelled.get(line)
-            if found is not None:
-                out.setdefault(found, name)
-    return out
+            lines.setdefault(line, rank)
+    return OwnerIndex(lines, names)
 
 
 def list_lines(view: View, path: str) -> Iterator[bytes]:

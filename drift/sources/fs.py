@@ -142,6 +142,23 @@ class View:
             self._apply(index, scan)
         self._resolved: dict[str, str] = {}
 
+    @classmethod
+    def stacked(cls, base: View, scans: list[LayerScan], handles: list[Layer] | None = None) -> View:
+        """The view of SCANS, whose first layers are BASE's very scans: BASE's merge copied and
+        only the layers above it applied (a report's containers of one image share its base)."""
+        if len(scans) < len(base.scans) or any(a is not b for a, b in zip(base.scans, scans, strict=False)):
+            return cls(scans, handles)
+        view = cls.__new__(cls)
+        view.scans = scans
+        view.handles = handles
+        view.entries = dict(base.entries)
+        view.layer_of = dict(base.layer_of)
+        view._children = {k: set(v) for k, v in base._children.items()} if base._children is not None else None
+        for index in range(len(base.scans), len(scans)):
+            view._apply(index, scans[index])
+        view._resolved = {}
+        return view
+
     @property
     def children(self) -> dict[str, set[str]]:
         """Folder -> the paths directly in it; built on first use, then kept up to date."""
