@@ -33,6 +33,7 @@ class Format(str, Enum):
     table = "table"
     json = "json"
     markdown = "markdown"
+    cyclonedx = "cyclonedx"
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -173,10 +174,26 @@ def inspect(
 
     target = _on_host(host, target)
     with contextlib.ExitStack() as stack:
-        inv = inspect_target(target, stack, base=base, scanner=_scanner(no_cache, verify_packages)).inventory
+        insp = inspect_target(target, stack, base=base, scanner=_scanner(no_cache, verify_packages))
+        inv = insp.inventory
+        if fmt == Format.cyclonedx:  # a BOM never holds a secret, whatever --show-secrets says
+            emit(_bom(insp), output)
+            return
     inv = inv if show_secrets else redact_inventory(inv)
     renderer = {Format.table: table, Format.json: json_render, Format.markdown: markdown}[fmt]
     emit(renderer.render(inv), output)
+
+
+def _bom(insp) -> str:  # type: ignore[no-untyped-def]
+    """An inspection as CycloneDX JSON, with its hand-made files' findings (what inspect rates)."""
+    from drift.compare import delta_file_finding
+    from drift.inventory.origin import provenance
+    from drift.render import cyclonedx
+    from drift.secrets import redact_findings, redact_inventory
+
+    inv = redact_inventory(insp.inventory)
+    findings = redact_findings([delta_file_finding(f) for f in inv.files if f.klass == "unexplained"], inv)
+    return cyclonedx.render(inv, provenance(insp.top, inv, insp.source.layer_ids), findings)
 
 
 @app.command()
