@@ -187,13 +187,13 @@ def inspect(
 def _bom(insp) -> str:  # type: ignore[no-untyped-def]
     """An inspection as CycloneDX JSON, with its hand-made files' findings (what inspect rates)."""
     from drift.compare import delta_file_finding
-    from drift.inventory.origin import provenance
+    from drift.inventory.origin import sbom_input
     from drift.render import cyclonedx
-    from drift.secrets import redact_findings, redact_inventory
+    from drift.secrets import redact_findings
 
-    inv = redact_inventory(insp.inventory)
+    inv, prov = sbom_input(insp)
     findings = redact_findings([delta_file_finding(f) for f in inv.files if f.klass == "unexplained"], inv)
-    return cyclonedx.render(inv, provenance(insp.top, inv, insp.source.layer_ids), findings)
+    return cyclonedx.render(inv, prov, [f.to_json() for f in findings])
 
 
 @app.command()

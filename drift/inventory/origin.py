@@ -5,10 +5,14 @@ the image says it is (/etc/os-release). What an SBOM needs beside the inventory
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from drift.inventory import apt
 from drift.model import Inventory
 from drift.sources.fs import View
+
+if TYPE_CHECKING:
+    from drift.inventory import Inspection
 
 OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
 MAX_OS_RELEASE = 64 << 10
@@ -25,6 +29,15 @@ class Provenance:
 
     def layer_of(self, key: str) -> int | None:
         return dict(self.package_layers).get(key)
+
+
+def sbom_input(insp: Inspection) -> tuple[Inventory, Provenance]:
+    """What a BOM is written from: the inventory as outputs show it (secrets redacted) and its
+    provenance, read while the inspection's layers are open."""
+    from drift.secrets import redact_inventory
+
+    inv = redact_inventory(insp.inventory)
+    return inv, provenance(insp.top, inv, insp.source.layer_ids)
 
 
 def provenance(view: View, inv: Inventory, layer_ids: list[str]) -> Provenance:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from drift import __version__
 from drift.inventory.origin import Provenance
-from drift.model import AptPackage, FileChange, Finding, Inventory, PipPackage, canonical_name
+from drift.model import AptPackage, FileChange, Inventory, PipPackage, canonical_name
 
 if TYPE_CHECKING:
     from cyclonedx.model.component import Component
@@ -43,18 +43,16 @@ def file_ref(f: FileChange) -> str:
     return f"file:{f.path}"
 
 
-def render(
-    inv: Inventory, prov: Provenance, findings: Iterable[Finding] = (), states: dict[str, str] | None = None
-) -> str:
-    """The BOM of INV as CycloneDX 1.6 JSON. FINDINGS (already redacted) become properties of the
-    component each concerns; STATES (fingerprint -> new, persisting ...: a report's) go with them."""
+def render(inv: Inventory, prov: Provenance, findings: Iterable[dict[str, Any]] = ()) -> str:
+    """The BOM of INV as CycloneDX 1.6 JSON. FINDINGS (redacted, in their JSON form: `drift diff`'s,
+    or a report's with their `state`) become properties of the component each concerns."""
     from cyclonedx.output.json import JsonV1Dot6
 
-    bom = build(inv, prov, list(findings), states or {})
+    bom = build(inv, prov, list(findings))
     return str(JsonV1Dot6(bom).output_as_string(indent=2)) + "\n"
 
 
-def build(inv: Inventory, prov: Provenance, findings: list[Finding], states: dict[str, str]) -> Any:
+def build(inv: Inventory, prov: Provenance, findings: list[dict[str, Any]]) -> Any:
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component, ComponentType
 
@@ -71,7 +69,7 @@ def build(inv: Inventory, prov: Provenance, findings: list[Finding], states: dic
         if f.klass in ("unexplained", "unknown") and f.change != "deleted" and f.kind != "dir":
             refs[file_ref(f)] = _file(f, prov)
     _modified_files(inv, refs)
-    _attach_findings(findings, states, inv, refs, image)
+    _attach_findings(findings, inv, refs, image)
     for ref in sorted(refs):
         bom.components.add(refs[ref])
     bom.register_dependency(image, [refs[r] for r in sorted(refs)])
@@ -246,11 +244,12 @@ def _modified_files(inv: Inventory, refs: dict[str, Component]) -> None:
 
 
 def _attach_findings(
-    findings: list[Finding], states: dict[str, str], inv: Inventory, refs: dict[str, Component], image: Component
+    findings: list[dict[str, Any]], inv: Inventory, refs: dict[str, Component], image: Component
 ) -> None:
     """Each finding on the component it concerns (the image for config, accounts, the Dockerfile):
-    `drift:finding:severity` and `drift:finding:category` to filter by, and one `drift:finding`
-    line per finding (severity, category, state, fingerprint, name, detail)."""
+    `drift:finding:severity`, `drift:finding:category` (and a report's `drift:finding:state`) to
+    filter by, and one `drift:finding` line per finding (severity, category, state, fingerprint,
+    name, detail)."""
     by_name: dict[tuple[str, str], list[str]] = {}
     for p in inv.apt:
         by_name.setdefault(("apt", p.name), []).append(apt_ref(p))
@@ -258,28 +257,28 @@ def _attach_findings(
         by_name.setdefault(("pip", canonical_name(d.name)), []).append(pip_ref(d))
     for f in findings:
         targets: list[Component] = []
-        if f.manager in ("apt", "pip") and f.category != "file":
-            name = f.name.split(":", 1)[0] if f.manager == "apt" else canonical_name(f.name)
-            found = [
-                r for r in by_name.get((f.manager, name), []) if f.location is None or r.endswith("@" + f.location)
-            ]
-            targets = [refs[r] for r in found or by_name.get((f.manager, name), [])]
-        elif f.category == "file" and f"file:{f.name}" in refs:
-            targets = [refs[f"file:{f.name}"]]
+        manager, name, category = f.get("manager"), str(f.get("name") or ""), f.get("category")
+        if manager in ("apt", "pip") and category != "file":
+            key = (str(manager), name.split(":", 1)[0] if manager == "apt" else canonical_name(name))
+            where = f.get("location")
+            found = [r for r in by_name.get(key, []) if where is None or r.endswith(f"@{where}")]
+            targets = [refs[r] for r in found or by_name.get(key, [])]
+        elif category == "file" and f"file:{name}" in refs:
+            targets = [refs[f"file:{name}"]]
         for c in targets or [image]:
-            _add_finding(c, f, states.get(f.fingerprint))
+            _add_finding(c, f)
 
 
-def _add_finding(c: Component, f: Finding, state: str | None) -> None:
-    words = [f"severity={f.severity}", f"category={f.category}"]
-    if state:
-        words.append(f"state={state}")
-    words.append(f"fingerprint={f.fingerprint}")
-    text = " ".join(words) + f": {f.name}"
-    if f.detail and f.category != "config":  # a config finding's detail may quote a value
-        text += f" ({f.detail})"
+def _add_finding(c: Component, f: dict[str, Any]) -> None:
+    severity, category, state = f.get("severity"), f.get("category"), f.get("state")
+    words = [f"severity={severity}", f"category={category}"]
+    words += [f"state={state}"] if state else []
+    words.append(f"fingerprint={f.get('fingerprint')}")
+    text = " ".join(words) + f": {f.get('name')}"
+    if f.get("detail") and category != "config":  # a config finding's detail may quote a value
+        text += f" ({f['detail']})"
     c.properties.update(
-        [_prop("finding", text), _prop("finding:severity", f.severity), _prop("finding:category", f.category)]
+        [_prop("finding", text), _prop("finding:severity", severity), _prop("finding:category", category)]
     )
     if state:
         c.properties.add(_prop("finding:state", state))
