@@ -211,6 +211,9 @@ def _file(f: FileChange, prov: Provenance) -> Component:
     from cyclonedx.model import HashAlgorithm, HashType
     from cyclonedx.model.component import Component, ComponentType
 
+    from drift.secrets import path_reason
+
+    secret = f.secret or path_reason(f.path)
     props = [
         _prop("file:change", f.change),
         _prop("file:kind", f.kind),
@@ -220,13 +223,13 @@ def _file(f: FileChange, prov: Provenance) -> Component:
     ]
     if f.executable:
         props.append(_prop("file:executable", True))
-    if f.secret:
-        props.append(_prop("file:secret", f.secret))  # why it looks secret, never its content
+    if secret:
+        props.append(_prop("file:secret", secret))  # why it looks secret, never its content
     if f.owner:
         props.append(_prop("file:owner", f.owner))
-    if f.link_target is not None and not f.secret:
+    if f.link_target is not None and not secret:
         props.append(_prop("file:link-target", f.link_target))
-    hashes = [HashType(alg=HashAlgorithm.SHA_256, content=f.sha256)] if f.sha256 and not f.secret else []
+    hashes = [HashType(alg=HashAlgorithm.SHA_256, content=f.sha256)] if f.sha256 and not secret else []
     return Component(type=ComponentType.FILE, name=f.path, bom_ref=file_ref(f), hashes=hashes, properties=props)
 
 
