@@ -359,10 +359,13 @@ def _record(
     found = [docmod.finding_json(t, o, now=run.now, run=run.id) for o in outcomes]
     run.findings += found
     if scanned is not None and scanned.sbom is not None and run.boms is not None:
+        import dataclasses
+
         from drift.render import cyclonedx
 
         inv, prov = scanned.sbom
         scanned.sbom = None  # the inventory is dropped once its BOM is made
+        inv = dataclasses.replace(inv, target=dataclasses.replace(inv.target, name=row.name))  # read by its ID
         open_now = [f for f in found if f["state"] not in ("resolved", "removed")]
         run.boms[f"{run.engine_name}/{row.kind}/{row.name}"] = cyclonedx.render(inv, prov, open_now)
     run.states += [o.state for o in outcomes]
