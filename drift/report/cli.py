@@ -13,7 +13,7 @@ import typer
 from drift import say
 from drift.errors import DriftError
 
-FORMATS = ("json", "markdown", "html", "prom", "sarif")
+FORMATS = ("json", "markdown", "html", "prom", "sarif", "cyclonedx")
 
 StoreOpt = Annotated[
     str | None,
@@ -53,7 +53,8 @@ def report(
             "--output",
             "-o",
             metavar="FORMAT:PATH",
-            help="FORMAT:PATH (json, markdown, html, prom, sarif; PATH - = stdout), repeatable.",
+            help="FORMAT:PATH (json, markdown, html, prom, sarif; PATH - = stdout; cyclonedx:DIR: "
+            "one CycloneDX BOM per target in folder DIR), repeatable.",
         ),
     ] = None,
     fail_on: Annotated[
@@ -147,9 +148,11 @@ def report(
         jobs=jobs,
         engine_timeout=engine_timeout,
         project=os.path.dirname(cfg.path) if cfg.path else os.getcwd(),
+        sbom=any(fmt == "cyclonedx" for fmt, _ in outputs),
     )
     opts.selection.filter_dict()  # a mistyped --filter is bad input (one line, exit 2), not a failed run
-    doc = run_report(opts, progress=_progress(quiet))
+    boms: dict[str, str] = {}
+    doc = run_report(opts, progress=_progress(quiet), boms=boms)
     code = doc["run"]["exit_code"]
     to_stdout = any(path == "-" for _, path in outputs)
     if not quiet and not to_stdout:
@@ -164,7 +167,7 @@ def report(
     for t in doc["targets"]:
         if t["status"] == "error" and quiet:
             say.error(f"{t['kind']} {t['name']}: {t['error'] or ''}")
-    code = max(code, _write_outputs(doc, outputs))
+    code = max(code, _write_outputs(doc, outputs, boms))
     url = notify or cfg.notify
     if url:
         problem = _notify(url, doc)
@@ -202,15 +205,26 @@ def _output_spec(spec: str) -> tuple[str, str]:
     fmt, sep, path = spec.partition(":")
     if not sep or fmt not in FORMATS or not path:
         raise DriftError(f"-o {spec}: use FORMAT:PATH with FORMAT one of {', '.join(FORMATS)} (PATH - for stdout)")
+    if fmt == "cyclonedx" and path == "-":
+        raise DriftError(f"-o {spec}: cyclonedx writes one BOM per target: give a folder (-o cyclonedx:DIR)")
     return fmt, path
 
 
-def _write_outputs(doc: dict[str, Any], outputs: list[tuple[str, str]]) -> int:
+def _write_outputs(doc: dict[str, Any], outputs: list[tuple[str, str]], boms: dict[str, str]) -> int:
     """Each output whole or not at all; one that fails is reported (exit 2), the others are written."""
     from drift.output import write_text
 
     code = 0
     for fmt, path in outputs:
+        if fmt == "cyclonedx":
+            from drift.render import report_cyclonedx
+
+            try:
+                report_cyclonedx.write(path, boms)
+            except DriftError as exc:
+                say.error(f"-o {fmt}:{path}: {exc}")
+                code = 2
+            continue
         try:
             module = importlib.import_module(f"drift.render.report_{fmt}")
         except ImportError as exc:

@@ -35,6 +35,7 @@ class Options:
     engines: tuple[EngineSpec, ...] = ()  # none: the engine of the current Docker context
     jobs: int = 4  # engines scanned at once
     engine_timeout: float = 120.0  # seconds an engine may take to answer one request
+    sbom: bool = False  # a CycloneDX BOM of each target read (-o cyclonedx:DIR): every target is read
 
     def to_json(self) -> dict[str, Any]:
         sel = self.selection

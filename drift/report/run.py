@@ -50,6 +50,7 @@ class _Run:
     severities: list[str] = field(default_factory=list)  # of the finding of each state, in order
     recorded: set[int] = field(default_factory=set)  # target rows already written in this run
     key: str = ""  # the selection's key (with the engines when there are others)
+    boms: dict[str, str] | None = None  # ENGINE/KIND/NAME -> its CycloneDX BOM (Options.sbom)
 
 
 def _selection_key(opts: Options, names: list[str]) -> str:
@@ -61,7 +62,10 @@ def _selection_key(opts: Options, names: list[str]) -> str:
     return json.dumps({**json.loads(key), "engines": sorted(names)}, sort_keys=True)
 
 
-def run_report(opts: Options, *, progress: Progress | None = None, engine: Any = None) -> dict[str, Any]:
+def run_report(
+    opts: Options, *, progress: Progress | None = None, engine: Any = None, boms: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The run's drift.report/v1 document; with Options.sbom, BOMS gets each target's CycloneDX BOM."""
     from drift.sources import make_engine
 
     progress = progress or NoProgress()
@@ -82,7 +86,7 @@ def run_report(opts: Options, *, progress: Progress | None = None, engine: Any =
             started=started, version=__version__, selection=key, options=opts.to_json(), host=platform.node()
         )
         previous = store.previous_run(key, run_id)
-        shared = (store, run_id, started, key, reader, rules)
+        shared = (store, run_id, started, key, reader, rules, boms)
         try:
             results = _engines(pairs, shared, opts, progress)
         except BaseException:
@@ -140,14 +144,14 @@ def _engines(pairs: list[tuple[EngineSpec, Any]], shared: tuple[Any, ...], opts:
     each one that answers is read in a process of its own (drift/report/worker.py) while this
     process records what they send, target by target, in the store. One engine, or --jobs 1,
     is read here, by the same code."""
-    store, run_id, started, key, reader, rules = shared
+    store, run_id, started, key, reader, rules, boms = shared
     states: list[_Engine] = []
     for (spec, engine), eng in zip(pairs, _identify(pairs, store, opts.jobs), strict=True):
         changed = eng.pop("changed", False)  # reported down, its ID not recorded: never merged
         engine_row = store.engine(
             eng["name"], eng["endpoint"], None if changed else eng["id"], started if eng["status"] == "up" else None
         )
-        run = _Run(store, run_id, started, engine_row, eng["name"], key=key)
+        run = _Run(store, run_id, started, engine_row, eng["name"], key=key, boms=boms)
         job = None
         if eng["status"] == "up":
             rows = {(r.kind, r.name): r for r in store.targets_of_engine(engine_row)}
@@ -354,6 +358,16 @@ def _record(
     run.targets.append(t.to_json(docmod.target_counts(outcomes)))
     found = [docmod.finding_json(t, o, now=run.now, run=run.id) for o in outcomes]
     run.findings += found
+    if scanned is not None and scanned.sbom is not None and run.boms is not None:
+        import dataclasses
+
+        from drift.render import cyclonedx
+
+        inv, prov = scanned.sbom
+        scanned.sbom = None  # the inventory is dropped once its BOM is made
+        inv = dataclasses.replace(inv, target=dataclasses.replace(inv.target, name=row.name))  # read by its ID
+        open_now = [f for f in found if f["state"] not in ("resolved", "removed")]
+        run.boms[f"{run.engine_name}/{row.kind}/{row.name}"] = cyclonedx.render(inv, prov, open_now)
     run.states += [o.state for o in outcomes]
     run.severities += [f["severity"] for f in found]
 

@@ -21,7 +21,9 @@ from drift.model import Finding, short_id
 from drift.report.targets import DOCKERFILE_LABEL, Selected
 
 if TYPE_CHECKING:
-    from drift.inventory import Scanner
+    from drift.inventory import Inspection, Scanner
+    from drift.inventory.origin import Provenance
+    from drift.model import Inventory
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class Scanned:
     baseline: dict[str, Any] | None = None  # an image's first inventory, to store
     scan_key: str | None = None  # signature of what was read (drift/report/quick.py)
     reused: bool = False  # unchanged since the last full scan: its findings carried over
+    sbom: tuple[Inventory, Provenance] | None = None  # what its BOM is written from (Options.sbom)
 
 
 def scan(
@@ -54,22 +57,33 @@ def scan(
     dockerfiles: list[DockerfileMap],
     baseline: dict[str, Any] | None,
     project: str = ".",
+    sbom: bool = False,
 ) -> Scanned:
+    """SBOM: keep what the target's BOM is written from (read while its layers are open)."""
+    kept: list[Inspection] = []
     with contextlib.ExitStack() as stack:
         if target.kind == "container":
-            return _container(engine, target, stack, scanner)
-        mapping = dockerfile_for(engine, target, dockerfiles, project)
-        if mapping is not None:
-            return _image_vs_dockerfile(target, mapping, stack, scanner)
-        return _image_vs_baseline(engine, target, stack, scanner, baseline)
+            scanned = _container(engine, target, stack, scanner, kept)
+        elif (mapping := dockerfile_for(engine, target, dockerfiles, project)) is not None:
+            scanned = _image_vs_dockerfile(target, mapping, stack, scanner, kept)
+        else:
+            scanned = _image_vs_baseline(engine, target, stack, scanner, baseline, kept)
+        if sbom and kept:
+            from drift.inventory.origin import sbom_input
+
+            scanned.sbom = sbom_input(kept[0])
+    return scanned
 
 
-def _container(engine: Any, target: Selected, stack: contextlib.ExitStack, scanner: Scanner) -> Scanned:
+def _container(
+    engine: Any, target: Selected, stack: contextlib.ExitStack, scanner: Scanner, kept: list[Inspection]
+) -> Scanned:
     from drift.diff import from_delta
     from drift.inventory import inspect_target
 
     prefix = getattr(engine, "prefix", "container")  # containerd's engine names its containers containerd:ID
     insp = inspect_target(f"{prefix}:{target.id}", stack, engine=engine, scanner=scanner)
+    kept.append(insp)
     inv = insp.inventory
     attrs = insp.source.raw
     # What docker run made (mount points, -w, --init) is noise in the container's inventory
@@ -162,7 +176,7 @@ def dockerfile_for(engine: Any, target: Selected, maps: list[DockerfileMap], pro
 
 
 def _image_vs_dockerfile(
-    target: Selected, mapping: DockerfileMap, stack: contextlib.ExitStack, scanner: Scanner
+    target: Selected, mapping: DockerfileMap, stack: contextlib.ExitStack, scanner: Scanner, kept: list[Inspection]
 ) -> Scanned:
     from drift.diff import run_diff
 
@@ -176,6 +190,7 @@ def _image_vs_dockerfile(
         scanner=scanner,
         history_evidence=mapping.history_evidence,
     )
+    kept += [result.inspection] if result.inspection else []
     return Scanned(
         findings=secrets.redact_findings(result.findings, result.inspection.inventory if result.inspection else None),
         compared_with=f"Dockerfile {mapping.path}",
@@ -185,14 +200,21 @@ def _image_vs_dockerfile(
 
 
 def _image_vs_baseline(
-    engine: Any, target: Selected, stack: contextlib.ExitStack, scanner: Scanner, baseline: dict[str, Any] | None
+    engine: Any,
+    target: Selected,
+    stack: contextlib.ExitStack,
+    scanner: Scanner,
+    baseline: dict[str, Any] | None,
+    kept: list[Inspection],
 ) -> Scanned:
     from drift.inventory import build
     from drift.report.baseline import compare, summarize
     from drift.sources import resolve
 
     source = resolve(f"image:{target.id}", stack, engine=engine)
-    inv = build(source, None, scanner, []).inventory
+    insp = build(source, None, scanner, [])
+    kept.append(insp)
+    inv = insp.inventory
     now = summarize(inv, target.id)
     if baseline is None:
         return Scanned([], "its first inventory (recorded now as the baseline)", target.name, target.id, baseline=now)

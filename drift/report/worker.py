@@ -164,6 +164,7 @@ class _Scan:
                     dockerfiles=list(opts.dockerfiles),
                     baseline=row.baseline,
                     project=opts.project,
+                    sbom=opts.sbom,
                 )
             except OSError:
                 if attempt == 2:
@@ -180,6 +181,8 @@ class _Scan:
             raise DriftError(f"container {target.name} is gone")
         self.pending_key = quick.signature(attrs, self.rules_key)
         if self.pending_key is None or self.pending_key != row.scan_key or status(row) != "scanned":
+            return None
+        if self.job.opts.sbom:  # a BOM is written from what is read: every target is read
             return None
         image_id = str(attrs.get("Image") or "")
         if image_id not in self.images_seen:  # a full scan would need the image: so does a shortcut
@@ -198,6 +201,8 @@ class _Scan:
             return None
         self.pending_key = quick.image_signature(target.id, self.rules_key)
         if row.baseline is None or self.pending_key != row.scan_key or status(row) != "scanned":
+            return None
+        if self.job.opts.sbom:
             return None
         if row.image_id != target.id:
             return None
