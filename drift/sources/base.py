@@ -58,13 +58,8 @@ def _choice_from_image(
     history = len(engine.history(attrs["Id"]))
     if name is None or re.fullmatch(r"(sha256:)?[0-9a-f]{12,64}", name):
         name = _name(attrs)
-    digests = [d for d in attrs.get("RepoDigests") or () if "@" in d]
     ref = BaseRef(
-        name=name,
-        id=attrs["Id"],
-        reason=reason,
-        layers=len(layers),
-        digest=digests[0].split("@", 1)[1] if digests else None,
+        name=name, id=attrs["Id"], reason=reason, layers=len(layers), digest=repo_digest(name, attrs.get("RepoDigests"))
     )
     config = ImageConfig.from_docker(attrs.get("Config"))
     if _is_prefix(layers, source.layer_ids):
@@ -72,6 +67,28 @@ def _choice_from_image(
     make = containerd.image_source if isinstance(engine, containerd.Engine) else docker.image_source
     base_source = make(engine, ref.name, stack, resolved_by="base", attrs=attrs)
     return BaseChoice(ref, None, base_source, config, history)
+
+
+def _repository(ref: str) -> str:
+    """A reference's repository as Docker spells it in full (docker.io/library/debian)."""
+    repo = ref.split("@", 1)[0]
+    if ":" in repo.rsplit("/", 1)[-1]:
+        repo = repo.rsplit(":", 1)[0]
+    first = repo.split("/", 1)[0]
+    if "/" not in repo or not ("." in first or ":" in first or first == "localhost"):
+        repo = "docker.io/" + (repo if "/" in repo else "library/" + repo)
+    return repo
+
+
+def repo_digest(name: str, digests: Any) -> str | None:
+    """The manifest digest NAME's own repository knows the image by: an image pushed elsewhere
+    too (tagged 127.0.0.1:5000/x and pushed) has that registry's digest as well, which means
+    nothing under NAME (`FROM NAME@that` would look it up in NAME's registry)."""
+    repo = _repository(name)
+    for entry in digests or ():
+        if isinstance(entry, str) and "@" in entry and _repository(entry) == repo:
+            return entry.split("@", 1)[1]
+    return None
 
 
 def scratch_base() -> BaseChoice:

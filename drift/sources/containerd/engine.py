@@ -263,6 +263,10 @@ class Engine:
         # report's 30 pods asked one by one would list them 30 times): kept LISTED_FOR seconds, and
         # read again when a name is not in them.
         self._listed: tuple[float, list[Any], dict[str, str]] | None = None
+        # Image records by name, for as long as the lists (a pass asks for one image per pod, and
+        # again to choose its base); manifests by their digest, for the run (content-addressed).
+        self._records: dict[str, tuple[float, Any]] = {}
+        self._resolved: dict[str, dict[str, Any]] = {}  # manifest or index digest -> the manifest used
 
     def with_namespace(self, namespace: str) -> Engine:
         return self if namespace == self.namespace else Engine(self.endpoint, namespace=namespace, timeout=self.timeout)
@@ -371,6 +375,15 @@ class Engine:
         return doc
 
     def _manifest(self, desc: Any, name: str) -> dict[str, Any]:
+        kept = self._resolved.get(desc.digest)
+        if kept is None:
+            kept = self._read_manifest(desc, name)
+            if len(self._resolved) >= 256:
+                self._resolved.clear()
+            self._resolved[desc.digest] = kept
+        return kept
+
+    def _read_manifest(self, desc: Any, name: str) -> dict[str, Any]:
         doc = self.read_blob(desc.digest, "the manifest of " + name)
         media = doc.get("mediaType") or desc.media_type
         if media not in _INDEX_TYPES and "manifests" not in doc:
@@ -394,9 +407,18 @@ class Engine:
             return image_attrs(ref, self._configs[ref], names, None) if names and ref in self._configs else None
         reply = None
         for name in dict.fromkeys((ref, normalized(ref))):  # as typed, then as Docker spells it in full
-            reply = self.client.call(
-                "images.v1.Images/Get", pb.GetImageRequest(name=name), pb.GetImageResponse, f"inspect image {ref}"
-            )
+            now = time.monotonic()
+            kept = self._records.get(name)
+            if kept is not None and now - kept[0] <= LISTED_FOR and not fresh:
+                reply = kept[1]
+            else:
+                reply = self.client.call(
+                    "images.v1.Images/Get", pb.GetImageRequest(name=name), pb.GetImageResponse, f"inspect image {ref}"
+                )
+                if reply is not None and reply.image.name:  # (a miss is asked again: it may be pulled since)
+                    if len(self._records) >= 256:
+                        self._records.clear()
+                    self._records[name] = (now, reply)
             if reply is not None and reply.image.name:
                 break
         if reply is None or not reply.image.name:
