@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from drift import __version__, say
+from drift import __version__, completion, say
 from drift.console import HELP_OPTIONS, DriftTyper
 from drift.errors import DriftError
 
@@ -125,10 +125,20 @@ def _on_host(host: str | None, target: str) -> str:
     return target
 
 
-TargetArg = Annotated[str, typer.Argument(help=_TARGET_HELP, metavar="TARGET", show_default=False)]
-ActualArg = Annotated[str, typer.Argument(help=_TARGET_HELP, metavar="ACTUAL", show_default=False)]
+TargetArg = Annotated[
+    str, typer.Argument(help=_TARGET_HELP, metavar="TARGET", show_default=False, autocompletion=completion.targets)
+]
+ActualArg = Annotated[
+    str, typer.Argument(help=_TARGET_HELP, metavar="ACTUAL", show_default=False, autocompletion=completion.targets)
+]
 BaseOpt = Annotated[
-    str | None, typer.Option("--base", metavar="IMAGE", help="Compare against this image instead of the detected base.")
+    str | None,
+    typer.Option(
+        "--base",
+        metavar="IMAGE",
+        help="Compare against this image instead of the detected base.",
+        autocompletion=completion.images,
+    ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT", help="Output format.")]
 OutputOpt = Annotated[
@@ -478,6 +488,15 @@ def cache_clear() -> None:
 
     size = clear()
     print(f"cleared {db_path()} ({size / 1e6:.1f} MB)")
+
+
+@app.command("completion")
+@guard
+def completion_script(
+    shell: Annotated[completion.Shell, typer.Argument(metavar="SHELL", help="The shell.", show_default=False)],
+) -> None:
+    """Print the shell completion script for bash, zsh or fish (see the README to enable it)."""
+    sys.stdout.write(completion.script(shell))
 
 
 from drift.report.cli import register as _register_report  # noqa: E402 - needs guard above

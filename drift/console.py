@@ -20,7 +20,7 @@ import typer
 import typer.core
 from typer.models import DefaultPlaceholder
 
-from drift import say
+from drift import completion, say
 
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click.exceptions import ClickException
@@ -180,6 +180,8 @@ def run(app: typer.Typer, argv: list[str] | None = None) -> int:
     """Run APP; returns the exit code. Usage mistakes are one line, exit 2."""
     try:
         plain(app)
+        if completion.requested():  # a shell asks for candidates (drift/completion.py)
+            completion.register_shells()
         command = typer.main.get_command(app)
         rv = command.main(args=argv, prog_name=PROG, standalone_mode=False)
     except ClickException as exc:

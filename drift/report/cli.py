@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from drift import say
+from drift import completion, say
 from drift.errors import DriftError
 
 FORMATS = ("json", "markdown", "html", "prom", "sarif")
@@ -31,7 +31,11 @@ ConfigOpt = Annotated[
 
 def report(
     targets: Annotated[
-        list[str] | None, typer.Argument(help="Containers or images (globs allowed); default: running containers.")
+        list[str] | None,
+        typer.Argument(
+            help="Containers or images (globs allowed); default: running containers.",
+            autocompletion=completion.targets,
+        ),
     ] = None,
     all_: Annotated[
         bool | None,
