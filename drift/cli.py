@@ -9,16 +9,14 @@ import contextlib
 import functools
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any
 
 import typer
 
-from drift import __version__, completion, say
-from drift.console import HELP_OPTIONS, DriftTyper
-from drift.errors import DriftError
+from drift import __version__, completion, console, say
+from drift.console import HELP_OPTIONS, DriftTyper, fail, guard
 
 app = DriftTyper(
     no_args_is_help=True,
@@ -26,18 +24,11 @@ app = DriftTyper(
     help="Find and repair environment drift in Docker containers and images.",
 )
 
-_state = {"debug": False}
-
 
 class Format(str, Enum):
     table = "table"
     json = "json"
     markdown = "markdown"
-
-
-def fail(message: str, code: int = 2) -> None:
-    say.error(message)
-    raise SystemExit(code)
 
 
 def emit(text: str, output: str | None) -> None:
@@ -63,33 +54,7 @@ def _root(
         bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = None,
 ) -> None:
-    _state["debug"] = debug or os.environ.get("DRIFT_DEBUG") == "1"
-
-
-def guard(fn: Callable[..., None]) -> Callable[..., None]:
-    """Run a command; a DriftError (or anything unexpected) becomes one line and exit 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            fn(*args, **kwargs)
-        except DriftError as exc:
-            if _state["debug"]:
-                traceback.print_exc()
-            for line in getattr(exc, "log_tail", ()):
-                print(f"  | {say.printable(line)}", file=sys.stderr)
-            fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            print("drift: interrupted", file=sys.stderr)
-            raise SystemExit(130) from None
-        except (SystemExit, typer.Exit):
-            raise
-        except Exception as exc:
-            if _state["debug"]:
-                traceback.print_exc()
-            fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for a traceback, and please report it)")
-
-    return wrapper
+    console.state["debug"] = debug or os.environ.get("DRIFT_DEBUG") == "1"
 
 
 _TARGET_HELP = (
@@ -499,7 +464,7 @@ def completion_script(
     sys.stdout.write(completion.script(shell))
 
 
-from drift.report.cli import register as _register_report  # noqa: E402 - needs guard above
+from drift.report.cli import register as _register_report  # noqa: E402 - the commands above come first in help
 
 _register_report(app)
 

@@ -12,15 +12,19 @@ Commands added with `app.command()` get this automatically (`DriftTyper`).
 
 from __future__ import annotations
 
+import functools
 import sys
+import traceback
+from collections.abc import Callable
 from enum import Enum
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 import typer.core
 from typer.models import DefaultPlaceholder
 
 from drift import completion, say
+from drift.errors import DriftError
 
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click.exceptions import ClickException
@@ -152,6 +156,40 @@ class DriftTyper(typer.Typer):
     def command(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("cls", DriftCommand)
         return super().command(*args, **kwargs)
+
+
+state = {"debug": False}  # --debug (or DRIFT_DEBUG=1): tracebacks for errors, set by drift/cli.py
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    say.error(message)
+    raise SystemExit(code)
+
+
+def guard(fn: Callable[..., None]) -> Callable[..., None]:
+    """Run a command; a DriftError (or anything unexpected) becomes one line and exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except DriftError as exc:
+            if state["debug"]:
+                traceback.print_exc()
+            for line in getattr(exc, "log_tail", ()):
+                print(f"  | {say.printable(line)}", file=sys.stderr)
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            print("drift: interrupted", file=sys.stderr)
+            raise SystemExit(130) from None
+        except (SystemExit, typer.Exit):
+            raise
+        except Exception as exc:
+            if state["debug"]:
+                traceback.print_exc()
+            fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for a traceback, and please report it)")
+
+    return wrapper
 
 
 def _message(exc: ClickException) -> str:

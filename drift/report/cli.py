@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from drift import completion, say
+from drift.console import guard
 from drift.errors import DriftError
 
 FORMATS = ("json", "markdown", "html", "prom", "sarif")
@@ -290,8 +291,6 @@ def history(
 
 
 def register(app: typer.Typer) -> None:
-    from drift.cli import guard
-
     app.command(name="report")(guard(report))
     app.command(name="ack")(guard(ack))
     app.command(name="history")(guard(history))
