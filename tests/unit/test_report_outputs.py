@@ -347,7 +347,7 @@ def test_html_shows_the_replicas_of_a_workload_as_one_section() -> None:
         "shop/web-7d9f8b6c4-bq5tw/app",
         "shop/web-7d9f8b6c4-x2kz9/app",
     ]
-    rows = re.findall(r'<tr class="finding[^>]*data-count="(\d+)" data-fingerprint="([^"]+)"', web)
+    rows = re.findall(r'<tr class="finding[^>]*data-count="(\d+)"[^>]*data-fingerprint="([^"]+)"', web)
     assert sorted(rows) == [("1", "a3"), ("2", "a2 a1")]
     assert "on 2 of 3 replicas: shop/web-5c4b7d6f9-lm2np/app, shop/web-7d9f8b6c4-x2kz9/app" in web
     # the target filter offers the workload once
