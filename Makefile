@@ -7,7 +7,7 @@ STAMP   = $(VENV)/.installed-stamp
 BASE   ?= drift-base:bookworm
 export DRIFT_BASE_IMAGE = $(BASE)
 
-.PHONY: help venv engine base chromium test test-unit demo lint format bytecode bench bench-fleet bench-multi bench-node bench-packages corpus proto clean
+.PHONY: help venv engine base chromium shells test test-unit demo lint format bytecode bench bench-fleet bench-multi bench-node bench-packages corpus proto clean
 
 help:
 	@echo "make demo   - the story drift exists for, on a real engine"
@@ -34,7 +34,11 @@ base: engine
 chromium:
 	@bash scripts/chromium.sh >/dev/null || [ "$${CI:-}" != true ]
 
-test: venv base chromium bytecode
+# zsh and fish for the shell-completion tests (Debian's; installed when missing), as chromium.
+shells:
+	@bash scripts/shells.sh >/dev/null || [ "$${CI:-}" != true ]
+
+test: venv base chromium shells bytecode
 	$(BIN)/python -m pytest
 
 test-unit: venv

@@ -9,16 +9,14 @@ import contextlib
 import functools
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any
 
 import typer
 
-from drift import __version__, say
-from drift.console import HELP_OPTIONS, DriftTyper
-from drift.errors import DriftError
+from drift import __version__, completion, console, say
+from drift.console import HELP_OPTIONS, DriftTyper, fail, guard
 
 app = DriftTyper(
     no_args_is_help=True,
@@ -26,19 +24,12 @@ app = DriftTyper(
     help="Find and repair environment drift in Docker containers and images.",
 )
 
-_state = {"debug": False}
-
 
 class Format(str, Enum):
     table = "table"
     json = "json"
     markdown = "markdown"
     cyclonedx = "cyclonedx"
-
-
-def fail(message: str, code: int = 2) -> None:
-    say.error(message)
-    raise SystemExit(code)
 
 
 def emit(text: str, output: str | None) -> None:
@@ -64,33 +55,7 @@ def _root(
         bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = None,
 ) -> None:
-    _state["debug"] = debug or os.environ.get("DRIFT_DEBUG") == "1"
-
-
-def guard(fn: Callable[..., None]) -> Callable[..., None]:
-    """Run a command; a DriftError (or anything unexpected) becomes one line and exit 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            fn(*args, **kwargs)
-        except DriftError as exc:
-            if _state["debug"]:
-                traceback.print_exc()
-            for line in getattr(exc, "log_tail", ()):
-                print(f"  | {say.printable(line)}", file=sys.stderr)
-            fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            print("drift: interrupted", file=sys.stderr)
-            raise SystemExit(130) from None
-        except (SystemExit, typer.Exit):
-            raise
-        except Exception as exc:
-            if _state["debug"]:
-                traceback.print_exc()
-            fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for a traceback, and please report it)")
-
-    return wrapper
+    console.state["debug"] = debug or os.environ.get("DRIFT_DEBUG") == "1"
 
 
 _TARGET_HELP = (
@@ -126,10 +91,20 @@ def _on_host(host: str | None, target: str) -> str:
     return target
 
 
-TargetArg = Annotated[str, typer.Argument(help=_TARGET_HELP, metavar="TARGET", show_default=False)]
-ActualArg = Annotated[str, typer.Argument(help=_TARGET_HELP, metavar="ACTUAL", show_default=False)]
+TargetArg = Annotated[
+    str, typer.Argument(help=_TARGET_HELP, metavar="TARGET", show_default=False, autocompletion=completion.targets)
+]
+ActualArg = Annotated[
+    str, typer.Argument(help=_TARGET_HELP, metavar="ACTUAL", show_default=False, autocompletion=completion.targets)
+]
 BaseOpt = Annotated[
-    str | None, typer.Option("--base", metavar="IMAGE", help="Compare against this image instead of the detected base.")
+    str | None,
+    typer.Option(
+        "--base",
+        metavar="IMAGE",
+        help="Compare against this image instead of the detected base.",
+        autocompletion=completion.images,
+    ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT", help="Output format.")]
 OutputOpt = Annotated[
@@ -498,7 +473,16 @@ def cache_clear() -> None:
     print(f"cleared {db_path()} ({size / 1e6:.1f} MB)")
 
 
-from drift.report.cli import register as _register_report  # noqa: E402 - needs guard above
+@app.command("completion")
+@guard
+def completion_script(
+    shell: Annotated[completion.Shell, typer.Argument(metavar="SHELL", help="The shell.", show_default=False)],
+) -> None:
+    """Print the shell completion script for bash, zsh or fish (see the README to enable it)."""
+    sys.stdout.write(completion.script(shell))
+
+
+from drift.report.cli import register as _register_report  # noqa: E402 - the commands above come first in help
 
 _register_report(app)
 

@@ -12,15 +12,19 @@ Commands added with `app.command()` get this automatically (`DriftTyper`).
 
 from __future__ import annotations
 
+import functools
 import sys
+import traceback
+from collections.abc import Callable
 from enum import Enum
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 import typer.core
 from typer.models import DefaultPlaceholder
 
-from drift import say
+from drift import completion, say
+from drift.errors import DriftError
 
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click.exceptions import ClickException
@@ -154,6 +158,40 @@ class DriftTyper(typer.Typer):
         return super().command(*args, **kwargs)
 
 
+state = {"debug": False}  # --debug (or DRIFT_DEBUG=1): tracebacks for errors, set by drift/cli.py
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    say.error(message)
+    raise SystemExit(code)
+
+
+def guard(fn: Callable[..., None]) -> Callable[..., None]:
+    """Run a command; a DriftError (or anything unexpected) becomes one line and exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except DriftError as exc:
+            if state["debug"]:
+                traceback.print_exc()
+            for line in getattr(exc, "log_tail", ()):
+                print(f"  | {say.printable(line)}", file=sys.stderr)
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            print("drift: interrupted", file=sys.stderr)
+            raise SystemExit(130) from None
+        except (SystemExit, typer.Exit):
+            raise
+        except Exception as exc:
+            if state["debug"]:
+                traceback.print_exc()
+            fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for a traceback, and please report it)")
+
+    return wrapper
+
+
 def _message(exc: ClickException) -> str:
     text = " ".join(exc.format_message().split()).replace("Value error, ", "")
     text = text[:1].lower() + text[1:].rstrip(".")
@@ -180,6 +218,8 @@ def run(app: typer.Typer, argv: list[str] | None = None) -> int:
     """Run APP; returns the exit code. Usage mistakes are one line, exit 2."""
     try:
         plain(app)
+        if completion.requested():  # a shell asks for candidates (drift/completion.py)
+            completion.register_shells()
         command = typer.main.get_command(app)
         rv = command.main(args=argv, prog_name=PROG, standalone_mode=False)
     except ClickException as exc:

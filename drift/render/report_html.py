@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -24,11 +25,13 @@ from drift.render.report_common import (
     incomplete_reasons,
     open_count,
     severity_of,
+    sort_findings,
     sorted_targets,
     state_counts,
     target_key,
     value_text,
 )
+from drift.report import workload
 
 
 @cache
@@ -80,10 +83,21 @@ def _open_by_severity(doc: dict[str, Any]) -> dict[str, int]:
 
 
 def _target_sections(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """One section per target; the replicas of one workload (a Deployment's pods: drift.report.workload)
+    share one section, placed where its first replica would be."""
     by_target = findings_by_target(doc)
     trends = (doc.get("trends") or {}).get("targets") or {}
-    sections = []
+    replicated = {k for k, (total, _, _) in workload.groups(doc).items() if total > 1}
+    sections: list[dict[str, Any]] = []
+    members: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for t in sorted_targets(doc):
+        wk = workload.key_of(t)
+        if t.get("status") != "removed" and wk in replicated:
+            if wk not in members:
+                members[wk] = []
+                sections.append({"workload": wk})  # filled in below, once all its replicas are known
+            members[wk].append(t)
+            continue
         key = target_key(t.get("engine") or "", t.get("kind") or "container", t.get("name") or "")
         points = trends.get(key) or []
         sections.append(
@@ -93,17 +107,63 @@ def _target_sections(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 "counts": t.get("counts") or {},
                 "findings": _rated(by_target.pop(key, [])),
                 "chart": chart(points, width=180, height=40, compact=True) if len(points) > 1 else None,
-                "context": {k: value_text(v) for k, v in sorted((t.get("context") or {}).items()) if v},
+                "context": _context(t),
+                "replicas": None,
             }
         )
+    sections = [
+        _replica_section(s["workload"], members[s["workload"]], by_target) if "workload" in s else s for s in sections
+    ]
     # Findings whose target is not listed (should not happen): still shown, never dropped.
     for key, findings in sorted(by_target.items()):
         name = key.split("/", 2)[-1]
         sections.append(
             {"key": key, "target": {"name": name, "kind": "", "status": "", "engine": ""}, "counts": {},
-             "findings": _rated(findings), "chart": None, "context": {}}
+             "findings": _rated(findings), "chart": None, "context": {}, "replicas": None}
         )  # fmt: skip
     return sections
+
+
+def _context(t: dict[str, Any]) -> dict[str, str]:
+    return {k: value_text(v) for k, v in sorted((t.get("context") or {}).items()) if v}
+
+
+def _replica_section(
+    wk: tuple[str, str, str], targets: list[dict[str, Any]], by_target: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """The replicas of one workload as one section: their counts summed, a finding the replicas
+    share as one row naming them, each replica (status, counts) in a list."""
+    engine, kind, name = wk
+    merged: dict[str, dict[str, Any]] = {}
+    counts: dict[str, int] = {}
+    drifted = 0
+    for t in targets:
+        for state, n in (t.get("counts") or {}).items():
+            counts[state] = counts.get(state, 0) + int(n or 0)
+        findings = by_target.pop(target_key(engine, kind, t.get("name") or ""), [])
+        drifted += any(f.get("state") in workload.OPEN_STATES for f in findings)
+        for f in findings:
+            row = merged.setdefault(_same_finding(f), {**f, "replicas": [], "fingerprints": []})
+            row["replicas"].append(t.get("name") or "")
+            row["fingerprints"].append(f.get("fingerprint") or "")
+    contexts = [_context(t) for t in targets]
+    status = "error" if any(t.get("status") == "error" for t in targets) else "scanned"
+    return {
+        "key": target_key(engine, kind, name),
+        "target": {"engine": engine, "kind": kind, "name": name, "status": status},
+        "counts": counts,
+        "findings": _rated(sort_findings(list(merged.values()))),
+        "chart": None,
+        "context": contexts[0] if all(c == contexts[0] for c in contexts) else {},
+        "replicas": sorted(targets, key=lambda t: t.get("name") or ""),
+        "drifted": drifted,
+    }
+
+
+def _same_finding(f: dict[str, Any]) -> str:
+    """What makes two replicas' findings the same finding (not the fingerprint, which names the target)."""
+    keys = ("state", "category", "manager", "name", "location", "expected", "actual", "detail", "explained_by", "line")
+    return json.dumps([f.get(k) for k in keys], sort_keys=True, default=str)
 
 
 def _rated(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from drift import say
+from drift import completion, say
+from drift.console import guard
 from drift.errors import DriftError
 
 FORMATS = ("json", "markdown", "html", "prom", "sarif", "cyclonedx")
@@ -31,7 +32,11 @@ ConfigOpt = Annotated[
 
 def report(
     targets: Annotated[
-        list[str] | None, typer.Argument(help="Containers or images (globs allowed); default: running containers.")
+        list[str] | None,
+        typer.Argument(
+            help="Containers or images (globs allowed); default: running containers.",
+            autocompletion=completion.targets,
+        ),
     ] = None,
     all_: Annotated[
         bool | None,
@@ -300,8 +305,6 @@ def history(
 
 
 def register(app: typer.Typer) -> None:
-    from drift.cli import guard
-
     app.command(name="report")(guard(report))
     app.command(name="ack")(guard(ack))
     app.command(name="history")(guard(history))

@@ -12,16 +12,14 @@ by many hosts (drift/store/pg.py): same schema, same queries, same migrations.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import sqlite3
 from collections.abc import Iterator
-from typing import Any
 
-from drift.store.dialect import POSTGRES, SQLITE, StoreError, StoreURL, parse_url
+from drift.store import migrate
+from drift.store.dialect import POSTGRES, StoreError, StoreURL, parse_url
 from drift.store.lock import StoreBusy, exclusive
 from drift.store.queries import Store
-from drift.store.schema import LATEST, MIGRATIONS
 from drift.trust import distrust
 
 __all__ = ["Store", "StoreBusy", "StoreError", "open_store", "parse_url"]
@@ -59,9 +57,9 @@ def open_store(
         conn = _connect(parsed)
         stack.callback(conn.close)
         try:
-            if _version(conn) != LATEST:
+            if migrate.version(conn) != migrate.LATEST:
                 with contextlib.nullcontext() if write else lock:
-                    _migrate(conn, parsed)
+                    migrate.upgrade(conn, parsed)
             yield Store(conn, parsed.dialect, shown)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"the history store {shown} failed: {exc}") from exc
@@ -115,47 +113,3 @@ def _connect(url: StoreURL) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous = NORMAL")  # WAL: never corrupt; a power cut may lose the last run only
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
-
-
-def _version(conn: Any) -> int:
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
-    row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
-    return int(row[0] or 0)
-
-
-def _migrate(conn: Any, url: StoreURL) -> None:
-    current = _version(conn)
-    if current > LATEST:
-        raise StoreError(
-            f"the history store {url.path} has schema version {current}, newer than this drift knows ({LATEST}): "
-            "upgrade drift"
-        )
-    if current == LATEST:
-        return
-    if current > 0 and url.dialect is SQLITE:  # PostgreSQL: the upgrade is one transaction (DDL included)
-        _backup(conn, url.path, current)
-    for version, _, statements in MIGRATIONS:
-        if version <= current:
-            continue
-        conn.execute(url.dialect.begin)
-        try:
-            for stmt in statements:
-                conn.execute(stmt.format(id=url.dialect.id_column, blob=url.dialect.blob))
-            now = dt.datetime.now(dt.timezone.utc).isoformat()
-            conn.execute(
-                url.dialect.sql("INSERT INTO schema_migrations (version, applied) VALUES (?, ?)"), (version, now)
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-
-def _backup(conn: sqlite3.Connection, path: str, version: int) -> None:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    dest_path = f"{path}.bak-v{version}-{stamp}"
-    dest = sqlite3.connect(dest_path)
-    try:
-        conn.backup(dest)
-    finally:
-        dest.close()

@@ -2,9 +2,9 @@
 
 The store writes its SQL once, with `?` placeholders and standard `INSERT ... ON CONFLICT`
 upserts (SQLite >= 3.24 and PostgreSQL both speak them) and `RETURNING`. A dialect says how
-to connect, how placeholders are spelled, and the few type names that differ: SQLite through
-the standard library, PostgreSQL through psycopg 3 (`pip install 'drift[postgres]'`, `%s`
-placeholders, identity columns).
+placeholders are spelled and the few type names that differ. SQLite connects through the
+standard library (`StoreURL.connect`); PostgreSQL through psycopg 3 in drift/store/pg.py
+(`pip install 'drift[postgres]'`, `%s` placeholders, identity columns).
 """
 
 from __future__ import annotations
@@ -58,14 +58,13 @@ class StoreURL:
     text: str
 
     def connect(self, *, busy_timeout: float) -> Any:
-        if self.dialect is SQLITE:
-            # one connection, used by one engine's thread at a time (the report serializes its calls)
-            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            return conn
-        from drift.store.pg import connect
-
-        return connect(self.text, self.path, timeout=busy_timeout)
+        """An SQLite store's connection (a PostgreSQL one is drift/store/pg.py's `connect`)."""
+        if self.dialect is not SQLITE:
+            raise ValueError(f"StoreURL.connect is for SQLite; {self.dialect.name} connects in drift/store/pg.py")
+        # one connection, used by one engine's thread at a time (the report serializes its calls)
+        conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        return conn
 
 
 def default_path() -> str:

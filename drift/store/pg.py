@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from drift.store import migrate
 from drift.store.dialect import StoreError, StoreURL
 from drift.store.lock import StoreBusy
 
@@ -56,10 +57,8 @@ def connect(text: str, shown: str, *, timeout: float) -> Any:
 @contextlib.contextmanager
 def session(url: StoreURL, *, lock_timeout: float, write: bool, create: bool | None = None) -> Iterator[Any]:
     """A writer holds the lock while the store is open; a reader takes it only to upgrade the schema."""
-    from drift.store import LATEST, _migrate, _version
-
     psycopg = _driver()
-    conn = url.connect(busy_timeout=60.0)
+    conn = connect(url.text, url.path, timeout=60.0)
     try:
         if not (write if create is None else create) and "schema_migrations" not in tables(conn):
             raise StoreError(f"no drift history in {url.path}: run 'drift report --store URL' first")
@@ -68,9 +67,9 @@ def session(url: StoreURL, *, lock_timeout: float, write: bool, create: bool | N
         with contextlib.ExitStack() as stack:
             if write:
                 stack.enter_context(lock)
-            if _version(conn) != LATEST:
+            if migrate.version(conn) != migrate.LATEST:
                 with contextlib.nullcontext() if write else lock:
-                    _migrate(conn, url)
+                    migrate.upgrade(conn, url)
             yield conn
     except psycopg.Error as exc:
         raise StoreError(f"the history store {url.path} failed: {_line(exc)}") from exc

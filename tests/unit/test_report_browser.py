@@ -131,3 +131,30 @@ def test_minimum_severity_filter(browser: Browser, tmp_path: Path) -> None:
     assert browser.eval("document.getElementById('severity-filter').value") == ""
     assert len(_rows(browser)) == len(doc["findings"])
     assert browser.problems() == []
+
+
+def test_filters_on_the_replicas_of_a_workload(browser: Browser, tmp_path: Path) -> None:
+    """A workload's section counts each replica's finding and answers the target and state filters."""
+    from tests.unit.test_report_outputs import _replica_doc
+
+    doc = _replica_doc()
+    _open(browser, tmp_path, doc)
+    assert browser.eval("document.getElementById('shown').textContent") == "3 of 3 findings shown"
+    assert browser.eval("document.querySelectorAll('details.replicas li.replica').length") == 3
+    _pick_target(browser, "node-1/container/shop/db-0/app")
+    assert browser.eval(f"{VISIBLE_SECTIONS}.map(s => s.dataset.target)") == ["node-1/container/shop/db-0/app"]
+    _pick_target(browser, "node-1/container/shop/web/app")
+    assert browser.eval(f"{VISIBLE_SECTIONS}.map(s => s.dataset.target)") == ["node-1/container/shop/web/app"]
+    assert browser.eval("document.getElementById('shown').textContent") == "3 of 3 findings shown"
+    browser.click("#clear-filters")
+    browser.click('#state-filter .chip[data-state="persisting"]')
+    assert browser.eval(f"{VISIBLE_SECTIONS}.length") == 0
+    assert browser.eval("document.getElementById('shown').textContent") == "0 of 3 findings shown"
+    assert browser.problems() == []
+
+
+def _pick_target(browser: Browser, key: str) -> None:
+    browser.eval(
+        "(() => { const s = document.getElementById('target-filter'); s.value = " + repr(key) + ";"
+        " s.dispatchEvent(new Event('change')); })()"
+    )

@@ -309,3 +309,54 @@ def test_workload_of_a_target(name: str, workload: str) -> None:
     from drift.report.workload import workload_of
 
     assert workload_of("container", name) == workload
+
+
+# ---------------------------------------------------------------- HTML: replicas of a workload
+
+
+def _replica_doc() -> dict[str, Any]:
+    doc = report_doc()
+    pods = ["shop/web-7d9f8b6c4-x2kz9", "shop/web-7d9f8b6c4-bq5tw", "shop/web-5c4b7d6f9-lm2np", "shop/db-0"]
+    doc["targets"] = [
+        {"engine": "node-1", "kind": "container", "name": f"{p}/app", "status": "scanned", "counts": {}} for p in pods
+    ]
+    first = doc["findings"][0]
+    doc["findings"] = [
+        {**first, "engine": "node-1", "target": "shop/web-7d9f8b6c4-x2kz9/app", "state": "new", "fingerprint": "a1"},
+        {**first, "engine": "node-1", "target": "shop/web-5c4b7d6f9-lm2np/app", "state": "new", "fingerprint": "a2"},
+        {**first, "engine": "node-1", "target": "shop/web-5c4b7d6f9-lm2np/app", "state": "new", "fingerprint": "a3",
+         "name": "wget"},
+    ]  # fmt: skip
+    return doc
+
+
+def test_html_shows_the_replicas_of_a_workload_as_one_section() -> None:
+    """The three pods of shop/web are one section naming them (in a <details>); the finding two of
+    them share is one row saying on which; the lone StatefulSet pod keeps a section of its own."""
+    from html.parser import HTMLParser
+
+    page = report_html.render(_replica_doc())
+    sections = re.findall(r'<section class="target[^"]*" data-target="([^"]+)"', page)
+    assert sorted(sections) == ["node-1/container/shop/db-0/app", "node-1/container/shop/web/app"]
+    web = page[page.index('data-target="node-1/container/shop/web/app"') :]
+    web = web[: web.index("</section>")]
+    assert 'data-replicas="3"' in web and "3 replicas" in web and "drift in 2 of 3" in web
+    details = web[web.index("<details") : web.index("</details>")]
+    assert re.findall(r'data-name="([^"]+)"', details) == [
+        "shop/web-5c4b7d6f9-lm2np/app",
+        "shop/web-7d9f8b6c4-bq5tw/app",
+        "shop/web-7d9f8b6c4-x2kz9/app",
+    ]
+    rows = re.findall(r'<tr class="finding[^>]*data-count="(\d+)"[^>]*data-fingerprint="([^"]+)"', web)
+    assert sorted(rows) == [("1", "a3"), ("2", "a2 a1")]
+    assert "on 2 of 3 replicas: shop/web-5c4b7d6f9-lm2np/app, shop/web-7d9f8b6c4-x2kz9/app" in web
+    # the target filter offers the workload once
+    assert page.count('<option value="node-1/container/shop/web/app">') == 1
+    HTMLParser().feed(page)  # parses
+
+
+def test_html_without_replicas_is_one_section_per_target() -> None:
+    doc = report_doc()
+    page = report_html.render(doc)
+    sections = re.findall(r'<section class="target[^"]*" data-target="([^"]+)"', page)
+    assert len(sections) == len(doc["targets"]) and "workload" not in page.split("<main>")[1].split("<script>")[0]

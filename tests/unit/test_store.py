@@ -87,8 +87,8 @@ def test_upgrade_in_place_backs_up_first(tmp_path: Path, monkeypatch: pytest.Mon
         store.begin_run(started="2026-01-01T00:00:00Z", version="t", selection="s", options={}, host="h")
     extra = (schema.LATEST + 1, "test column", ["ALTER TABLE runs ADD COLUMN note TEXT"])
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, extra])
-    monkeypatch.setattr("drift.store.MIGRATIONS", schema.MIGRATIONS)
-    monkeypatch.setattr("drift.store.LATEST", schema.LATEST + 1)
+    monkeypatch.setattr("drift.store.migrate.MIGRATIONS", schema.MIGRATIONS)
+    monkeypatch.setattr("drift.store.migrate.LATEST", schema.LATEST + 1)
     with open_store(url(tmp_path)) as store:
         assert store.conn.execute("SELECT count(note) FROM runs").fetchone()[0] == 0
     backups = list(tmp_path.glob(f"h.sqlite.bak-v{schema.LATEST}-*"))
@@ -152,8 +152,8 @@ def test_one_open_row_per_target_and_fingerprint(tmp_path: Path) -> None:
 
 def test_a_version_1_store_is_upgraded_to_the_latest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with monkeypatch.context() as m:
-        m.setattr("drift.store.MIGRATIONS", schema.MIGRATIONS[:1])
-        m.setattr("drift.store.LATEST", 1)
+        m.setattr("drift.store.migrate.MIGRATIONS", schema.MIGRATIONS[:1])
+        m.setattr("drift.store.migrate.LATEST", 1)
         with open_store(url(tmp_path)) as store:  # a store as drift wrote it before migration 2
             engine = store.engine("default", "unix:///x", "ID", "2026-01-01T00:00:00Z")
             tid = store.conn.execute(

@@ -9,6 +9,7 @@
   var shown = document.getElementById("shown");
   var rows = Array.prototype.slice.call(document.querySelectorAll("tr.finding"));
   var sections = Array.prototype.slice.call(document.querySelectorAll("section.target"));
+  var total = rows.reduce(function (n, r) { return n + Number(r.dataset.count); }, 0);
 
   function apply() {
     var states = chips.filter(function (c) { return c.getAttribute("aria-pressed") === "true"; })
@@ -20,13 +21,13 @@
         (cat === "" || r.dataset.category === cat) && (tgt === "" || r.dataset.target === tgt) &&
         (sev === "" || Number(r.dataset.severity) <= Number(sev));
       r.hidden = !ok;
-      if (ok) { visible += 1; }
+      if (ok) { visible += Number(r.dataset.count); }  // a row of a workload's replicas counts each replica's finding
     });
     sections.forEach(function (s) {
       var any = s.querySelector("tr.finding:not([hidden])") !== null;
       s.hidden = (tgt !== "" && s.dataset.target !== tgt) || (narrowed && !any);
     });
-    shown.textContent = visible + " of " + rows.length + " findings shown";
+    shown.textContent = visible + " of " + total + " findings shown";
   }
 
   chips.forEach(function (c) {
