@@ -61,6 +61,13 @@ session() {
   echo "docs-examples: $EX/$name.txt" >&2
 }
 
+# drift names a base by its first tag: another tag on the base image (a test's, a registry's)
+# would show in every example instead of $BASE
+tags=$(docker image inspect -f '{{join .RepoTags " "}}' "$BASE")
+if [ "$tags" != "$BASE" ]; then
+  echo "docs-examples: warning: $BASE also carries the tags '$tags'; the examples will name the first one" >&2
+fi
+
 mkdir -p "$EX" "$OUT"
 rm -f "$EX"/*.txt
 
@@ -95,7 +102,6 @@ example snapshot-dockerfile "cat $OUT/snapshot/Dockerfile" "$shorten"
 # 4. diff against the Dockerfile the team wrote from memory (samples/demo/Dockerfile)
 example diff "cd samples/demo && drift diff $IMAGE Dockerfile"
 example diff-patch "cd samples/demo && drift diff $IMAGE Dockerfile --patch"
-example diff-markdown "cd samples/demo && drift diff $IMAGE Dockerfile --format markdown"
 
 # 5. report over a small fleet, twice, with a hand change in between; history; ack
 rm -f "$DRIFT_STORE" "$DRIFT_STORE"-* "$DRIFT_STORE".*
