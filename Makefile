@@ -7,11 +7,12 @@ STAMP   = $(VENV)/.installed-stamp
 BASE   ?= drift-base:bookworm
 export DRIFT_BASE_IMAGE = $(BASE)
 
-.PHONY: help venv engine base chromium shells test test-unit demo lint format bytecode bench bench-fleet bench-multi bench-node bench-packages corpus proto clean
+.PHONY: help venv engine base chromium shells test test-unit demo docs docs-examples lint format bytecode bench bench-fleet bench-multi bench-node bench-packages corpus proto clean
 
 help:
 	@echo "make demo   - the story drift exists for, on a real engine"
 	@echo "make test   - the whole test suite (starts an engine and builds base images if needed)"
+	@echo "make docs   - the documentation site, built offline into site/ (mkdocs, strict)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - drift side by side with syft, drift report with a shell loop, over two engines, and debsums"
 
@@ -46,6 +47,17 @@ test-unit: venv
 
 demo: venv base bytecode
 	@PATH="$(abspath $(BIN)):$$PATH" bash samples/demo/demo.sh
+
+# The documentation site (mkdocs + mkdocs-material, from the dev extras): built offline, strict,
+# so a broken link, page or included example fails the build. Open site/index.html.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict -d site/
+
+# The example outputs the docs show (docs/examples/), from real runs of the demo's story on a
+# real engine, then copied into the README's example blocks.
+docs-examples: venv base bytecode
+	@PATH="$(abspath $(BIN)):$$PATH" bash scripts/docs-examples.sh
+	$(BIN)/python scripts/docs-readme.py
 
 lint: venv
 	$(BIN)/ruff format --check drift tests bench
