@@ -29,7 +29,7 @@ from drift.errors import DriftError
 try:  # typer >= 0.2x carries its own copy of click
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover - older typer on top of click
-    from click.exceptions import ClickException  # type: ignore[no-redef]
+    from click.exceptions import ClickException  # type: ignore[no-redef,assignment,unused-ignore]
 
 HELP_OPTIONS = ["-h", "--help"]
 PROG = "drift"
