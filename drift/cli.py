@@ -94,7 +94,8 @@ def guard(fn: Callable[..., None]) -> Callable[..., None]:
 
 _TARGET_HELP = (
     "Container, image, docker-save archive, OCI layout or root folder; "
-    "a prefix (container:, containerd:, image:, archive:, oci:, dir:) forces one."
+    "a prefix (container:, containerd:, image:, archive:, oci:, dir:, registry:) forces one "
+    "(registry:HOST[:PORT]/REPO:TAG reads a registry, no engine needed)."
 )
 HostOpt = Annotated[
     str | None,
@@ -123,6 +124,22 @@ def _on_host(host: str | None, target: str) -> str:
         return target if prefix or os.path.exists(target) else containerd.TARGET_PREFIX + target
     os.environ["DOCKER_HOST"] = host
     return target
+
+
+PlatformOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--platform",
+        metavar="OS/ARCH[/VARIANT]",
+        help="For a registry: target, the image of this platform in an index (default linux/amd64).",
+    ),
+]
+
+
+def _on_platform(platform: str | None) -> None:
+    """--platform: which image of a registry index is read (DRIFT_PLATFORM, as -H sets DOCKER_HOST)."""
+    if platform is not None:
+        os.environ["DRIFT_PLATFORM"] = platform
 
 
 TargetArg = Annotated[str, typer.Argument(help=_TARGET_HELP, metavar="TARGET", show_default=False)]
@@ -164,6 +181,7 @@ def inspect(
     verify_packages: VerifyPackagesOpt = False,
     show_secrets: ShowSecretsOpt = False,
     host: HostOpt = None,
+    platform: PlatformOpt = None,
 ) -> None:
     """What is in a container or image: apt and pip packages, files changed against the base, config."""
     from drift.inventory import inspect_target
@@ -172,6 +190,7 @@ def inspect(
     from drift.secrets import redact_inventory
 
     target = _on_host(host, target)
+    _on_platform(platform)
     with contextlib.ExitStack() as stack:
         inv = inspect_target(target, stack, base=base, scanner=_scanner(no_cache, verify_packages)).inventory
     inv = inv if show_secrets else redact_inventory(inv)
@@ -212,6 +231,7 @@ def snapshot(
         ),
     ] = None,
     host: HostOpt = None,
+    platform: PlatformOpt = None,
 ) -> None:
     """Write a Dockerfile (and build context) that rebuilds a container or image."""
     from drift import snapshot as snap
@@ -221,6 +241,7 @@ def snapshot(
     from drift.secrets import redact_inventory
 
     target = _on_host(host, target)
+    _on_platform(platform)
     with contextlib.ExitStack() as stack:
         insp = inspect_target(target, stack, base=base, scanner=_scanner(no_cache, verify_packages))
         inv = insp.inventory
@@ -383,6 +404,7 @@ def diff(
         ),
     ] = False,
     host: HostOpt = None,
+    platform: PlatformOpt = None,
 ) -> None:
     """Audit an image against the Dockerfile that claims to describe it (or against another target)."""
     from drift.diffcmd import apply_fix, build_args, parse_fail_on, run_audit
@@ -396,6 +418,7 @@ def diff(
         fail("--no-build-cache is for --build (static mode builds nothing): add --build or drop it")
     categories = parse_fail_on(fail_on)
     actual = _on_host(host, actual)
+    _on_platform(platform)
 
     def audit(dockerfile: str, history: Any = not no_history_evidence) -> Any:
         return run_audit(
@@ -446,6 +469,7 @@ def _scanner(no_cache: bool, verify_packages: bool | None = None):  # type: igno
         )
 
     if no_cache or os.environ.get("DRIFT_NO_CACHE") == "1":
+        os.environ["DRIFT_NO_CACHE"] = "1"  # registry blobs too: a temporary folder (drift/sources/registry/blobs.py)
         return lambda layers: scan_all(layers, None)
     cache = LayerCache()
     if os.environ.get("DRIFT_CACHE_STATS") == "1":
