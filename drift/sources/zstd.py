@@ -97,7 +97,9 @@ class _Reader:
         self._error = zstandard.ZstdError
         self._description = description
         decompressor = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
-        self._stream = decompressor.stream_reader(_Frames(raw), read_size=1 << 17, read_across_frames=True, closefd=False)
+        self._stream = decompressor.stream_reader(
+            _Frames(raw), read_size=1 << 17, read_across_frames=True, closefd=False
+        )
 
     def read(self, n: int = -1) -> bytes:
         try:

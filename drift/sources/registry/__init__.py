@@ -58,7 +58,9 @@ def registry_source(text: str, stack: contextlib.ExitStack, *, resolved_by: str)
     stack.callback(client.close)
     manifest, digest, index_digest = _image_manifest(client, ref)
     config_desc = _descriptor(manifest.get("config"), "the config descriptor", str(ref))
-    descs = [_descriptor(d, "a layer descriptor", str(ref)) for d in _shape(manifest.get("layers"), list, "layers", str(ref))]
+    descs = [
+        _descriptor(d, "a layer descriptor", str(ref)) for d in _shape(manifest.get("layers"), list, "layers", str(ref))
+    ]
     config_bytes = client.blob_bytes(config_desc["digest"], MAX_JSON)
     config = _shape(_json(config_bytes, f"{ref}: the image config"), dict, "the image config", str(ref))
     _check_platform(config, ref)
@@ -134,9 +136,9 @@ def _image_manifest(client: Client, ref: Reference) -> tuple[dict[str, Any], str
             continue  # attestations (unknown/unknown) and entries without a platform
         name = "/".join(str(p) for p in (plat.get("os"), plat.get("architecture"), plat.get("variant")) if p)
         offered.append(name)
-        if plat.get("os") == os_ and plat.get("architecture") == arch:
-            if variant is None or plat.get("variant") == variant:
-                chosen = chosen or entry
+        same = plat.get("os") == os_ and plat.get("architecture") == arch
+        if same and (variant is None or plat.get("variant") == variant):
+            chosen = chosen or entry
     if chosen is None:
         wanted = "/".join(p for p in (os_, arch, variant) if p)
         raise TargetNotFound(

@@ -163,7 +163,9 @@ class Client:
     def _answer(self, challenge: str, *, tried: bool) -> str:
         """The Authorization header that answers a 401's challenge (or an auth error)."""
         scheme, _, rest = challenge.strip().partition(" ")
-        params = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3) for m in _PARAM.finditer(rest)}
+        params = {
+            m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3) for m in _PARAM.finditer(rest)
+        }
         creds = self._credentials()
         if scheme.lower() == "basic":
             if tried or not (creds.username and creds.password):
