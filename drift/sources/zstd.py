@@ -9,7 +9,7 @@ and what `zstd --long` uses) is refused. Imported only when a stream starts with
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from drift.errors import CorruptArchive
 
@@ -97,9 +97,8 @@ class _Reader:
         self._error = zstandard.ZstdError
         self._description = description
         decompressor = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
-        self._stream = decompressor.stream_reader(
-            _Frames(raw), read_size=1 << 17, read_across_frames=True, closefd=False
-        )
+        frames: Any = _Frames(raw)  # it has read(), all stream_reader uses of a source
+        self._stream = decompressor.stream_reader(frames, read_size=1 << 17, read_across_frames=True, closefd=False)
 
     def read(self, n: int = -1) -> bytes:
         try:
