@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench  # noqa: E402  (bench/bench.py: measure, runner, ensure_image, compare)
+import bench  # bench/bench.py: measure, runner, ensure_image, compare
 
 COLD, WARM, MEMORY = 5.0, 20.0, 1 / 3
 SCRIPT = bench.ROOT / "scripts" / "registry.sh"
@@ -117,9 +117,8 @@ def report(rows: list[dict[str, object]]) -> None:
                 "PASS" if passed else "FAIL",
             ]
         )
-    print(
-        f"drift vs syft on a registry image (no engine), median of {bench.RUNS} alternating runs, {os.cpu_count()} cores"
-    )
+    runs, cores = bench.RUNS, os.cpu_count()
+    print(f"drift vs syft on a registry image (no engine), median of {runs} alternating runs, {cores} cores")
     headers = ["case", "drift s", "syft s", "syft/drift", "drift MB", "syft MB", "memory", "same packages", "target"]
     print(tabulate(table, headers=headers))
     print("all targets met" if ok else "SOME TARGETS MISSED")
