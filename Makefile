@@ -7,7 +7,7 @@ STAMP   = $(VENV)/.installed-stamp
 BASE   ?= drift-base:bookworm
 export DRIFT_BASE_IMAGE = $(BASE)
 
-.PHONY: help venv engine base chromium shells test test-unit demo docs docs-examples lint format bytecode bench bench-fleet bench-multi bench-node bench-packages corpus proto clean
+.PHONY: help venv engine base chromium shells test test-unit demo docs docs-examples lint format bytecode bench bench-fleet bench-multi bench-node bench-packages bench-registry corpus proto clean
 
 help:
 	@echo "make demo   - the story drift exists for, on a real engine"
@@ -79,6 +79,11 @@ bench: venv base bytecode
 	$(BIN)/python bench/multi.py
 	$(BIN)/python bench/packages.py
 	$(BIN)/python bench/node.py
+	$(BIN)/python bench/registry.py
+
+# drift and syft on an image in a throwaway registry (scripts/registry.sh), no engine involved
+bench-registry: venv base bytecode
+	$(BIN)/python bench/registry.py
 
 bench-packages: venv base bytecode
 	$(BIN)/python bench/packages.py

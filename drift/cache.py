@@ -342,6 +342,26 @@ def clear() -> int:
         _remove_db(db_path())
     except OSError as exc:
         raise DriftError(f"cannot clear the layer cache at {db_path()}: {exc.strerror}") from exc
+    size += _remove_blobs(os.path.join(folder, "blobs"))
+    with contextlib.suppress(OSError):
+        os.rmdir(folder)
+    return size
+
+
+def _remove_blobs(folder: str) -> int:
+    """Registry layer blobs (drift/sources/registry/blobs.py): plain files in two sub-folders."""
+    size = 0
+    for sub in ("sha256", "diffids"):
+        where = os.path.join(folder, sub)
+        if os.path.islink(where) or not os.path.isdir(where):
+            continue
+        for name in os.listdir(where):
+            path = os.path.join(where, name)
+            with contextlib.suppress(OSError):
+                size += os.lstat(path).st_size
+                os.unlink(path)
+        with contextlib.suppress(OSError):
+            os.rmdir(where)
     with contextlib.suppress(OSError):
         os.rmdir(folder)
     return size

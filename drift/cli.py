@@ -60,7 +60,8 @@ def _root(
 
 _TARGET_HELP = (
     "Container, image, docker-save archive, OCI layout or root folder; "
-    "a prefix (container:, containerd:, image:, archive:, oci:, dir:) forces one."
+    "a prefix (container:, containerd:, image:, archive:, oci:, dir:, registry:) forces one "
+    "(registry:HOST[:PORT]/REPO:TAG reads a registry, no engine needed)."
 )
 HostOpt = Annotated[
     str | None,
@@ -89,6 +90,22 @@ def _on_host(host: str | None, target: str) -> str:
         return target if prefix or os.path.exists(target) else containerd.TARGET_PREFIX + target
     os.environ["DOCKER_HOST"] = host
     return target
+
+
+PlatformOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--platform",
+        metavar="OS/ARCH[/VARIANT]",
+        help="For a registry: target, the image of this platform in an index (default linux/amd64).",
+    ),
+]
+
+
+def _on_platform(platform: str | None) -> None:
+    """--platform: which image of a registry index is read (DRIFT_PLATFORM, as -H sets DOCKER_HOST)."""
+    if platform is not None:
+        os.environ["DRIFT_PLATFORM"] = platform
 
 
 TargetArg = Annotated[
@@ -140,6 +157,7 @@ def inspect(
     verify_packages: VerifyPackagesOpt = False,
     show_secrets: ShowSecretsOpt = False,
     host: HostOpt = None,
+    platform: PlatformOpt = None,
 ) -> None:
     """What is in a container or image: apt and pip packages, files changed against the base, config."""
     import importlib
@@ -148,6 +166,7 @@ def inspect(
     from drift.secrets import redact_inventory
 
     target = _on_host(host, target)
+    _on_platform(platform)
     with contextlib.ExitStack() as stack:
         insp = inspect_target(target, stack, base=base, scanner=_scanner(no_cache, verify_packages))
         inv = insp.inventory
@@ -205,6 +224,7 @@ def snapshot(
         ),
     ] = None,
     host: HostOpt = None,
+    platform: PlatformOpt = None,
 ) -> None:
     """Write a Dockerfile (and build context) that rebuilds a container or image."""
     from drift import snapshot as snap
@@ -214,6 +234,7 @@ def snapshot(
     from drift.secrets import redact_inventory
 
     target = _on_host(host, target)
+    _on_platform(platform)
     with contextlib.ExitStack() as stack:
         insp = inspect_target(target, stack, base=base, scanner=_scanner(no_cache, verify_packages))
         inv = insp.inventory
@@ -376,6 +397,7 @@ def diff(
         ),
     ] = False,
     host: HostOpt = None,
+    platform: PlatformOpt = None,
 ) -> None:
     """Audit an image against the Dockerfile that claims to describe it (or against another target)."""
     from drift.diffcmd import apply_fix, build_args, parse_fail_on, run_audit
@@ -389,6 +411,7 @@ def diff(
         fail("--no-build-cache is for --build (static mode builds nothing): add --build or drop it")
     categories = parse_fail_on(fail_on)
     actual = _on_host(host, actual)
+    _on_platform(platform)
 
     def audit(dockerfile: str, history: Any = not no_history_evidence) -> Any:
         return run_audit(
@@ -439,6 +462,7 @@ def _scanner(no_cache: bool, verify_packages: bool | None = None):  # type: igno
         )
 
     if no_cache or os.environ.get("DRIFT_NO_CACHE") == "1":
+        os.environ["DRIFT_NO_CACHE"] = "1"  # registry blobs too: a temporary folder (drift/sources/registry/blobs.py)
         return lambda layers: scan_all(layers, None)
     cache = LayerCache()
     if os.environ.get("DRIFT_CACHE_STATS") == "1":

@@ -248,6 +248,10 @@ def _static(
             scratch=base_ref == "scratch",
         )
     except BaseNotFound as exc:
+        if actual.startswith("registry:"):
+            raise BaseNotFound(
+                f"cannot read the Dockerfile's base image {base_ref} from its registry: {exc} (or pass --base IMAGE)"
+            ) from exc
         raise BaseNotFound(
             f"the Dockerfile's base image {base_ref} is not on the engine: build or load it, "
             f"or pass --base IMAGE ({exc})"

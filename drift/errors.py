@@ -45,3 +45,15 @@ class BuildFailed(DriftError):
     """docker build failed; the CLI prints the log's last lines (log_tail) before the error line."""
 
     log_tail: tuple[str, ...] = ()
+
+
+class RegistryError(DriftError):
+    """A registry cannot be reached or does not answer as the distribution API says."""
+
+
+class RegistryAuthError(RegistryError):
+    """A registry wants credentials drift does not have, or refuses the ones it has."""
+
+
+class RegistryTLSError(RegistryError):
+    """A registry's TLS certificate cannot be verified."""

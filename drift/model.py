@@ -34,7 +34,7 @@ def engine_made_config(expected: dict[str, Any], actual: dict[str, Any]) -> set[
     return out
 
 
-TargetKind = Literal["container", "image", "archive", "oci", "dir"]
+TargetKind = Literal["container", "image", "archive", "oci", "dir", "registry"]
 ChangeKind = Literal["added", "modified", "deleted"]
 # account: grouped under account changes; unknown: written with packages whose dpkg file lists
 # are gone, so it may be theirs or made by hand (drift/inventory/files.py LISTLESS)

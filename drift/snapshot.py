@@ -86,7 +86,7 @@ class Plan:
 
 def base_reference(inv: Inventory, override: str | None) -> str:
     if override:
-        return override
+        return override.removeprefix("registry:")  # the image a FROM line names
     if inv.base is None:
         raise BaseNotFound(
             f"cannot tell which image {inv.target.name} was made from: pass --base IMAGE (the image it started from)"

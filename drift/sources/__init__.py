@@ -16,7 +16,7 @@ from drift.errors import EngineUnreachable, TargetNotFound
 from drift.model import ImageConfig, Target
 from drift.sources.fs import Layer
 
-PREFIXES = ("container", "containerd", "image", "archive", "oci", "dir")
+PREFIXES = ("container", "containerd", "image", "archive", "oci", "dir", "registry")
 
 
 @dataclass(slots=True)
@@ -67,8 +67,8 @@ def resolve(name: str, stack: contextlib.ExitStack, *, engine: Any = None) -> So
     """Resolve a target the user typed, in the documented order."""
     from drift.sources import archive, containerd, docker, rootdir
 
-    engine = engine or docker.Engine()
     prefix, rest = split_prefix(name)
+    engine = engine or (None if prefix == "registry" else docker.Engine())
     if prefix == "container":
         return docker.container_source(engine, rest, stack, resolved_by="prefix container:")
     if prefix == "containerd":
@@ -83,6 +83,10 @@ def resolve(name: str, stack: contextlib.ExitStack, *, engine: Any = None) -> So
         return archive.oci_source(rest, stack, resolved_by="prefix oci:")
     if prefix == "dir":
         return rootdir.dir_source(rest, resolved_by="prefix dir:")
+    if prefix == "registry":
+        from drift.sources import registry  # only for a registry target: no engine, no requests otherwise
+
+        return registry.registry_source(rest, stack, resolved_by="prefix registry: (the OCI distribution API)")
 
     if prefix is None and isinstance(engine, containerd.Engine) and not os.path.exists(name):
         return containerd.resolve(name, stack, engine, resolved_by="container of the containerd given by -H")

@@ -1,4 +1,4 @@
-"""`docker save` archives (plain or gzipped, docker or OCI flavour) and OCI layout folders."""
+"""`docker save` archives (plain, gzip or zstd, docker or OCI flavour) and OCI layout folders."""
 
 from __future__ import annotations
 
@@ -76,25 +76,32 @@ def _magic(path: str, n: int = 4) -> bytes:
         return fh.read(n)
 
 
-def _plain_copy(path: str, stack: contextlib.ExitStack) -> str:
-    """A gzipped archive is decompressed once into a temporary file (random access)."""
+def _plain_copy(path: str, stack: contextlib.ExitStack, *, zstd: bool = False) -> str:
+    """A gzipped or zstd-compressed archive is decompressed once into a temporary file (random access)."""
     tmpdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="drift-"))
     out = os.path.join(tmpdir, "archive.tar")
+    kind = "zstd" if zstd else "gzip"
     try:
-        with gzip.open(path, "rb") as src, open(out, "wb") as dst:
+        with open(path, "rb") as raw, _inflating(raw, path, zstd) as src, open(out, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise CorruptArchive(f"{path} is a corrupt or truncated gzip archive ({exc}); recreate it") from exc
+    except (OSError, EOFError, zlib.error, ValueError) as exc:
+        raise CorruptArchive(f"{path} is a corrupt or truncated {kind} archive ({exc}); recreate it") from exc
     return out
+
+
+def _inflating(raw: BinaryIO, path: str, zstd: bool) -> Any:
+    if zstd:
+        from drift.sources import zstd as zstd_stream  # only for a zstd archive
+
+        return zstd_stream.reader(raw, path)
+    return gzip.GzipFile(fileobj=raw)
 
 
 def archive_source(path: str, stack: contextlib.ExitStack, *, resolved_by: str, name: str | None = None) -> Source:
     if not os.path.isfile(path):
         raise TargetNotFound(f"no archive at {path!r}: give a file made by 'docker save -o FILE IMAGE'")
     head = _magic(path)
-    if head.startswith(_ZSTD):
-        raise CorruptArchive(f"{path} is zstd-compressed, which drift cannot read: decompress it first (zstd -d)")
-    plain = _plain_copy(path, stack) if head.startswith(_GZIP) else path
+    plain = _plain_copy(path, stack, zstd=head.startswith(_ZSTD)) if head.startswith((_GZIP, _ZSTD)) else path
     try:
         with tarfile.open(plain, mode="r:") as outer:
             members = {m.name.removeprefix("./"): m for m in outer.getmembers()}
@@ -247,9 +254,6 @@ def _oci(label: str, kind: str, resolved_by: str, open_rel: Any, where: str) -> 
         raise CorruptArchive(f"{where}: the manifest lists {len(descs)} layer(s) but the image config {len(diff_ids)}")
     layers: list[Layer] = []
     for i, desc in enumerate(descs):
-        media = desc.get("mediaType", "")
-        if isinstance(media, str) and "zstd" in media:
-            raise CorruptArchive(f"{where}: layer {i + 1} is zstd-compressed, which drift cannot read")
         layers.append(
             TarLayer(
                 functools.partial(open_rel, digest_path(desc["digest"], where)),

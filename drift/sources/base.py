@@ -1,6 +1,7 @@
 """Which image a target is compared against.
 
-In order: `--base REF`; a container's own image; an image's Parent chain up to the first
+In order: `--base REF` (for a registry: target, a REF without prefix is read from its registry
+too); a container's own image; an image's Parent chain up to the first
 tagged ancestor (a commit's parent is the image it was made on; a classic build's parents
 are untagged intermediates that lead to the FROM image); the longest local image whose
 layers are a prefix of the target's layers.
@@ -9,13 +10,14 @@ layers are a prefix of the target's layers.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from drift.errors import BaseNotFound, DriftError, EngineUnreachable
 from drift.model import BaseRef, ImageConfig, Unknown, short_id
-from drift.sources import Source, resolve
+from drift.sources import Source, resolve, split_prefix
 
 
 @dataclass(slots=True)
@@ -125,8 +127,11 @@ def find_base(
 
 
 def _override(source: Source, engine: Any, stack: contextlib.ExitStack, override: str) -> BaseChoice:
+    where = override
+    if source.target.kind == "registry" and split_prefix(override)[0] is None and not os.path.exists(override):
+        where = f"registry:{override}"  # a registry image's base is read from a registry too: no engine needed
     try:
-        base_source = resolve(override, stack, engine=engine)
+        base_source = resolve(where, stack, engine=engine)
     except DriftError as exc:
         raise BaseNotFound(f"--base {override}: {exc}") from exc
     ref = BaseRef(

@@ -67,7 +67,7 @@ class _Slice(io.RawIOBase):
 
 
 class TarLayer:
-    """A layer that is a tar stream (plain or gzip), e.g. a member of a `docker save` archive.
+    """A layer that is a tar stream (plain, gzip or zstd), e.g. a member of a `docker save` archive.
 
     `only` restricts the layer to some paths and `extra_whiteouts` adds deletions: this is
     how a container read through the API (export + diff) becomes one upper layer.
@@ -78,6 +78,7 @@ class TarLayer:
     a base detected by layer digests is made of the layers it claims.
 
     File content is read through an index of member offsets built in one pass (a gzip or
+    zstd or
     unseekable stream is first inflated once into an anonymous temporary file), so reading
     many files of one layer is linear in the layer's size.
     """
@@ -122,7 +123,10 @@ class TarLayer:
                 with gzip.GzipFile(fileobj=raw) as unzipped:
                     yield unzipped, False  # type: ignore[misc]
             elif head.startswith(b"\x28\xb5\x2f\xfd"):
-                raise CorruptArchive(f"{self.description} is zstd-compressed, which drift cannot read")
+                from drift.sources import zstd  # only for a zstd layer: `zstandard` is not imported otherwise
+
+                with zstd.reader(raw, self.description) as unzstd:
+                    yield unzstd, False
             else:
                 yield raw, raw.seekable()
 
