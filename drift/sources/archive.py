@@ -19,9 +19,9 @@ from typing import Any, BinaryIO
 
 from drift.errors import CorruptArchive, TargetNotFound, UnsafeArchive
 from drift.model import ImageConfig, Target
-from drift.sources import RawHistory, Source
 from drift.sources.fs import Layer
 from drift.sources.layers import window
+from drift.sources.stack import RawHistory, Source
 from drift.sources.tarlayer import TarLayer
 
 _GZIP = b"\x1f\x8b"

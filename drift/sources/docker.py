@@ -23,10 +23,10 @@ from typing import Any, BinaryIO, cast
 
 from drift.errors import CorruptArchive, DriftError, EngineUnreachable, TargetNotFound
 from drift.model import ImageConfig, Target
-from drift.sources import RawHistory, Source
 from drift.sources.contexts import Endpoint, current_endpoint
 from drift.sources.fs import Layer
 from drift.sources.layers import DirLayer
+from drift.sources.stack import RawHistory, Source
 from drift.sources.tarlayer import TarLayer
 
 

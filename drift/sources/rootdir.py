@@ -6,8 +6,8 @@ import os
 
 from drift.errors import TargetNotFound
 from drift.model import Target
-from drift.sources import Source
 from drift.sources.layers import DirLayer
+from drift.sources.stack import Source
 
 
 def dir_source(path: str, *, resolved_by: str) -> Source:

@@ -26,20 +26,6 @@ KNOWN = {
     # Finding.severity and FileChange.severity (model) ask the rule table (severity), which makes
     # Findings (model) and rates a file change as compare's finding of it.
     frozenset({"drift.compare", "drift.model", "drift.severity"}),
-    # sources/__init__ holds Source and the resolver; the resolver imports each kind of source,
-    # and each imports Source from the package.
-    frozenset(
-        {
-            "drift.sources",
-            "drift.sources.archive",
-            "drift.sources.containerd",
-            "drift.sources.containerd.describe",
-            "drift.sources.containerd.engine",
-            "drift.sources.containerd.source",
-            "drift.sources.docker",
-            "drift.sources.rootdir",
-        }
-    ),
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from drift.sources import RawHistory
+from drift.sources.stack import RawHistory
 
 # The labels the kubelet's CRI plugin puts on every container
 POD_NAMESPACE = "io.kubernetes.pod.namespace"

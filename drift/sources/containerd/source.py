@@ -10,11 +10,11 @@ from typing import Any
 
 from drift.errors import DriftError, TargetNotFound
 from drift.model import ImageConfig, Target
-from drift.sources import Source
 from drift.sources.containerd.describe import config_history, split_namespace
 from drift.sources.containerd.engine import Engine
 from drift.sources.fs import Layer
 from drift.sources.layers import DirLayer
+from drift.sources.stack import Source
 from drift.sources.tarlayer import TarLayer
 
 TARGET_PREFIX = "containerd:"  # a target: containerd:[NAMESPACE/]ID or containerd:[NAMESPACE/]POD-NS/POD/CONTAINER

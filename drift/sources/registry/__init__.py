@@ -19,12 +19,12 @@ import os
 from typing import Any
 
 from drift.errors import CorruptArchive, DriftError, TargetNotFound
-from drift.sources import Source
 from drift.sources.archive import MAX_JSON, _descriptor, _diff_ids, _shape, _source_from_config, digest_path
 from drift.sources.fs import Layer
 from drift.sources.registry.blobs import Blobs, RegistryLayer
 from drift.sources.registry.client import Client
 from drift.sources.registry.reference import Reference, parse
+from drift.sources.stack import Source
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
