@@ -76,20 +76,14 @@ HostOpt = Annotated[
 
 
 def _on_host(host: str | None, target: str) -> str:
-    """-H URL: containerd's socket (CONTAINERD_ADDRESS) or the Docker engine (DOCKER_HOST) for
-    this run; with containerd's, a target without prefix that is no path names its container."""
+    """-H URL: the engine for this run (DOCKER_HOST, or containerd's CONTAINERD_ADDRESS), and the
+    target as that engine names it."""
     if host is None:
         return target
     from drift.report.engines import host_endpoint
-    from drift.sources import containerd, split_prefix
+    from drift.sources.engine_kinds import on_host
 
-    endpoint = host_endpoint(host, "-H")
-    if endpoint.host.startswith(containerd.SCHEME):
-        os.environ[containerd.ADDRESS_ENV] = containerd.address_of(endpoint.host)
-        prefix, _ = split_prefix(target)
-        return target if prefix or os.path.exists(target) else containerd.TARGET_PREFIX + target
-    os.environ["DOCKER_HOST"] = host
-    return target
+    return on_host(host, target, host_endpoint(host, "-H"))
 
 
 PlatformOpt = Annotated[

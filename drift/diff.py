@@ -292,14 +292,14 @@ def _build_mode(
     keep_image: bool,
     build_cache: bool = True,
 ) -> DiffResult:
-    from drift.sources.docker import Engine
+    from drift.sources.engine_kinds import default
     from drift.verify import Leftover, build_image, remove_build
 
     base_ref = _base_of(df, base, build_args)
     context = os.path.dirname(os.path.abspath(df.path))
     digest = hashlib.sha256(os.path.abspath(df.path).encode()).hexdigest()[:12]
     tag = f"drift-diff:{digest}"
-    engine = Engine()
+    engine = default()
     image = build_image(
         engine,
         context,

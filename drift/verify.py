@@ -188,9 +188,9 @@ def verify_rebuild(
     keep_image: bool = False,
 ) -> tuple[list[Finding], Inspection, Leftover | None]:
     """Build CONTEXT as TAG, compare it with ORIGINAL; the build is removed unless KEEP_IMAGE."""
-    from drift.sources.docker import Engine
+    from drift.sources.engine_kinds import default
 
-    engine = Engine()
+    engine = default()
     built = build_image(engine, context, tag, network=network, buildargs=buildargs)
     left: Leftover | None = Leftover(tag, built.id, "kept (--keep-image)") if keep_image else None
     try:

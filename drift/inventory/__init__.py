@@ -65,10 +65,9 @@ def inspect_target(
 ) -> Inspection:
     """Inventory of a target; `scratch=True` compares it with an empty base (FROM scratch)."""
     from drift.sources.base import scratch_base
-    from drift.sources.containerd import engine_for
-    from drift.sources.docker import Engine
+    from drift.sources.engine_kinds import engine_for
 
-    engine = engine_for(name, engine or Engine())  # containerd:NAME: containerd's engine
+    engine = engine_for(name, engine)  # containerd:NAME: containerd's engine
     source = resolve(name, stack, engine=engine)
     unknowns: list[Unknown] = []
     engine = source.engine or engine  # the engine (and containerd namespace) the target was found on

@@ -126,9 +126,9 @@ def as_built(insp: Any, engine: Any = None) -> Any:
         return insp
     engine = source.engine or engine
     if engine is None:
-        from drift.sources.docker import Engine
+        from drift.sources.engine_kinds import default
 
-        engine = Engine()
+        engine = default()
     attrs = engine.find_image(source.base_id)
     if attrs is None:
         return insp

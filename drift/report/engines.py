@@ -8,9 +8,10 @@ unix://, tcp:// with TLS from DOCKER_TLS_VERIFY / DOCKER_CERT_PATH as docker doe
 ssh://user@host) and `[[engine]] name = ... host = ...` (or `context = ...`) in drift.toml.
 With none of these: the engine of the current Docker context, as the docker CLI picks it.
 
-An engine is known by its `docker info` ID as well as its name: when a name (a context that
-was repointed, a host that was reinstalled) now answers with another ID, that engine is
-reported down with the reason, never merged into the other engine's history.
+An engine is known by its identity (each kind says its own: drift.sources.engine_kinds) as well
+as its name: when a name (a context that was repointed, a host that was reinstalled) now answers
+with another ID, that engine is reported down with the reason, never merged into the other
+engine's history.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 from drift.errors import DriftError, EngineUnreachable
+from drift.sources import engine_kinds
 from drift.sources.contexts import Endpoint, current_context, endpoint_for, list_contexts
 
-SCHEMES = ("unix", "tcp", "ssh", "npipe", "containerd")
+SCHEMES = engine_kinds.SCHEMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,25 +63,22 @@ def _unique(items: list[EngineSpec]) -> list[EngineSpec]:
 
 def host_name(url: str) -> str:
     """A short, stable name for an engine given by URL: host[:port], or the socket's path."""
-    parsed = urlparse(url)
-    if parsed.scheme not in SCHEMES:
+    name = engine_kinds.host_name(url)
+    if name is None:
         raise DriftError(
             f"--host {url}: use unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST (as DOCKER_HOST), "
             "or containerd:///PATH for containerd's socket"
         )
-    if parsed.scheme in ("unix", "npipe", "containerd"):
-        return parsed.path or url
-    return parsed.netloc or url
+    return name
 
 
 def host_endpoint(url: str, chosen_by: str) -> Endpoint:
     """An engine URL as DOCKER_HOST would give it: TLS for tcp:// when DOCKER_TLS_VERIFY is set
     (certificates from DOCKER_CERT_PATH, else ~/.docker), as the docker CLI does."""
     host_name(url)  # checks the scheme
-    if url.startswith("containerd://"):
-        from drift.sources.containerd import SCHEME, address_of
-
-        return Endpoint("", SCHEME + address_of(url), chosen_by)
+    special = engine_kinds.special_endpoint(url, chosen_by)
+    if special is not None:
+        return special
     if url.startswith("ssh://"):
         try:
             import paramiko  # noqa: F401  (docker-py needs it for ssh://, even when it runs the ssh client)
@@ -120,35 +118,6 @@ def from_config(path: str) -> list[EngineSpec]:
     return out
 
 
-PODMAN = "podman:"
-
-
-def engine_id(engine: Any, info: dict[str, Any]) -> str | None:
-    """Who an engine is, stable from run to run. Docker keeps an ID per installation (its
-    engine-id file); Podman's Docker-compatible API answers `info` with a new random ID on every
-    call, so a Podman service is known by its host name and storage root instead
-    ("podman:HOST:/var/lib/containers/storage"; a rootless one's root is in the user's home).
-    containerd keeps a UUID of its own in its root (Introspection/Server, 1.6 and later): its
-    `info` answers "containerd:UUID"."""
-    if is_podman(engine):
-        return f"{PODMAN}{info.get('Name') or '?'}:{info.get('DockerRootDir') or '?'}"
-    return info.get("ID") or None
-
-
-def is_podman(engine: Any) -> bool:
-    return bool(getattr(engine, "podman", False))
-
-
-def _same_kind(known_id: str, new_id: str) -> bool:
-    """IDs that can be compared: a Podman service recorded before drift knew Podman's IDs
-    change at every call has a random one on record, which tells nothing."""
-    return known_id.startswith(PODMAN) == new_id.startswith(PODMAN)
-
-
-def _kind(engine_id: str) -> str:
-    return "containerd" if engine_id.startswith("containerd:") else "Docker engine"
-
-
 def identify(engine: Any, spec: EngineSpec, known_id: str | None) -> dict[str, Any]:
     """The `engines[]` entry of one engine: asks `docker info`; checks the ID against the store's."""
     out: dict[str, Any] = {
@@ -160,7 +129,7 @@ def identify(engine: Any, spec: EngineSpec, known_id: str | None) -> dict[str, A
     }
     try:
         info = engine.api.info()
-        out["id"] = engine_id(engine, info)
+        out["id"] = engine_kinds.identity(engine, info)
     except EngineUnreachable as exc:
         return {**out, "status": "down", "error": str(exc)}
     except Exception as exc:  # the engine answered something we cannot read, or not in time
@@ -169,12 +138,12 @@ def identify(engine: Any, spec: EngineSpec, known_id: str | None) -> dict[str, A
             "status": "down",
             "error": f"the engine at {spec.endpoint.describe()} did not answer 'info': {exc}",
         }
-    if known_id and out["id"] and known_id != out["id"] and _same_kind(known_id, out["id"]):
+    if known_id and out["id"] and known_id != out["id"] and engine_kinds.comparable(known_id, out["id"]):
         out.update(
             status="down",
             changed=True,
             error=(
-                f"engine {spec.name!r} now answers as another {_kind(out['id'])} (ID {out['id']}, "
+                f"engine {spec.name!r} now answers as another {engine_kinds.kind_of(engine)} (ID {out['id']}, "
                 f"recorded as {known_id}); its history was not merged with it: if the move is intended, "
                 "name the new engine ([[engine]] name = ... in drift.toml, or --host URL)"
             ),

@@ -96,25 +96,13 @@ def list_contexts() -> list[str]:
     return [DEFAULT_CONTEXT, *sorted(names)]
 
 
-def podman_sockets() -> list[tuple[str, str]]:
-    """(URL, how it was found) of Podman's API socket for this user, in the order Podman's own
-    clients look: CONTAINER_HOST, then the rootless socket under XDG_RUNTIME_DIR (else
-    /run/user/UID), then the rootful /run/podman/podman.sock (root only)."""
-    out = []
-    if os.environ.get("CONTAINER_HOST", "").startswith("unix://"):
-        out.append((os.environ["CONTAINER_HOST"], "CONTAINER_HOST"))
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
-    out.append((f"unix://{runtime}/podman/podman.sock", "the rootless Podman socket"))
-    if os.getuid() == 0:
-        out.append(("unix:///run/podman/podman.sock", "the Podman socket"))
-    return out
-
-
 def default_host(docker_socket: str = DEFAULT_HOST) -> tuple[str, str]:
     """(URL, how it was chosen) when nothing names an engine: Docker's socket, or on a host
     without one (a Podman host), the first Podman socket that exists."""
     if not os.path.exists(docker_socket.removeprefix("unix://")):
-        for url, found_by in podman_sockets():
+        from drift.sources.podman import sockets
+
+        for url, found_by in sockets():
             if os.path.exists(url.removeprefix("unix://")):
                 return url, f"{found_by}; no Docker socket"
     return docker_socket, "default"

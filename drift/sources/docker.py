@@ -23,6 +23,7 @@ from typing import Any, BinaryIO, cast
 
 from drift.errors import CorruptArchive, DriftError, EngineUnreachable, TargetNotFound
 from drift.model import ImageConfig, Target
+from drift.sources import podman
 from drift.sources.contexts import Endpoint, current_endpoint
 from drift.sources.fs import Layer
 from drift.sources.layers import DirLayer
@@ -111,9 +112,17 @@ class Engine:
                 raise
             except Exception:  # an engine without `version` is no Podman we know
                 version = {}
-            components = (version.get("Components") or []) if isinstance(version, dict) else []
-            self._podman = any(isinstance(c, dict) and str(c.get("Name", "")).startswith("Podman") for c in components)
+            self._podman = podman.is_podman(version)
         return self._podman
+
+    @property
+    def kind(self) -> str:
+        return "Podman service" if self.podman else "Docker engine"
+
+    def identity(self, info: dict[str, Any]) -> str | None:
+        """Who this engine is, stable from run to run: Docker's engine ID (its engine-id file),
+        or a Podman service's host name and storage root."""
+        return podman.identity(info) if self.podman else (info.get("ID") or None)
 
     @property
     def local(self) -> bool:
@@ -519,38 +528,9 @@ def container_source(
     )
 
 
-# What Podman adds to every container's config that its image did not set (and `podman
-# commit` does not keep, or keeps as the image's): the engine's doing, not the user's.
-_PODMAN_ENV = {"container": ("podman", "oci"), "TERM": ("xterm",), "HOME": None, "HOSTNAME": None}
-
-
 def _run_config(engine: Engine, attrs: dict[str, Any], image_attrs: dict[str, Any]) -> dict[str, Any] | None:
     config = attrs.get("Config")
-    return _without_podman_defaults(config, image_attrs.get("Config")) if engine.podman else config
-
-
-def _without_podman_defaults(config: dict[str, Any] | None, image: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A Podman container's config without the defaults Podman puts in every one: env
-    `container=podman`, `TERM=xterm`, `HOME` and `HOSTNAME` (the container's host name), and
-    StopSignal 15 (SIGTERM, the default), each only when its image does not set it."""
-    if not isinstance(config, dict):
-        return config
-    image = image or {}
-    image_env = {str(e).split("=", 1)[0] for e in image.get("Env") or ()}
-    env = []
-    for item in config.get("Env") or ():
-        key, _, value = str(item).partition("=")
-        if key in _PODMAN_ENV and key not in image_env:
-            allowed = _PODMAN_ENV[key]
-            if key == "HOSTNAME":
-                allowed = (str(config.get("Hostname") or ""),)
-            if allowed is None or value in allowed:
-                continue
-        env.append(item)
-    out = {**config, "Env": env}
-    if str(config.get("StopSignal") or "") in ("15", "SIGTERM") and not image.get("StopSignal"):
-        out["StopSignal"] = None
-    return out
+    return podman.without_run_defaults(config, image_attrs.get("Config")) if engine.podman else config
 
 
 def _container_upper(engine: Engine, attrs: dict[str, Any], stack: contextlib.ExitStack, label: str) -> Layer:

@@ -163,3 +163,24 @@ def test_no_circle_through_imports_in_functions_but_the_known() -> None:
     assert not new, f"import circle(s): {_show(new)}"
     gone = KNOWN - set(circles)
     assert not gone, f"circle(s) in KNOWN no longer there: take them out: {[sorted(g) for g in gone]}"
+
+
+# Engine kinds are rooms (issue 17, item 6): the Docker API (docker.py, dockerlib.py), Podman
+# (podman.py) and containerd (containerd/) are reached from above sources/ only through the one
+# interface (drift.sources, sources.engine_kinds, and the engine object it hands out).
+KIND_MODULES = ("drift.sources.docker", "drift.sources.podman", "drift.sources.containerd")
+# report/targets.py reads the Docker SDK's error classes to word an engine's refusal
+KIND_ALLOWED = {("drift.report.targets", "drift.sources.dockerlib")}
+
+
+def test_nothing_above_sources_imports_an_engine_kind() -> None:
+    modules = _modules()
+    found = []
+    for name, path in sorted(modules.items()):
+        if name == "drift.sources" or name.startswith("drift.sources."):
+            continue
+        for target in sorted(_edges(name, path, modules, in_functions=True)):
+            kind = target.startswith(KIND_MODULES) or target == "drift.sources.dockerlib"
+            if kind and (name, target) not in KIND_ALLOWED:
+                found.append(f"{name} -> {target}")
+    assert not found, "engine kinds reached past drift.sources.engine_kinds: " + ", ".join(found)

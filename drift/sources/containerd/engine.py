@@ -249,6 +249,12 @@ class Engine:
     prefix = "containerd"  # the target prefix that names this engine's containers
     podman = False
     local = True
+    kind = "containerd"
+
+    @staticmethod
+    def identity(info: dict[str, Any]) -> str | None:
+        """containerd's own UUID, kept in its root ("containerd:UUID", from `api.info()`)."""
+        return info.get("ID") or None
 
     def __init__(self, endpoint: Endpoint | None = None, *, namespace: str | None = None, timeout: float = 120) -> None:
         self.endpoint = endpoint or endpoint_from_env()
