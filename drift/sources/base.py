@@ -34,8 +34,12 @@ def _tagged(attrs: dict[str, Any]) -> bool:
 
 
 def _name(attrs: dict[str, Any]) -> str:
+    """An image's name: one of its tags, the same whatever order the engine lists them in; a
+    name of this machine's (no registry host) before a copy tagged for a registry."""
     tags = [t for t in attrs.get("RepoTags") or () if t != "<none>:<none>"]
-    return tags[0] if tags else short_id(attrs["Id"])
+    if not tags:
+        return short_id(attrs["Id"])
+    return min(tags, key=lambda t: (_repository(t).split("/", 1)[0] != "docker.io" and "/" in t, t))
 
 
 def _layers(attrs: dict[str, Any]) -> list[str]:

@@ -24,3 +24,16 @@ CASES = [
 @pytest.mark.parametrize(("name", "digests", "expected"), CASES)
 def test_only_the_names_own_repository_pins_it(name: str, digests: list[str] | None, expected: str | None) -> None:
     assert repo_digest(name, digests) == expected
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        ["127.0.0.1:45123/base:1", "drift-base:bookworm"],
+        ["drift-base:bookworm", "127.0.0.1:45123/base:1"],
+    ],
+)
+def test_an_image_tagged_twice_is_named_alike_whatever_the_order(tags: list[str]) -> None:
+    from drift.sources.base import _name
+
+    assert _name({"RepoTags": tags, "Id": "sha256:" + "a" * 64}) == "drift-base:bookworm"
