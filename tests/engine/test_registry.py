@@ -259,3 +259,22 @@ def test_a_local_inspect_imports_no_registry_or_zstd_code(base_image: str) -> No
     assert "drift.sources.docker" in proc.stderr  # -X importtime lists what was imported
     for module in ("zstandard", "drift.sources.registry", "drift.sources.zstd"):
         assert module not in proc.stderr
+
+
+def test_a_base_pushed_to_a_registry_keeps_its_own_name_and_no_foreign_digest(
+    pushed: dict[str, str], base_image: str, df_image: str, tmp_path: Path
+) -> None:
+    """Pushing the base (tagged HOST/drift-test-base) gives it a second tag and that registry's
+    RepoDigest: the base is still named by its own tag, and never pinned FROM NAME@(the other
+    repository's digest), which a build would look up under NAME (on Docker Hub)."""
+    tags = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{json .RepoDigests}}", base_image], capture_output=True, text=True
+    ).stdout
+    assert pushed["base"].split(":")[0].rsplit("/", 1)[0] in tags  # the push did give it a foreign digest
+    doc = inspect_json(df_image)
+    assert doc["base"]["name"] == base_image
+    assert doc["base"]["digest"] is None
+    out = tmp_path / "snap"
+    run_drift("snapshot", df_image, "-o", str(out), check=0)
+    first = (out / "Dockerfile").read_text().splitlines()
+    assert f"FROM {base_image}" in first, first[:5]
