@@ -119,9 +119,8 @@ def _file_state(f: FileChange) -> dict[str, Any]:
 
 def delta_file_finding(f: FileChange) -> Finding:
     """The finding of an unexplained file change against the base (`drift diff` TARGET mode,
-    and what `drift inspect` rates: drift.severity.rate_change)."""
-    detail = f"{f.change}: package file modified ({f.package_file.package})" if f.package_file else f.change
-    return Finding("file", None, f.path, None, f.desc(), detail=detail)
+    and what `drift inspect` rates: FileChange.severity)."""
+    return f.as_finding()
 
 
 def compare_files(expected: Inventory, actual: Inventory) -> list[Finding]:

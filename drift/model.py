@@ -285,9 +285,14 @@ class FileChange:
     @property
     def severity(self) -> Severity | None:
         """An unexplained change rated as the finding `drift diff` makes of it; None otherwise."""
-        from drift.severity import rate_change
+        return self.as_finding().severity if self.klass == "unexplained" else None
 
-        return rate_change(self)
+    def as_finding(self) -> Finding:
+        """The finding of this change against the base (`drift diff` TARGET mode, and what
+        `drift inspect` rates)."""
+        pf = self.package_file
+        detail = f"{self.change}: package file modified ({pf.package})" if pf else self.change
+        return Finding("file", None, self.path, None, self.desc(), detail=detail)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from drift.model import FileChange, Finding
+    from drift.model import Finding
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")  # most serious first
@@ -339,30 +339,30 @@ def reason(f: Finding) -> str:
     return rule(f).reason
 
 
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What the rules read of a finding, for one given as JSON (drift.model is not imported:
+    its findings ask this module for their severity)."""
+
+    category: str
+    manager: str | None
+    name: str
+    expected: Any
+    actual: Any
+    detail: str | None
+
+
 def rate_json(data: dict[str, Any]) -> Severity:
     """The severity of a finding given as its JSON (a stored report finding)."""
-    from drift.model import Finding
-
-    return rate(
-        Finding(
-            data.get("category") or "unknown",
-            data.get("manager"),
-            str(data.get("name") or ""),
-            data.get("expected"),
-            data.get("actual"),
-            detail=data.get("detail"),
-        )
+    stored = _Stored(
+        str(data.get("category") or "unknown"),
+        data.get("manager"),
+        str(data.get("name") or ""),
+        data.get("expected"),
+        data.get("actual"),
+        data.get("detail"),
     )
-
-
-def rate_change(change: FileChange) -> Severity | None:
-    """An unexplained file change of `drift inspect`, rated as the finding `drift diff` makes of it
-    (drift.compare.delta_file_finding); None for files a package or the engine explains."""
-    from drift.compare import delta_file_finding
-
-    if change.klass != "unexplained":
-        return None
-    return rate(delta_file_finding(change))
+    return rate(stored)  # type: ignore[arg-type]  # the rules read only these fields
 
 
 def at_least(severity: str | None, floor: str) -> bool:

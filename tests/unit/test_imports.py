@@ -22,11 +22,7 @@ PACKAGE = ROOT / "drift"
 
 # Circles through imports inside functions that are still there (issue 20, item 3: rooms by
 # command), each with why it is there.
-KNOWN = {
-    # Finding.severity and FileChange.severity (model) ask the rule table (severity), which makes
-    # Findings (model) and rates a file change as compare's finding of it.
-    frozenset({"drift.compare", "drift.model", "drift.severity"}),
-}
+KNOWN: set[frozenset[str]] = set()
 
 
 def _modules() -> dict[str, Path]:
