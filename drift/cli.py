@@ -221,7 +221,7 @@ def snapshot(
     platform: PlatformOpt = None,
 ) -> None:
     """Write a Dockerfile (and build context) that rebuilds a container or image."""
-    from drift import snapshot as snap
+    import drift.snapshot.plan as snap
     from drift.dockerfile import generate
     from drift.inventory import inspect_target
     from drift.output import atomic_dir
@@ -282,10 +282,10 @@ def _report_left_out(plan) -> None:  # type: ignore[no-untyped-def]
 
 def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no_cache: bool, keep_image: bool) -> None:  # type: ignore[no-untyped-def]
     from drift.model import short_id
+    from drift.rebuild import verify_rebuild
     from drift.render.findings import findings_sections
     from drift.render.table import render_sections
     from drift.secrets import redact_findings
-    from drift.verify import verify_rebuild
 
     inv = insp.inventory
     tag = tag or f"drift-verify:{short_id(inv.target.id) or 'snapshot'}"
@@ -394,7 +394,7 @@ def diff(
     platform: PlatformOpt = None,
 ) -> None:
     """Audit an image against the Dockerfile that claims to describe it (or against another target)."""
-    from drift.diffcmd import apply_fix, build_args, parse_fail_on, run_audit
+    from drift.diff.command import apply_fix, build_args, parse_fail_on, run_audit
     from drift.render import json as json_render
     from drift.render import junit, sarif
     from drift.render.findings import render_markdown, render_table

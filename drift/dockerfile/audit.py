@@ -17,7 +17,7 @@ from drift.dockerfile.audit_files import config_findings, file_findings
 from drift.dockerfile.audit_pip import pip_findings
 from drift.dockerfile.declared import Declaration
 from drift.dockerfile.deps import ORPHAN, AptIndex, attribute_apt, attribute_pip, by_label, pip_key
-from drift.dockerfile.history import Evidence
+from drift.dockerfile.evidence import Evidence
 from drift.inventory import Inspection
 from drift.inventory.apt import INFO
 from drift.model import Finding
@@ -77,7 +77,7 @@ def _history_settles(insp: Inspection, decl: Declaration, history: Evidence, f: 
 
 def _history_explains(insp: Inspection, history: Evidence, f: Finding) -> bool:
     """Whether the image's history ties what an undocumented package or an added account finding
-    is about to a layer a Dockerfile line made (drift.dockerfile.history): that line installed
+    is about to a layer a Dockerfile line made (drift.dockerfile.evidence): that line installed
     it, though its text does not say so (a build tool, a script, a package manager drift does
     not read). What the Dockerfile contradicts (a package it removes, a version it pins, a
     package missing) is never taken from history."""

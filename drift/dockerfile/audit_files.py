@@ -13,7 +13,7 @@ from drift.dockerfile.audit_apt import first
 from drift.dockerfile.context import BuildContext
 from drift.dockerfile.coverage import Coverage, Placed
 from drift.dockerfile.declared import At, Declaration
-from drift.dockerfile.history import Evidence
+from drift.dockerfile.evidence import Evidence
 from drift.inventory import Inspection, apt
 from drift.inventory.files import GENERATED, content_sha256
 from drift.model import FileChange, Finding, Inventory, clean_workdir, engine_made_config
@@ -23,7 +23,7 @@ from drift.sources.fs import View
 def file_findings(
     insp: Inspection, decl: Declaration, context: str | None, history: Evidence | None = None
 ) -> list[Finding]:
-    """HISTORY (drift.dockerfile.history): a change in a layer the image's history says a line
+    """HISTORY (drift.dockerfile.evidence): a change in a layer the image's history says a line
     made is that line's (a RUN's anywhere, a COPY/ADD's under its destination). Files a COPY
     placed are still checked against the build context."""
     ctx = BuildContext(context) if context and os.path.isdir(context) else None

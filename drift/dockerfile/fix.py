@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from drift.diff import DiffResult
+from drift.diff.modes import DiffResult
 from drift.dockerfile.escape import comment, has_control
 from drift.dockerfile.parse import Dockerfile
 from drift.model import Finding

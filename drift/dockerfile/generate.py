@@ -5,7 +5,7 @@ from __future__ import annotations
 from drift import __version__
 from drift.dockerfile import escape
 from drift.dockerfile.escape import comment
-from drift.snapshot import AptPlan, PipEnvPlan, Plan
+from drift.snapshot.plan import AptPlan, PipEnvPlan, Plan
 
 INDENT = "      "
 

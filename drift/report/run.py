@@ -199,7 +199,7 @@ def _read_in_workers(
     states: list[_Engine], todo: list[tuple[int, worker.Job]], reader: Any, jobs: int, progress: Progress
 ) -> None:
     # imported once here, before the workers fork (each would import them again)
-    import drift.diff
+    import drift.diff.modes
     import drift.inventory
     import drift.report.baseline  # noqa: F401
 

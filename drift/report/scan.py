@@ -31,7 +31,7 @@ class DockerfileMap:
     image: str  # glob over image names
     path: str
     build_args: tuple[tuple[str, str], ...] = ()
-    history_evidence: bool = True  # the image's history as evidence (drift.dockerfile.history)
+    history_evidence: bool = True  # the image's history as evidence (drift.dockerfile.evidence)
 
 
 @dataclass(slots=True)
@@ -78,7 +78,7 @@ def scan(
 def _container(
     engine: Any, target: Selected, stack: contextlib.ExitStack, scanner: Scanner, kept: list[Inspection]
 ) -> Scanned:
-    from drift.diff import from_delta
+    from drift.diff.modes import from_delta
     from drift.inventory import inspect_target
 
     prefix = getattr(engine, "prefix", "container")  # containerd's engine names its containers containerd:ID
@@ -178,7 +178,7 @@ def dockerfile_for(engine: Any, target: Selected, maps: list[DockerfileMap], pro
 def _image_vs_dockerfile(
     target: Selected, mapping: DockerfileMap, stack: contextlib.ExitStack, scanner: Scanner, kept: list[Inspection]
 ) -> Scanned:
-    from drift.diff import run_diff
+    from drift.diff.modes import run_diff
 
     if not os.path.isfile(mapping.path):
         raise DriftError(f"the Dockerfile {mapping.path} mapped to {target.name} does not exist")

@@ -8,7 +8,7 @@ import json
 import tarfile
 
 from drift.compare import compare_accounts
-from drift.diff import from_delta
+from drift.diff.modes import from_delta
 from drift.dockerfile.shell import analyse
 from drift.dockerfile.shell_accounts import TABLES, getopt_long, read
 from drift.inventory import accounts, files, users

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from drift import snapshot
+import drift.snapshot.plan as snapshot
 from drift.dockerfile import escape, generate
 from drift.inventory import Inspection
 from drift.model import BaseRef, FileChange, ImageConfig, Inventory, Target
@@ -120,7 +120,7 @@ def test_cmd_and_entrypoint_overrides(tmp_path: Path) -> None:
 
 
 def test_verify_file_detail_says_which_lines_differ() -> None:
-    from drift.filediff import describe
+    from drift.diff.file_lines import describe
 
     before = ["root:x:0:", "zeta:x:3002:bob", "alpha:x:3000:bob"]
     after = ["root:x:0:", "alpha:x:3000:bob", "zeta:x:3002:bob"]

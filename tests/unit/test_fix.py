@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drift.diff import DiffResult
+from drift.diff.modes import DiffResult
 from drift.dockerfile.fix import reconcile
 from drift.dockerfile.parse import parse
 from drift.model import Finding, Target

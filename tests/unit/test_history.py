@@ -7,7 +7,7 @@ The classic builder's strings are recorded from images built on this project's e
 
 from __future__ import annotations
 
-from drift.dockerfile.history import Evidence, Made, layer_rows, match
+from drift.dockerfile.evidence import Evidence, Made, layer_rows, match
 from drift.dockerfile.parse import parse
 from drift.dockerfile.resolve import resolve
 from drift.sources import RawHistory
@@ -217,7 +217,7 @@ def test_explaining_by_layer() -> None:
 
 def test_a_stop_message_never_shows_build_arg_values() -> None:
     """The classic builder records build args with their values (`|1 TOKEN=... /bin/sh -c ...`)."""
-    from drift.dockerfile.history import _short
+    from drift.dockerfile.evidence import _short
 
     shown = _short("|1 DEPLOY_TOKEN=build-arg-tok-000 /bin/sh -c useradd -u 1500 appuser")
     assert "build-arg-tok-000" not in shown and "useradd" in shown

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from drift.context import Folder, Item, write
 from drift.errors import OutputError
 from drift.output import atomic_dir, clean_leftovers, write_text
+from drift.snapshot.build_context import Folder, Item, write
 
 
 def _layer(members: list[tuple[str, str, bytes | str | int]]) -> bytes:

@@ -8,7 +8,7 @@ import pytest
 
 from drift import severity
 from drift.compare import delta_file_finding
-from drift.diff import from_delta
+from drift.diff.modes import from_delta
 from drift.model import FileChange, Finding, Inventory, Target
 
 

@@ -12,8 +12,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from drift.diff import DiffResult
-from drift.diffcmd import parse_fail_on
+from drift.diff.command import parse_fail_on
+from drift.diff.modes import DiffResult
 from drift.errors import DriftError
 from drift.model import Finding, Target
 from drift.render import json as json_render

@@ -15,7 +15,7 @@ from drift.dockerfile.audit import audit
 from drift.dockerfile.audit_apt import apt_findings
 from drift.dockerfile.audit_pip import pip_findings
 from drift.dockerfile.declared import Declaration, declare
-from drift.dockerfile.history import Evidence, Made, from_inspection, layer_rows, match
+from drift.dockerfile.evidence import Evidence, Made, from_inspection, layer_rows, match
 from drift.dockerfile.parse import parse
 from drift.dockerfile.resolve import resolve
 from drift.dockerfile.shell import analyse

@@ -1,4 +1,4 @@
-"""The glue of `drift diff` between the command line and drift.diff: --build-arg, --fail-on,
+"""The glue of `drift diff` between the command line and drift.diff.modes: --build-arg, --fail-on,
 .driftignore/--ignore, and --fix/--patch (the report after --fix is the rewritten file's)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from drift import say
-from drift.diff import DEFAULT_FAIL_ON, DiffResult, run_diff
+from drift.diff.modes import DEFAULT_FAIL_ON, DiffResult, run_diff
 from drift.errors import DriftError
 from drift.model import FINDING_CATEGORIES
 from drift.severity import FAIL_ON_PREFIX, SEVERITIES, split_fail_on

@@ -15,8 +15,8 @@ from typing import Any
 
 from drift.buildlog import build_failed
 from drift.compare import compare_inventories
+from drift.diff.file_lines import content_differences
 from drift.errors import BuildFailed
-from drift.filediff import content_differences
 from drift.inventory import Inspection, Scanner, inspect_target
 from drift.model import Finding, short_id
 from drift.progress import Status, status

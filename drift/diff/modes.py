@@ -11,14 +11,14 @@ from typing import Any, Literal
 
 from drift import secrets
 from drift.compare import apt_label, compare_inventories, delta_file_finding, native_arch
+from drift.diff.file_lines import content_differences
 from drift.dockerfile import audit as audit_mod
 from drift.dockerfile.audit_files import copied_differences, listless_findings
 from drift.dockerfile.declared import Declaration, declare
-from drift.dockerfile.history import Evidence, from_inspection
+from drift.dockerfile.evidence import Evidence, from_inspection
 from drift.dockerfile.parse import Dockerfile, parse
 from drift.dockerfile.resolve import chain, heads
 from drift.errors import BaseNotFound, DockerfileError, DriftError
-from drift.filediff import content_differences
 from drift.inventory import Inspection, Scanner, inspect_target, runtime
 from drift.model import FINDING_CATEGORIES, Finding, Inventory, Target
 from drift.severity import SEVERITIES, at_least, split_fail_on
@@ -235,7 +235,7 @@ def _static(
     history: bool | Evidence = True,
 ) -> DiffResult:
     """HISTORY: a change in a layer the image's history ties to a line is that line's
-    (drift.dockerfile.history); an `Evidence` is used as given (the re-audit after `--fix`
+    (drift.dockerfile.evidence); an `Evidence` is used as given (the re-audit after `--fix`
     keeps what the history said of the file the image was built from). `--build` never reads
     the history."""
     base_ref = _base_of(df, base, build_args)
@@ -292,8 +292,8 @@ def _build_mode(
     keep_image: bool,
     build_cache: bool = True,
 ) -> DiffResult:
+    from drift.rebuild import Leftover, build_image, remove_build
     from drift.sources.engine_kinds import default
-    from drift.verify import Leftover, build_image, remove_build
 
     base_ref = _base_of(df, base, build_args)
     context = os.path.dirname(os.path.abspath(df.path))

@@ -3,7 +3,7 @@
     Inspection -> plan (what to install, copy, delete, set; what to leave out) -> files
 
 The plan is plain data (`Plan`); `drift.dockerfile.generate` turns it into text. Nothing
-here talks to Docker; `--verify` lives in `drift.verify`.
+here talks to Docker; `--verify` lives in `drift.rebuild`.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from typing import Any
 
 from drift import secrets
 from drift.compare import apt_label, native_arch
-from drift.context import Folder, Item, Placer
-from drift.context import write as write_context_items
 from drift.dockerfile import escape
 from drift.errors import BaseNotFound
 from drift.inventory import Inspection, users
 from drift.inventory.users import ACCOUNT_PATHS
 from drift.model import AccountChange, AptPackage, FileChange, Inventory, PipPackage, PythonEnv, canonical_name
-from drift.snapconfig import LeftOut, config_lines, env_settings, parse_command
+from drift.snapshot.build_context import Folder, Item, Placer
+from drift.snapshot.build_context import write as write_context_items
+from drift.snapshot.image_config import LeftOut, config_lines, env_settings, parse_command
 
 _IMAGE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*")
 # apt and pip configuration must be in place before packages are installed.
@@ -452,7 +452,7 @@ def _keep_folder_owners(
 def write_context(insp: Inspection, plan_: Plan, root: str) -> None:
     """Copy the planned files into ROOT/files (and ROOT/files-early) with their modes.
 
-    Written under directory descriptors, never through a link (see `drift.context`)."""
+    Written under directory descriptors, never through a link (see `drift.snapshot.build_context`)."""
     items = [
         Item(
             "files-early" if c.early else "files",
