@@ -200,7 +200,7 @@ def _read_in_workers(
 ) -> None:
     # imported once here, before the workers fork (each would import them again)
     import drift.diff.modes
-    import drift.inventory
+    import drift.inventory.inspection
     import drift.report.baseline  # noqa: F401
 
     def end(i: int, finished: worker.Finished) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,17 +57,16 @@ class Selected:
 
 
 def _call(what: str, fn: Any) -> Any:
-    from drift.sources.dockerlib import load
-
-    docker = load()
-
     try:
         return fn()
-    except docker.errors.APIError as exc:
-        raise DriftError(f"the Docker engine refused to {what}: {exc.explanation or exc}") from exc
     except DriftError:
         raise
     except Exception as exc:
+        # the Docker SDK's refusal, when the SDK is in use (an engine of another kind never
+        # loads it: importing it costs a containerd report ~0.1 s)
+        errors = sys.modules.get("docker.errors")
+        if errors is not None and isinstance(exc, errors.APIError):
+            raise DriftError(f"the Docker engine refused to {what}: {exc.explanation or exc}") from exc
         raise EngineUnreachable(f"lost the Docker engine while trying to {what}: {exc}") from exc
 
 
