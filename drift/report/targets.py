@@ -62,11 +62,11 @@ def _call(what: str, fn: Any) -> Any:
     except DriftError:
         raise
     except Exception as exc:
-        # the Docker SDK's refusal, when the SDK is in use (an engine of another kind never
-        # loads it: importing it costs a containerd report ~0.1 s)
+        # a refusal (the SDK's APIError, or drift's own socket reader's ApiError: both say why in
+        # `explanation`); the SDK is never imported for this (a containerd report does not load it)
         errors = sys.modules.get("docker.errors")
-        if errors is not None and isinstance(exc, errors.APIError):
-            raise DriftError(f"the Docker engine refused to {what}: {exc.explanation or exc}") from exc
+        if hasattr(exc, "explanation") or (errors is not None and isinstance(exc, errors.APIError)):
+            raise DriftError(f"the Docker engine refused to {what}: {getattr(exc, 'explanation', '') or exc}") from exc
         raise EngineUnreachable(f"lost the Docker engine while trying to {what}: {exc}") from exc
 
 

@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -90,6 +91,7 @@ class Engine:
 
     def __init__(self, endpoint: Endpoint | None = None, *, timeout: float = 120) -> None:
         self._client: Any = None
+        self._socket: Any = None
         self._endpoint = endpoint
         self.timeout = timeout
         # An image ID names immutable content: its inspection and history are asked once per
@@ -137,33 +139,51 @@ class Engine:
 
     @property
     def api(self) -> Any:
+        """The engine's API: for a local unix socket, drift's own reader of the read calls
+        (docker_socket.py: no SDK import for an inspection or a report), which hands every other
+        call to the SDK's client; else the SDK's client."""
+        if self._socket is None and self.endpoint.host.startswith("unix://"):
+            from drift.sources.docker_socket import SocketApi
+
+            self._socket = SocketApi(
+                self.endpoint.host.removeprefix("unix://"), self.timeout, self._sdk_api, self._unreachable
+            )
+        return self._socket if self._socket is not None else self._sdk_api()
+
+    def _unreachable(self, exc: BaseException) -> Exception:
+        endpoint = self.endpoint
+        return EngineUnreachable(
+            f"cannot reach the Docker engine at {endpoint.describe()}: {_reason(exc)}; {_what_to_do(endpoint)}"
+        )
+
+    def _sdk_api(self) -> Any:
         if self._client is None:
-            endpoint = self.endpoint
             try:
-                client = connect(endpoint, self.timeout)
+                client = connect(self.endpoint, self.timeout)
                 client.ping()
             except Exception as exc:  # docker-py raises DockerException, requests errors, OSError
-                raise EngineUnreachable(
-                    f"cannot reach the Docker engine at {endpoint.describe()}: {_reason(exc)}; {_what_to_do(endpoint)}"
-                ) from exc
+                raise self._unreachable(exc) from exc
             self._client = client
         return self._client.api
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        from drift.sources.dockerlib import load
-
-        docker = load()
+        from drift.sources import docker_socket
 
         api = self.api
         try:
             return fn(api)(*args, **kwargs)
-        except docker.errors.NotFound:
+        except docker_socket.NotFound:
             return None
-        except docker.errors.APIError as exc:
+        except docker_socket.ApiError as exc:
             raise DriftError(f"the Docker engine refused to {what}: {exc.explanation or exc}") from exc
+        except DriftError:
+            raise
         except Exception as exc:
-            if isinstance(exc, DriftError):
-                raise
+            errors = sys.modules.get("docker.errors")  # the SDK's, when the call was its
+            if errors is not None and isinstance(exc, errors.NotFound):
+                return None
+            if errors is not None and isinstance(exc, errors.APIError):
+                raise DriftError(f"the Docker engine refused to {what}: {exc.explanation or exc}") from exc
             raise EngineUnreachable(
                 f"lost the Docker engine at {self.endpoint.describe()} while trying to {what}: {_reason(exc)}"
             ) from exc
