@@ -101,8 +101,9 @@ def _post(url: str, body: bytes, timeout: float) -> str | None:
     return None
 
 
-def send(url: str, doc: dict[str, Any], *, timeout: float = 10.0) -> str | None:
-    """POST the run's news to `url`. None when posted (or nothing to send), else a one-line error."""
+def send(url: str, doc: dict[str, Any], *, timeout: float = 10.0, extra: dict[str, Any] | None = None) -> str | None:
+    """POST the run's news to `url`. None when posted (or nothing to send), else a one-line error.
+    `extra`: keys added to the body (`drift watch` says which rescan it was)."""
     try:
         scheme = urllib.parse.urlsplit(url).scheme
         where = _where(url)
@@ -113,6 +114,7 @@ def send(url: str, doc: dict[str, Any], *, timeout: float = 10.0) -> str | None:
     body = payload(doc)
     if body is None:
         return None
+    body.update(extra or {})
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     outcome: list[str | None] = []
     # The whole POST (DNS, connect, a server that answers one byte at a time) within `timeout`.

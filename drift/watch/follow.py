@@ -1,0 +1,154 @@
+"""Following one engine's events, in a thread of its own, into `Pending`.
+
+    Follower(spec, selection, pending).start()   connect, follow, reconnect; never raises
+
+A Docker engine announces what drift rescans for: an exec session ending (`exec_die`), a copy
+into a container (`extract-to-dir`, what `docker cp` makes), a commit and a start; an exec
+starting (`exec_start`) makes a waiting scan wait for it to end, and `destroy` drops one. The
+events are asked with the selection's label filters, so an engine's other containers cost
+nothing; `name=`/`ancestor=` filters are applied when the container is scanned.
+
+When the stream ends (the engine restarts, the socket goes away) the follower reconnects with a
+growing pause (0.5 s doubling up to 15 s), asking the events since the last one it saw, then
+notes one catch-up of its engine: a pass over the whole selection, which finds what changed
+while nobody listened (the quick signature keeps unchanged containers cheap).
+
+containerd has no Docker events API here: a containerd engine is polled instead, one catch-up
+every `poll` seconds (and one when it answers again after being down).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Any
+
+from drift.report.engines import EngineSpec
+from drift.report.targets import Selection
+from drift.watch.pending import CATCH_UP, Pending
+
+# the engine's event -> the trigger drift names it by
+TRIGGERS = {"exec_die": "exec", "extract-to-dir": "copy", "commit": "commit", "start": "start"}
+HOLDS = ("exec_start", "exec_create")
+FORGETS = ("destroy",)
+EVENTS = (*TRIGGERS, *HOLDS, *FORGETS)
+BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+
+
+def event_filters(selection: Selection) -> dict[str, list[str]]:
+    """What the engine is asked to send: container events of these kinds, with the selection's labels."""
+    out: dict[str, list[str]] = {"type": ["container"], "event": list(EVENTS)}
+    labels = selection.filter_dict().get("label")
+    if labels:
+        out["label"] = labels
+    return out
+
+
+class Follower:
+    def __init__(self, spec: EngineSpec, selection: Selection, pending: Pending, *, since: float, poll: float) -> None:
+        self.spec = spec
+        self.selection = selection
+        self.pending = pending
+        self.since = since  # unix time: events from here on
+        self.poll = poll
+        self.connected = threading.Event()  # the stream is open now
+        self.reconnects = 0
+        self.last_error = ""
+        self._stop = threading.Event()
+        self._stream: Any = None
+        self._thread = threading.Thread(target=self._run, name=f"drift-watch-{spec.name}", daemon=True)
+        self.containerd = spec.endpoint.host.startswith("containerd:")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        stream = self._stream
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()  # unblocks the thread's read
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        failures = 0
+        first = True
+        while not self._stop.is_set():
+            try:
+                if self.containerd:
+                    self._poll(first)
+                else:
+                    self._follow(first)
+            except Exception as exc:  # anything the client raises: the engine is gone for now
+                self.last_error = " ".join(str(exc).split())[:300] or type(exc).__name__
+            was = self.connected.is_set()
+            self.connected.clear()
+            if self._stop.is_set():
+                break
+            if was:
+                failures = 0
+            first = False
+            pause = BACKOFF[min(failures, len(BACKOFF) - 1)]
+            failures += 1
+            self.reconnects += 1
+            self._stop.wait(pause)
+
+    def _follow(self, first: bool) -> None:
+        from drift.sources.docker import connect
+
+        client = connect(self.spec.endpoint, timeout=30)
+        try:
+            client.ping()
+            since = self.since
+            stream = client.api.events(decode=True, filters=event_filters(self.selection), since=int(since))
+            self._stream = stream
+            self.connected.set()
+            if not first:
+                # what happened while nobody listened (an engine restart forgets its events)
+                self.pending.note(self.spec.name, CATCH_UP, "", "reconnect", time.monotonic(), delay=0.0)
+            for event in stream:
+                if self._stop.is_set():
+                    break
+                self._take(event)
+        finally:
+            self._stream = None
+            with contextlib.suppress(Exception):
+                client.close()
+
+    def _take(self, event: dict[str, Any]) -> None:
+        if not isinstance(event, dict):
+            return
+        when = event.get("timeNano")
+        if isinstance(when, int):
+            self.since = max(self.since, when / 1e9)
+        action = str(event.get("Action") or event.get("status") or "").split(":", 1)[0].strip()
+        actor = event.get("Actor") or {}
+        cid = str(actor.get("ID") or event.get("id") or "")
+        if not cid:
+            return
+        name = str((actor.get("Attributes") or {}).get("name") or "")
+        now = time.monotonic()
+        if action in TRIGGERS:
+            self.pending.note(self.spec.name, cid, name, TRIGGERS[action], now)
+        elif action in HOLDS:
+            self.pending.hold(self.spec.name, cid, now)
+        elif action in FORGETS:
+            self.pending.forget(self.spec.name, cid)
+
+    def _poll(self, first: bool) -> None:
+        from drift.sources import make_engine
+
+        engine = make_engine(self.spec.endpoint, timeout=30)
+        try:
+            engine.api.info()
+            self.connected.set()
+            if not first:
+                self.pending.note(self.spec.name, CATCH_UP, "", "reconnect", time.monotonic(), delay=0.0)
+            while not self._stop.wait(self.poll):
+                engine.api.info()  # raises when it went away: the loop above reconnects
+                self.pending.note(self.spec.name, CATCH_UP, "", "poll", time.monotonic(), delay=0.0)
+        finally:
+            engine.close()
