@@ -86,9 +86,7 @@ def watch(
             help="An engine URL (unix://, tcp://, ssh://user@host; containerd:///PATH, polled), repeatable.",
         ),
     ] = None,
-    jobs: Annotated[
-        int, typer.Option("--jobs", "-j", metavar="N", help="Engines read at once in the first run.")
-    ] = 4,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", help="Engines read at once in the first run.")] = 4,
     engine_timeout: Annotated[
         float,
         typer.Option(

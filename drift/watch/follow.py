@@ -46,8 +46,18 @@ def event_filters(selection: Selection) -> dict[str, list[str]]:
 
 
 class Follower:
-    def __init__(self, spec: EngineSpec, selection: Selection, pending: Pending, *, since: float, poll: float) -> None:
+    def __init__(
+        self,
+        spec: EngineSpec,
+        selection: Selection,
+        pending: Pending,
+        *,
+        since: float,
+        poll: float,
+        announce: str | None = None,
+    ) -> None:
         self.spec = spec
+        self.announce = announce  # a catch-up to note once connected the first time (a reload's)
         self.selection = selection
         self.pending = pending
         self.since = since  # unix time: events from here on
@@ -103,12 +113,9 @@ class Follower:
         try:
             client.ping()
             since = self.since
-            stream = client.api.events(decode=True, filters=event_filters(self.selection), since=int(since))
+            stream = client.api.events(decode=True, filters=event_filters(self.selection), since=f"{since:.9f}")
             self._stream = stream
-            self.connected.set()
-            if not first:
-                # what happened while nobody listened (an engine restart forgets its events)
-                self.pending.note(self.spec.name, CATCH_UP, "", "reconnect", time.monotonic(), delay=0.0)
+            self._connected(first)
             for event in stream:
                 if self._stop.is_set():
                     break
@@ -117,6 +124,13 @@ class Follower:
             self._stream = None
             with contextlib.suppress(Exception):
                 client.close()
+
+    def _connected(self, first: bool) -> None:
+        self.connected.set()
+        trigger = "reconnect" if not first else self.announce
+        if trigger:
+            # what happened while nobody listened (an engine restart forgets its events)
+            self.pending.note(self.spec.name, CATCH_UP, "", trigger, time.monotonic(), delay=0.0)
 
     def _take(self, event: dict[str, Any]) -> None:
         if not isinstance(event, dict):
@@ -144,9 +158,7 @@ class Follower:
         engine = make_engine(self.spec.endpoint, timeout=30)
         try:
             engine.api.info()
-            self.connected.set()
-            if not first:
-                self.pending.note(self.spec.name, CATCH_UP, "", "reconnect", time.monotonic(), delay=0.0)
+            self._connected(first)
             while not self._stop.wait(self.poll):
                 engine.api.info()  # raises when it went away: the loop above reconnects
                 self.pending.note(self.spec.name, CATCH_UP, "", "poll", time.monotonic(), delay=0.0)

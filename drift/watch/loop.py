@@ -147,13 +147,13 @@ class Watch:
         )
         return self.stop_code if self.stop_code is not None else 0
 
-    def _follow(self, since: float) -> None:
+    def _follow(self, since: float, announce: str | None = None) -> None:
         engines = self._specs()
         for f in self.followers.values():
             f.stop()
         self.followers = {}
         for spec in engines:
-            f = Follower(spec, self.opts.selection, self.pending, since=since, poll=self.s.poll)
+            f = Follower(spec, self.opts.selection, self.pending, since=since, poll=self.s.poll, announce=announce)
             self.followers[spec.name] = f
             f.start()
 
@@ -173,9 +173,10 @@ class Watch:
             return
         self.opts, self.url = opts, url
         print("drift watch: configuration reloaded", file=sys.stderr)
-        self._follow(since=time.time())
-        for spec in self._specs():  # the selection may have changed: one pass over it
-            self.pending.note(spec.name, CATCH_UP, "", "reload", time.monotonic(), delay=0.0)
+        for name in self.followers:
+            self.pending.drop_engine(name)
+        # the selection may have changed: one pass over it on each engine, once it answers
+        self._follow(since=time.time(), announce="reload")
 
     # ---- one scan -----------------------------------------------------------------------
     def _scan_guarded(self, item: Due | None) -> None:

@@ -57,17 +57,18 @@ class Pending:
         with self._cond:
             return len(self._items)
 
-    def note(self, engine: str, container: str, name: str, trigger: str, now: float, *, delay: float | None = None) -> None:
+    def note(
+        self, engine: str, container: str, name: str, trigger: str, now: float, *, delay: float | None = None
+    ) -> None:
         wait = self.settle if delay is None else delay
         with self._cond:
             self.received += 1
             key = (engine, container)
             item = self._items.get(key)
-            if item is None:
-                if len(self._items) >= self.limit and container != CATCH_UP:
-                    self._fold(engine, now)
-                    key = (engine, CATCH_UP)
-                    item = self._items.get(key)
+            if item is None and len(self._items) >= self.limit and container != CATCH_UP:
+                self._fold(engine, now)
+                key = (engine, CATCH_UP)
+                item = self._items.get(key)
             if item is None:
                 item = Due(engine, key[1], name if key[1] != CATCH_UP else "", first=now, deadline=now + wait)
                 self._items[key] = item
