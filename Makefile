@@ -7,13 +7,14 @@ STAMP   = $(VENV)/.installed-stamp
 BASE   ?= drift-base:bookworm
 export DRIFT_BASE_IMAGE = $(BASE)
 
-.PHONY: help venv engine base chromium test test-unit demo lint format bytecode bench bench-fleet bench-multi bench-node bench-packages corpus proto clean
+.PHONY: help venv engine base chromium test test-unit demo lint format bytecode bench bench-fleet bench-multi bench-node bench-packages bench-watch corpus proto clean
 
 help:
 	@echo "make demo   - the story drift exists for, on a real engine"
 	@echo "make test   - the whole test suite (starts an engine and builds base images if needed)"
 	@echo "make lint   - ruff and mypy"
-	@echo "make bench  - drift side by side with syft, drift report with a shell loop, over two engines, and debsums"
+	@echo "make bench  - drift side by side with syft, drift report with a shell loop, over two engines, and debsums;"
+	@echo "              drift watch: exec-to-webhook latency and a 10,000-event soak"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +64,10 @@ bench: venv base bytecode
 	$(BIN)/python bench/multi.py
 	$(BIN)/python bench/packages.py
 	$(BIN)/python bench/node.py
+	$(BIN)/python bench/watch.py
+
+bench-watch: venv base bytecode
+	$(BIN)/python bench/watch.py
 
 bench-packages: venv base bytecode
 	$(BIN)/python bench/packages.py

@@ -93,9 +93,6 @@ def test_only_changes_named_by_notify_on_of_targets_seen_before_are_posted() -> 
 
 
 def test_other_commands_never_import_the_watch() -> None:
-    code = (
-        "import sys\nfrom drift.cli import app\n"
-        "print(sorted(m for m in sys.modules if m.startswith('drift.watch')))"
-    )
+    code = "import sys\nfrom drift.cli import app\nprint(sorted(m for m in sys.modules if m.startswith('drift.watch')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['drift.watch', 'drift.watch.cli']"
