@@ -99,7 +99,8 @@ class Watcher:
         try:
             return self.lines.get(timeout=timeout)
         except queue.Empty:
-            raise SystemExit(f"bench/watch.py: no line from drift watch in {timeout} s: {''.join(self.err)[-2000:]}")
+            why = "".join(self.err)[-2000:]
+            raise SystemExit(f"bench/watch.py: no line from drift watch in {timeout} s: {why}") from None
 
     def rss_kb(self) -> int:
         with open(f"/proc/{self.proc.pid}/status") as fh:

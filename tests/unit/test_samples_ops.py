@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import ROOT
 
 OPS = ROOT / "samples" / "ops"
+UNITS = ("drift-report.service", "drift-report.timer", "drift-watch.service")
 
 
 def _unit(path: Path) -> dict[str, dict[str, list[str]]]:
@@ -85,12 +86,11 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     if not shutil.which("systemd-analyze"):
         pytest.skip("systemd-analyze is not installed")
     drift = Path(sys.executable).with_name("drift")
-    for name in ("drift-report.service", "drift-report.timer", "drift-watch.service"):
+    for name in UNITS:
         text = (OPS / name).read_text().replace("/usr/local/bin/drift", str(drift))  # verify wants the binary
         (tmp_path / name).write_text(text)
     proc = subprocess.run(
-        ["systemd-analyze", "verify", *(str(tmp_path / n) for n in ("drift-report.service", "drift-report.timer"))]
-        + [str(tmp_path / "drift-watch.service")],
+        ["systemd-analyze", "verify", *(str(tmp_path / n) for n in UNITS)],
         capture_output=True,
         text=True,
         timeout=120,
