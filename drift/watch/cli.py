@@ -83,7 +83,7 @@ def watch(
             "--host",
             "-H",
             metavar="URL",
-            help="An engine URL (unix://, tcp://, ssh://user@host; containerd:///PATH, polled), repeatable.",
+            help="An engine URL (unix://, tcp://, ssh://user@host; containerd:///PATH), repeatable.",
         ),
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", help="Engines read at once in the first run.")] = 4,
@@ -107,10 +107,6 @@ def watch(
             "--max-wait", metavar="SECONDS", help="But never later than this after the first of those events."
         ),
     ] = 30.0,
-    poll: Annotated[
-        float,
-        typer.Option("--poll", metavar="SECONDS", help="containerd engines (no events here): a pass this often."),
-    ] = 30.0,
     fmt: Annotated[
         str, typer.Option("--format", "-f", metavar="FORMAT", help="text or json (one JSON object a line).")
     ] = "text",
@@ -123,8 +119,8 @@ def watch(
 
     if fmt not in ("text", "json"):
         raise DriftError(f"--format {fmt}: choose text or json")
-    if settle < 0 or max_wait <= 0 or poll <= 0:
-        raise DriftError("--settle takes a number of seconds >= 0, --max-wait and --poll a number > 0")
+    if settle < 0 or max_wait <= 0:
+        raise DriftError("--settle takes a number of seconds >= 0, --max-wait a number > 0")
     verify.configure(
         "full" if verify_packages else "screen", cache=not no_cache and os.environ.get("DRIFT_NO_CACHE") != "1"
     )
@@ -157,7 +153,6 @@ def watch(
         notify_on=_fail_on(notify_on.split(",")) if notify_on is not None else None,
         settle=settle,
         max_wait=max_wait,
-        poll=poll,
         fmt=fmt,
     )
     raise SystemExit(Watch(settings).run())

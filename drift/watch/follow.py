@@ -13,8 +13,9 @@ growing pause (0.5 s doubling up to 15 s), asking the events since the last one 
 notes one catch-up of its engine: a pass over the whole selection, which finds what changed
 while nobody listened (the quick signature keeps unchanged containers cheap).
 
-containerd has no Docker events API here: a containerd engine is polled instead, one catch-up
-every `poll` seconds (and one when it answers again after being down).
+containerd is followed the same way through its own events API (Events/Subscribe, this
+namespace's task topics): an exec's exit, an exec starting, a task starting, a container deleted.
+Nothing there tells a copy into a container (`kubectl cp` is an exec of tar: its exit is seen).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from drift.watch.pending import CATCH_UP, Pending
 # the engine's event -> the trigger drift names it by
 TRIGGERS = {"exec_die": "exec", "extract-to-dir": "copy", "commit": "commit", "start": "start"}
 HOLDS = ("exec_start", "exec_create")
+# containerd's topics (its tasks: an exec's exit, an exec starting, a start; a container deleted)
+CONTAINERD_TOPICS = {"/tasks/exit": "exec", "/tasks/exec-started": "hold", "/tasks/start": "start",
+                     "/containers/delete": "forget"}  # fmt: skip
 FORGETS = ("destroy",)
 EVENTS = (*TRIGGERS, *HOLDS, *FORGETS)
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
@@ -53,7 +57,6 @@ class Follower:
         pending: Pending,
         *,
         since: float,
-        poll: float,
         announce: str | None = None,
     ) -> None:
         self.spec = spec
@@ -61,7 +64,6 @@ class Follower:
         self.selection = selection
         self.pending = pending
         self.since = since  # unix time: events from here on
-        self.poll = poll
         self.connected = threading.Event()  # the stream is open now
         self.reconnects = 0
         self.last_error = ""
@@ -89,7 +91,7 @@ class Follower:
         while not self._stop.is_set():
             try:
                 if self.containerd:
-                    self._poll(first)
+                    self._follow_containerd(first)
                 else:
                     self._follow(first)
             except Exception as exc:  # anything the client raises: the engine is gone for now
@@ -152,15 +154,41 @@ class Follower:
         elif action in FORGETS:
             self.pending.forget(self.spec.name, cid)
 
-    def _poll(self, first: bool) -> None:
+    def _follow_containerd(self, first: bool) -> None:
         from drift.sources import make_engine
 
         engine = make_engine(self.spec.endpoint, timeout=30)
         try:
             engine.api.info()
+            stream = engine.events(tuple(CONTAINERD_TOPICS))
+            self._stream = _Cancel(stream)
             self._connected(first)
-            while not self._stop.wait(self.poll):
-                engine.api.info()  # raises when it went away: the loop above reconnects
-                self.pending.note(self.spec.name, CATCH_UP, "", "poll", time.monotonic(), delay=0.0)
+            for envelope in stream:
+                if self._stop.is_set():
+                    break
+                topic, cid, exec_id = engine.event_of(envelope)
+                if not cid:
+                    continue
+                now = time.monotonic()
+                kind = CONTAINERD_TOPICS[topic]
+                if kind == "exec" and not exec_id:
+                    continue  # the container's main process ended: nothing changed in its files
+                if kind in ("exec", "start"):
+                    self.pending.note(self.spec.name, cid, "", kind, now)
+                elif kind == "hold":
+                    self.pending.hold(self.spec.name, cid, now)
+                else:
+                    self.pending.forget(self.spec.name, cid)
         finally:
+            self._stream = None
             engine.close()
+
+
+class _Cancel:
+    """A gRPC call, closed as docker-py's stream is (`close()`)."""
+
+    def __init__(self, call: Any) -> None:
+        self.call = call
+
+    def close(self) -> None:
+        self.call.cancel()

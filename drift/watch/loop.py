@@ -45,7 +45,6 @@ class Settings:
     notify_on: tuple[str, ...] | None = None  # None: --fail-on's
     settle: float = 2.0
     max_wait: float = 30.0
-    poll: float = 30.0
     fmt: str = "text"
     grace: float = 10.0
     out: TextIO | None = None
@@ -153,7 +152,7 @@ class Watch:
             f.stop()
         self.followers = {}
         for spec in engines:
-            f = Follower(spec, self.opts.selection, self.pending, since=since, poll=self.s.poll, announce=announce)
+            f = Follower(spec, self.opts.selection, self.pending, since=since, announce=announce)
             self.followers[spec.name] = f
             f.start()
 
@@ -205,9 +204,7 @@ class Watch:
         from drift.report.run import run_report
 
         if item is None:
-            opts = dataclasses.replace(self.opts, lock_timeout=self.opts.lock_timeout)
-            doc = run_report(opts)
-            self._done(None, doc, t0)
+            self._done(None, run_report(self.opts), t0)
             return
         follower = self.followers.get(item.engine)
         if follower is None:

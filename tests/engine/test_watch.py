@@ -386,3 +386,50 @@ def engine2(docker_client: Any, base_image: str) -> Iterator[Any]:
             )
         eng.stop()
         subprocess.run(["rm", "-rf", folder], timeout=300)
+
+
+@pytest.fixture(scope="module")
+def ctd(base_image: str) -> Iterator[Any]:
+    """A throwaway containerd (tests/engine/test_containerd.py's), with the base image."""
+    from tests.engine.test_containerd import SCRIPT, Containerd, _need_grpc
+
+    _need_grpc()
+    folder = tempfile.mkdtemp(prefix=f"drift-wctd-{RUN_ID}-")
+    c = Containerd(folder)
+    try:
+        c.start()
+        saved = subprocess.run(["docker", "save", base_image], capture_output=True, check=True, timeout=600).stdout
+        c.ctr("images", "import", "-", input=saved)
+        from drift.sources.containerd import normalized
+
+        c.image = normalized(base_image)
+        yield c
+    finally:
+        subprocess.run(["bash", SCRIPT, "stop", folder], capture_output=True, timeout=300)
+
+
+def test_containerd_is_followed_through_its_events(tmp_path: Path, receiver: Receiver, ctd: Any) -> None:
+    pod = (f"watch{RUN_ID}", "web-5f6d", "app")
+    ctd.run(f"w-{RUN_ID}-1", pod=pod)
+    ctd.run(f"w-{RUN_ID}-2", pod=(f"other{RUN_ID}", "api-1", "app"))  # not selected
+    w = Watcher(
+        "-H", ctd.url, "--filter", f"label=io.kubernetes.pod.namespace={pod[0]}", "--store", str(tmp_path / "s.sqlite"),
+        "--notify", receiver.url, "--settle", "0.5",
+    )  # fmt: skip
+    try:
+        assert _baseline(w)["targets"] == 1
+        ctd.exec(f"w-{RUN_ID}-2", "cp /bin/true /usr/local/bin/not-mine")
+        ctd.exec(f"w-{RUN_ID}-1", "cp /bin/true /usr/local/bin/ctd-probe")
+        ended = time.monotonic()
+        body = receiver.wait(lambda b: b["changes"], 15)
+        assert time.monotonic() - ended < 15
+        [change] = body["changes"]
+        assert change["target"] == "/".join(pod) and change["severity"] == "high"
+        assert "/usr/local/bin/ctd-probe" in json.dumps(change)
+        line = w.wait(lambda line: line["target"] == "/".join(pod), 15, after=1)
+        assert line["trigger"] == "exec" and line["new"] == 1
+        time.sleep(2)
+        assert all(x["target"] != f"{pod[0]}/api-1/app" for x in w.lines) and receiver.count() == 1
+    finally:
+        code = w.stop()
+    assert code == 0, w.stderr
