@@ -11,7 +11,8 @@ json` as a child with a store and layer cache of its own.
             webhook's POST naming that file. Median and worst, with the default --settle (2 s:
             that much of it is the wait for more events) and with --settle 0.5.
   soak      execs of `true` in 4 threads over the 30 containers (exec_create, exec_start,
-            exec_die: 3 events each) until 10,000 events, and every 250 execs one that writes
+            exec_die: 3 events each) until 10,000 events, paced over 3 minutes at least
+            (WATCH_SOAK_SECONDS), so that the first and the last minute are apart; and every 250 execs one that writes
             an executable (a real change: a full rescan and a POST); the watch's resident
             memory sampled twice a second, after a first change and POST (the code they load
             is loaded once). Memory flat: the peak of the last minute within 10% of the first
@@ -46,6 +47,7 @@ CONTAINERS = 30
 ROUNDS = 20
 EXECS = int(os.environ.get("WATCH_EXECS", "3400"))  # x3 events each
 THREADS = 4
+SOAK_SECONDS = float(os.environ.get("WATCH_SOAK_SECONDS", "180"))  # the flood paced over this long at least
 
 
 class Receiver:
@@ -185,6 +187,9 @@ def soak(client: Any, containers: list[Any]) -> dict[str, Any]:
                     k = next(counter, None)
                 if k is None:
                     return
+                ahead = t0 + k * SOAK_SECONDS / EXECS - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
                 cid = containers[k % len(containers)].id
                 e = api.exec_create(cid, ["true"])
                 api.exec_start(e["Id"], detach=True)
