@@ -148,9 +148,13 @@ def watch(
         opts.selection.filter_dict()  # a mistyped --filter is bad input, not a failed watch
         return opts, notify or cfg.notify
 
+    try:
+        chosen = _fail_on(notify_on.split(",")) if notify_on is not None else None
+    except DriftError as exc:
+        raise DriftError(str(exc).replace("--fail-on", "--notify-on")) from exc
     settings = Settings(
         build=build,  # type: ignore[arg-type]
-        notify_on=_fail_on(notify_on.split(",")) if notify_on is not None else None,
+        notify_on=chosen,
         settle=settle,
         max_wait=max_wait,
         fmt=fmt,

@@ -195,7 +195,7 @@ def test_an_exec_that_adds_an_executable_is_posted_within_seconds_with_its_sever
     name, (c1, c2) = group
     w = Watcher(
         "--filter", f"label={LABEL}={RUN_ID}-{name}", "--store", str(tmp_path / "s.sqlite"),
-        "--notify", receiver.url, "--notify-on", "severity:high", "--settle", "1",
+        "--notify", receiver.url, "--notify-on", "severity:high",
     )  # fmt: skip
     try:
         first = _baseline(w)
@@ -254,7 +254,7 @@ def test_an_exec_that_adds_an_executable_is_posted_within_seconds_with_its_sever
     assert {f["state"] for f in doc["findings"]} == {"persisting"} and len(doc["findings"]) == 2
 
 
-def test_sigterm_mid_scan_leaves_the_store_to_the_next_report_and_sigint_exits_130(
+def test_sigterm_right_after_a_change_leaves_the_store_to_the_next_report_and_sigint_exits_130(
     tmp_path: Path, group: tuple[str, list[Any]]
 ) -> None:
     name, (c1, _) = group

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from drift.watch.loop import counts, notable
 from drift.watch.pending import CATCH_UP, Pending
 
@@ -96,3 +98,19 @@ def test_other_commands_never_import_the_watch() -> None:
     code = "import sys\nfrom drift.cli import app\nprint(sorted(m for m in sys.modules if m.startswith('drift.watch')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['drift.watch', 'drift.watch.cli']"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "xml"], "--format xml: choose text or json"),
+        (["--settle", "-1"], "--settle takes a number of seconds >= 0"),
+        (["--notify-on", "severity:urgent"], "--notify-on severity:urgent: the level is one of"),
+        (["--notify-on", "sometimes"], "--notify-on sometimes: choose from"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(args: list[str], message: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "drift", "watch", *args], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("drift: error: ") and message in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
