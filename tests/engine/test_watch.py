@@ -254,6 +254,34 @@ def test_an_exec_that_adds_an_executable_is_posted_within_seconds_with_its_sever
     assert {f["state"] for f in doc["findings"]} == {"persisting"} and len(doc["findings"]) == 2
 
 
+def test_a_copy_into_a_container_and_a_start_are_rescanned(tmp_path: Path, group: tuple[str, list[Any]]) -> None:
+    import io
+    import tarfile
+
+    name, (c1, c2) = group
+    w = Watcher("--filter", f"label={LABEL}={RUN_ID}-{name}", "--store", str(tmp_path / "s.sqlite"), "--settle", "0.5")
+    try:
+        _baseline(w)
+        data = io.BytesIO()
+        with tarfile.open(fileobj=data, mode="w") as tar:
+            info = tarfile.TarInfo("copied.conf")
+            info.size = 4
+            tar.addfile(info, io.BytesIO(b"x=1\n"))
+        n = w.seen()
+        assert c1.put_archive("/etc", data.getvalue())  # what `docker cp` does
+        copy = w.wait(lambda line: line["target"] == c1.name, 30, after=n)
+        assert copy["trigger"] == "copy" and copy["new"] == 1
+
+        n = w.seen()
+        c2.stop(timeout=1)
+        c2.start()
+        start = w.wait(lambda line: line["target"] == c2.name, 30, after=n)
+        assert start["trigger"] == "start" and start["error"] is None
+    finally:
+        code = w.stop()
+    assert code == 0, w.stderr
+
+
 def test_sigterm_right_after_a_change_leaves_the_store_to_the_next_report_and_sigint_exits_130(
     tmp_path: Path, group: tuple[str, list[Any]]
 ) -> None:
