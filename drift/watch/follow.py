@@ -21,6 +21,7 @@ Nothing there tells a copy into a container (`kubectl cp` is an exec of tar: its
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from typing import Any
@@ -38,6 +39,9 @@ CONTAINERD_TOPICS = {"/tasks/exit": "exec", "/tasks/exec-started": "hold", "/tas
 FORGETS = ("destroy",)
 EVENTS = (*TRIGGERS, *HOLDS, *FORGETS)
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+# An engine is asked to answer this often while its stream is open (DRIFT_WATCH_PING: the tests')
+PING = float(os.environ.get("DRIFT_WATCH_PING", "30"))
+SLOW = 5.0  # seconds: an engine this slow to answer a connection is caught up with as after a restart
 
 
 def event_filters(selection: Selection) -> dict[str, list[str]]:
@@ -70,10 +74,12 @@ class Follower:
         self._stop = threading.Event()
         self._stream: Any = None
         self._thread = threading.Thread(target=self._run, name=f"drift-watch-{spec.name}", daemon=True)
+        self._pinger = threading.Thread(target=self._ping, name=f"drift-ping-{spec.name}", daemon=True)
         self.containerd = spec.endpoint.host.startswith("containerd:")
 
     def start(self) -> None:
         self._thread.start()
+        self._pinger.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -108,12 +114,39 @@ class Follower:
             self.reconnects += 1
             self._stop.wait(pause)
 
+    def _ping(self) -> None:
+        """An engine whose connection stays open without answering (a tcp:// path cut, a frozen
+        engine) never ends its stream: while the stream is open, the engine is asked to answer
+        every PING seconds; when it does not, the stream is closed and the follower reconnects
+        as after a restart (then a catch-up)."""
+        while not self._stop.wait(PING):
+            stream = self._stream
+            if stream is not None and self.connected.is_set() and not self._answers():
+                self.last_error = f"the engine did not answer within {min(PING, 10.0):g} s"
+                with contextlib.suppress(Exception):
+                    stream.close()
+
+    def _answers(self) -> bool:
+        from drift.sources import make_engine
+
+        engine = make_engine(self.spec.endpoint, timeout=min(PING, 10.0))
+        try:
+            engine.api.info()  # Docker's client pings when it connects; containerd's Introspection
+            return True
+        except Exception:
+            return False
+        finally:
+            engine.close()
+
     def _follow(self, first: bool) -> None:
         from drift.sources.docker import connect
 
+        asked = time.monotonic()
         client = connect(self.spec.endpoint, timeout=30)
         try:
             client.ping()
+            if time.monotonic() - asked > SLOW:
+                first = False  # it was not answering (frozen, restarting): what happened meanwhile counts
             since = self.since
             stream = client.api.events(decode=True, filters=event_filters(self.selection), since=f"{since:.9f}")
             self._stream = stream
@@ -157,9 +190,12 @@ class Follower:
     def _follow_containerd(self, first: bool) -> None:
         from drift.sources import make_engine
 
+        asked = time.monotonic()
         engine = make_engine(self.spec.endpoint, timeout=30)
         try:
             engine.api.info()
+            if time.monotonic() - asked > SLOW:
+                first = False
             stream = engine.events(tuple(CONTAINERD_TOPICS))
             self._stream = _Cancel(stream)
             self._connected(first)

@@ -121,8 +121,10 @@ class Watch:
         self._signals()
         started = time.time()
         try:
-            self._scan_guarded(None)  # the selection once: a baseline when the store has none
+            # the events from now on (those during the first run queue up), then the selection
+            # once: a baseline when the store has none
             self._follow(since=started)
+            self._scan_guarded(None)
             while self.stop_code is None:
                 if self.reload:
                     self._reload()

@@ -385,6 +385,43 @@ def test_the_engine_restarted_mid_watch_is_followed_again(
     assert code == 0, w.stderr
 
 
+def test_an_engine_that_stops_answering_is_noticed(
+    tmp_path: Path, receiver: Receiver, engine2: Any, base_image: str
+) -> None:
+    """The second engine frozen (SIGSTOP): its socket stays open and its stream never ends, but it
+    does not answer; a file written meanwhile is found once it answers again (SIGCONT)."""
+    client = engine2.client()
+    c = start(client, base_image, f"drift-watch-{RUN_ID}-frozen", "frozen", network_mode="none")
+    w = Watcher(
+        "-H", engine2.host, "--filter", f"label={LABEL}={RUN_ID}-frozen", "--store", str(tmp_path / "s.sqlite"),
+        "--notify", receiver.url, "--settle", "0.5", env={"DRIFT_WATCH_PING": "1"},
+    )  # fmt: skip
+    pid = int(Path(engine2.folder, "docker.pid").read_text())
+    try:
+        assert _baseline(w)["targets"] == 1
+        upper = Path(c.attrs["GraphDriver"]["Data"]["UpperDir"])
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            probe = upper / "usr" / "local" / "bin" / "while-frozen"
+            probe.parent.mkdir(parents=True, exist_ok=True)
+            probe.write_text("#!/bin/sh\n")
+            probe.chmod(0o755)
+            time.sleep(6)  # the watch's ping (1 s, answered within 1 s) gives up: the stream is closed
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        try:
+            body = receiver.wait(lambda b: b["changes"], 60)
+        except AssertionError as exc:
+            w.seen()
+            raise AssertionError(f"{exc}\nlines: {w.lines}\nstderr: {w.stderr[-3000:]}") from None
+        assert "while-frozen" in json.dumps(body["changes"])
+        assert body["watch"]["trigger"] == "reconnect"
+    finally:
+        code = w.stop()
+        client.containers.get(c.name).remove(force=True)
+    assert code == 0, w.stderr
+
+
 @pytest.fixture(scope="module")
 def engine2(docker_client: Any, base_image: str) -> Iterator[Any]:
     """A second dockerd of this module's own (tests/engine/test_multi.py's Engine2), with the base image."""
