@@ -254,6 +254,31 @@ def test_an_exec_that_adds_an_executable_is_posted_within_seconds_with_its_sever
     assert {f["state"] for f in doc["findings"]} == {"persisting"} and len(doc["findings"]) == 2
 
 
+def test_an_exec_that_installs_a_package_is_posted_with_the_package(
+    tmp_path: Path, receiver: Receiver, group: tuple[str, list[Any]]
+) -> None:
+    name, (c1, _) = group
+    w = Watcher(
+        "--filter", f"label={LABEL}={RUN_ID}-{name}", "--store", str(tmp_path / "s.sqlite"), "--notify", receiver.url
+    )  # fmt: skip
+    try:
+        _baseline(w)
+        exec_(
+            c1,
+            "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q"
+            " --no-install-recommends tree >/dev/null && rm -rf /var/lib/apt/lists/*",
+        )
+        ended = time.monotonic()
+        body = receiver.wait(lambda b: b["changes"], 15)
+        assert time.monotonic() - ended < 15
+        package = [c for c in body["changes"] if c["manager"] == "apt" and c["name"] == "tree"]
+        assert package and package[0]["state"] == "new" and package[0]["severity"] == "medium", body
+        assert body["watch"]["target"] == c1.name
+    finally:
+        code = w.stop()
+    assert code == 0, w.stderr
+
+
 def test_a_copy_into_a_container_and_a_start_are_rescanned(tmp_path: Path, group: tuple[str, list[Any]]) -> None:
     import io
     import tarfile
