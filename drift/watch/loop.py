@@ -258,8 +258,12 @@ class Watch:
             notify_on = self.s.notify_on or self.opts.fail_on
             news = doc if item is None else notable(doc, notify_on)
             if payload(news) is not None:
-                extra = {"watch": self._what(item, doc)}
-                problem = send(self.url, news, timeout=5.0, extra=extra)
+                what = self._what(item, doc)
+                where = what["target"] if what["target"] != "*" else f"engine {what['engine']}"
+                heading = (
+                    None if item is None else f"drift watch, {where} after {what['trigger']} (run {doc['run']['id']})"
+                )
+                problem = send(self.url, news, timeout=5.0, extra={"watch": what}, heading=heading)
                 notified = problem is None
         self._line(item, doc, time.monotonic() - t0, notified=notified)
         if problem:

@@ -218,6 +218,8 @@ def test_an_exec_that_adds_an_executable_is_posted_within_seconds_with_its_sever
         assert change["state"] == "new" and change["severity"] == "high" and change["target"] == c1.name
         assert "/usr/local/bin/watch-probe" in json.dumps(change)
         assert body["watch"]["target"] == c1.name and body["watch"]["trigger"] == "exec"
+        assert body["text"].startswith(f"drift watch, {c1.name} after exec (run ") and "1 new" in body["text"]
+        assert "secret-token" not in w.stderr
         line = w.wait(lambda line: line["target"] == c1.name and line["new"] == 1, 15, after=n)
         assert line["notified"]
 
