@@ -90,6 +90,7 @@ class Watch:
         self.scanning = False
         self.reload = False
         self.rescans = 0
+        self._listed: dict[str, tuple[float, dict[str, str]]] = {}  # engine -> (when, {container ID: name})
 
     # ---- signals ------------------------------------------------------------------------
     def _on_stop(self, signum: int, _frame: Any) -> None:
@@ -173,6 +174,7 @@ class Watch:
             say.error(f"watch: drift.toml not reloaded: {exc}")
             return
         self.opts, self.url = opts, url
+        self._listed.clear()
         print("drift watch: configuration reloaded", file=sys.stderr)
         for name in self.followers:
             self.pending.drop_engine(name)
@@ -233,7 +235,17 @@ class Watch:
         self._done(item, doc, t0)
 
     def _selected(self, spec: Any, item: Due) -> str | None:
-        """The container's name when it is one of the selection's, else None."""
+        """The container's name when it is one of the selection's, else None. One listing of the
+        selection answers the containers due together (a second of reuse); a container not in it
+        (just started) is looked for in a new listing."""
+        now = time.monotonic()
+        listed = self._listed.get(spec.name)
+        if listed is None or now - listed[0] > 1.0 or item.container not in listed[1]:
+            listed = (now, self._list(spec))
+            self._listed[spec.name] = listed
+        return listed[1].get(item.container)
+
+    def _list(self, spec: Any) -> dict[str, str]:
         from drift.report.targets import select
         from drift.sources import make_engine
 
@@ -243,10 +255,7 @@ class Watch:
             found = select(engine, Selection(names=sel.names, all=True, filters=sel.filters))
         finally:
             engine.close()
-        for t in found:
-            if t.kind == "container" and t.id == item.container:
-                return t.name
-        return None
+        return {t.id: t.name for t in found if t.kind == "container"}
 
     def _done(self, item: Due | None, doc: dict[str, Any], t0: float) -> None:
         self.rescans += item is not None
