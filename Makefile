@@ -7,14 +7,15 @@ STAMP   = $(VENV)/.installed-stamp
 BASE   ?= drift-base:bookworm
 export DRIFT_BASE_IMAGE = $(BASE)
 
-.PHONY: help venv engine base chromium shells test test-unit demo docs docs-examples lint format bytecode bench bench-fleet bench-multi bench-node bench-packages bench-registry corpus proto clean
+.PHONY: help venv engine base chromium shells test test-unit demo docs docs-examples lint format bytecode bench bench-fleet bench-multi bench-node bench-packages bench-registry bench-watch corpus proto clean
 
 help:
 	@echo "make demo   - the story drift exists for, on a real engine"
 	@echo "make test   - the whole test suite (starts an engine and builds base images if needed)"
 	@echo "make docs   - the documentation site, built offline into site/ (mkdocs, strict)"
 	@echo "make lint   - ruff and mypy"
-	@echo "make bench  - drift side by side with syft, drift report with a shell loop, over two engines, and debsums"
+	@echo "make bench  - drift side by side with syft, drift report with a shell loop, over two engines, and debsums;"
+	@echo "              drift watch: exec-to-webhook latency and a 10,000-event soak"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -80,10 +81,14 @@ bench: venv base bytecode
 	$(BIN)/python bench/packages.py
 	$(BIN)/python bench/node.py
 	$(BIN)/python bench/registry.py
+	$(BIN)/python bench/watch.py
 
 # drift and syft on an image in a throwaway registry (scripts/registry.sh), no engine involved
 bench-registry: venv base bytecode
 	$(BIN)/python bench/registry.py
+
+bench-watch: venv base bytecode
+	$(BIN)/python bench/watch.py
 
 bench-packages: venv base bytecode
 	$(BIN)/python bench/packages.py

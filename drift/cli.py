@@ -504,6 +504,10 @@ from drift.report.cli import register as _register_report  # noqa: E402 - the co
 
 _register_report(app)
 
+from drift.watch.cli import register as _register_watch  # noqa: E402 - needs guard above
+
+_register_watch(app)
+
 
 def main(argv: list[str] | None = None) -> None:
     from drift.console import run

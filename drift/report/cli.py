@@ -121,38 +121,30 @@ def report(
     """Report drift over the engine's containers (and images), with history: new, persisting, resolved."""
     from drift.inventory import verify
     from drift.report import config as config_mod
-    from drift.report.engines import specs
-    from drift.report.options import DEFAULT_FAIL_ON, Options
     from drift.report.run import run_report
-    from drift.report.targets import Selection
 
     verify.configure(
         "full" if verify_packages else "screen", cache=not no_cache and os.environ.get("DRIFT_NO_CACHE") != "1"
     )
     cfg = config_mod.load(config)
     outputs = [_output_spec(o) for o in (output or list(cfg.outputs))]
-    if jobs < 1 or engine_timeout <= 0:
-        raise DriftError("--jobs takes a number >= 1 and --engine-timeout a number of seconds > 0")
-    opts = Options(
-        selection=Selection(
-            names=tuple(targets or ()),
-            all=bool(cfg.all) if all_ is None else all_,  # the command line wins over drift.toml
-            filters=tuple(filter_ or cfg.filters),
-            images=bool(cfg.images) if images is None else images,
-        ),
-        fail_on=_fail_on(fail_on.split(",") if fail_on is not None else list(cfg.fail_on or DEFAULT_FAIL_ON)),
+    opts = build_options(
+        cfg,
+        targets=targets,
+        all_=all_,
+        filter_=filter_,
+        images=images,
+        fail_on=fail_on,
         fail_on_first_run=fail_on_first_run,
-        ignore=tuple(ignore or ()) + cfg.ignore,
-        ignore_folders=(".", os.path.dirname(cfg.path)) if cfg.path else (".",),
-        dockerfiles=cfg.dockerfiles,
-        store=store or cfg.store,
+        ignore=ignore,
+        store=store,
         lock_timeout=lock_timeout,
         no_cache=no_cache,
-        keep=config_mod.duration(cfg.retention, "retention") if cfg.retention else None,
-        engines=tuple(specs(list(context or ()), all_contexts, list(host or ()), cfg.path)),
+        context=context,
+        all_contexts=all_contexts,
+        host=host,
         jobs=jobs,
         engine_timeout=engine_timeout,
-        project=os.path.dirname(cfg.path) if cfg.path else os.getcwd(),
         sbom=any(fmt == "cyclonedx" for fmt, _ in outputs),
     )
     opts.selection.filter_dict()  # a mistyped --filter is bad input (one line, exit 2), not a failed run
@@ -180,6 +172,59 @@ def report(
             # the problem names the host only: a webhook URL's path often holds its secret token
             say.warning(f"--notify: {problem}")
     raise SystemExit(code)
+
+
+def build_options(
+    cfg: Any,
+    *,
+    targets: list[str] | None,
+    all_: bool | None,
+    filter_: list[str] | None,
+    images: bool | None,
+    fail_on: str | None,
+    fail_on_first_run: bool,
+    ignore: list[str] | None,
+    store: str | None,
+    lock_timeout: float,
+    no_cache: bool,
+    context: list[str] | None,
+    all_contexts: bool,
+    host: list[str] | None,
+    jobs: int,
+    engine_timeout: float,
+    sbom: bool = False,
+) -> Any:
+    """The run's Options from the command line over drift.toml (`cfg`): `drift report`'s, and
+    `drift watch`'s (which reads drift.toml again on SIGHUP)."""
+    from drift.report import config as config_mod
+    from drift.report.engines import specs
+    from drift.report.options import DEFAULT_FAIL_ON, Options
+    from drift.report.targets import Selection
+
+    if jobs < 1 or engine_timeout <= 0:
+        raise DriftError("--jobs takes a number >= 1 and --engine-timeout a number of seconds > 0")
+    return Options(
+        selection=Selection(
+            names=tuple(targets or ()),
+            all=bool(cfg.all) if all_ is None else all_,  # the command line wins over drift.toml
+            filters=tuple(filter_ or cfg.filters),
+            images=bool(cfg.images) if images is None else images,
+        ),
+        fail_on=_fail_on(fail_on.split(",") if fail_on is not None else list(cfg.fail_on or DEFAULT_FAIL_ON)),
+        fail_on_first_run=fail_on_first_run,
+        ignore=tuple(ignore or ()) + cfg.ignore,
+        ignore_folders=(".", os.path.dirname(cfg.path)) if cfg.path else (".",),
+        dockerfiles=cfg.dockerfiles,
+        store=store or cfg.store,
+        lock_timeout=lock_timeout,
+        no_cache=no_cache,
+        keep=config_mod.duration(cfg.retention, "retention") if cfg.retention else None,
+        engines=tuple(specs(list(context or ()), all_contexts, list(host or ()), cfg.path)),
+        jobs=jobs,
+        engine_timeout=engine_timeout,
+        project=os.path.dirname(cfg.path) if cfg.path else os.getcwd(),
+        sbom=sbom,
+    )
 
 
 def _progress(quiet: bool) -> Any:

@@ -40,14 +40,17 @@ def _slack(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _text(doc: dict[str, Any], news: list[dict[str, Any]], trouble: list[dict[str, str]]) -> str:
+def _text(
+    doc: dict[str, Any], news: list[dict[str, Any]], trouble: list[dict[str, str]], heading: str | None = None
+) -> str:
     run = doc.get("run") or {}
     counts = state_counts(doc)
     head = ", ".join(f"{counts[s]} {s}" for s in ("new", "updated", "resolved") if counts[s]) or "no finding changed"
     if trouble:
         head += f", {len(trouble)} could not be scanned"
     title = "baseline recorded" if run.get("first_run") else head
-    lines = [f"drift report run {run.get('id')} ({run.get('status')}): {title}; {open_count(doc)} open"]
+    heading = heading or f"drift report run {run.get('id')} ({run.get('status')})"
+    lines = [f"{heading}: {title}; {open_count(doc)} open"]
     lines += [f"• error {e['engine']}/{e['target'] or '(engine)'}: {e['error']}" for e in trouble[:TEXT_LINES]]
     room = max(TEXT_LINES - len(trouble), 0)
     lines += [f"• {f.get('state')} [{severity_of(f)}] {f.get('target')}: {describe(f)}" for f in news[:room]]
@@ -57,7 +60,7 @@ def _text(doc: dict[str, Any], news: list[dict[str, Any]], trouble: list[dict[st
     return _slack("\n".join(lines))
 
 
-def payload(doc: dict[str, Any]) -> dict[str, Any] | None:
+def payload(doc: dict[str, Any], *, heading: str | None = None) -> dict[str, Any] | None:
     """The JSON body for this run, or None when there is nothing to tell.
 
     A first run (the baseline) lists no finding: everything already there would be "new", and
@@ -70,7 +73,7 @@ def payload(doc: dict[str, Any]) -> dict[str, Any] | None:
     listed = [] if run.get("first_run") else news
     return {
         "schema": SCHEMA,
-        "text": _text(doc, listed, trouble),
+        "text": _text(doc, listed, trouble, heading),
         "run": {k: run.get(k) for k in ("id", "status", "started", "finished", "first_run", "exit_code")},
         "summary": doc.get("summary") or {},
         "changes": [_change(f) for f in listed[:MAX_CHANGES]],
@@ -101,8 +104,17 @@ def _post(url: str, body: bytes, timeout: float) -> str | None:
     return None
 
 
-def send(url: str, doc: dict[str, Any], *, timeout: float = 10.0) -> str | None:
-    """POST the run's news to `url`. None when posted (or nothing to send), else a one-line error."""
+def send(
+    url: str,
+    doc: dict[str, Any],
+    *,
+    timeout: float = 10.0,
+    extra: dict[str, Any] | None = None,
+    heading: str | None = None,
+) -> str | None:
+    """POST the run's news to `url`. None when posted (or nothing to send), else a one-line error.
+    `extra`: keys added to the body, `heading`: the message's first words (`drift watch` says
+    which rescan it was)."""
     try:
         scheme = urllib.parse.urlsplit(url).scheme
         where = _where(url)
@@ -110,9 +122,10 @@ def send(url: str, doc: dict[str, Any], *, timeout: float = 10.0) -> str | None:
         return "notify: the URL cannot be parsed; give an http:// or https:// URL"
     if scheme not in ("http", "https"):
         return f"notify: {scheme or 'no'} scheme in the URL; give an http:// or https:// URL"
-    body = payload(doc)
+    body = payload(doc, heading=heading)
     if body is None:
         return None
+    body.update(extra or {})
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     outcome: list[str | None] = []
     # The whole POST (DNS, connect, a server that answers one byte at a time) within `timeout`.

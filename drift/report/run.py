@@ -63,9 +63,17 @@ def _selection_key(opts: Options, names: list[str]) -> str:
 
 
 def run_report(
-    opts: Options, *, progress: Progress | None = None, engine: Any = None, boms: dict[str, str] | None = None
+    opts: Options,
+    *,
+    progress: Progress | None = None,
+    engine: Any = None,
+    boms: dict[str, str] | None = None,
+    first_run: bool | None = None,
 ) -> dict[str, Any]:
-    """The run's drift.report/v1 document; with Options.sbom, BOMS gets each target's CycloneDX BOM."""
+    """The run's drift.report/v1 document; with Options.sbom, BOMS gets each target's CycloneDX BOM.
+    `first_run`: whether this run is a baseline (default: when its selection has no earlier
+    run). `drift watch` records each rescan as a run over one container, after its own first run
+    of the whole selection: those are never baselines."""
     from drift.sources import make_engine
 
     progress = progress or NoProgress()
@@ -86,11 +94,12 @@ def run_report(
             started=started, version=__version__, selection=key, options=opts.to_json(), host=platform.node()
         )
         previous = store.previous_run(key, run_id)
+        is_first = previous is None if first_run is None else first_run
         shared = (store, run_id, started, key, reader, rules, boms)
         try:
             results = _engines(pairs, shared, opts, progress)
         except BaseException:
-            store.finish_run(run_id, finished=now_iso(), status="failed", first_run=previous is None, exit_code=2)
+            store.finish_run(run_id, finished=now_iso(), status="failed", first_run=is_first, exit_code=2)
             raise
         engines = [eng for eng, _, _ in results]
         runs = [r for _, r, _ in results]
@@ -98,15 +107,14 @@ def run_report(
         targets = [t for r in runs for t in r.targets]
         states = [s for r in runs for s in r.states]
         severities = [s for r in runs for s in r.severities]
-        first_run = previous is None
         errors = sum(1 for t in targets if t["status"] == "error")
         down = [e for e in engines if e["status"] != "up"]
-        failing = fails(states, opts.fail_on, severities) and (not first_run or opts.fail_on_first_run)
+        failing = fails(states, opts.fail_on, severities) and (not is_first or opts.fail_on_first_run)
         code = 2 if errors or trouble or down else (1 if failing else 0)
         everything_down = len(down) == len(engines)
         status = "failed" if trouble or everything_down else ("partial" if errors or down else "complete")
         finished = now_iso()
-        store.finish_run(run_id, finished=finished, status=status, first_run=first_run, exit_code=code)
+        store.finish_run(run_id, finished=finished, status=status, first_run=is_first, exit_code=code)
         trend = _trends(store, key, {e["name"] for e in engines}, targets)
         if opts.keep is not None:
             cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=opts.keep)
@@ -120,7 +128,7 @@ def run_report(
             "started": started,
             "finished": finished,
             "status": status,
-            "first_run": first_run,
+            "first_run": is_first,
             "previous_run": previous.id if previous else None,
             "drift_version": __version__,
             "duration_seconds": round(time.monotonic() - t0, 3),

@@ -261,12 +261,22 @@ class Engine:
         else:
             self._pins.pop(image_id, None)
 
+    def events(self, filters: dict[str, list[str]], since: float) -> Any:
+        """The engine's events from SINCE (seconds since the epoch) on, as a stream of dicts
+        (iterate it; `close()` ends it). Connects (and pings) first: EngineUnreachable."""
+        return self._sdk_api().events(decode=True, filters=filters, since=f"{since:.9f}")
+
     def close(self) -> None:
-        """Remove the saves kept for the run (a forked worker, which skips atexit, calls it)."""
+        """Remove the saves kept for the run (a forked worker, which skips atexit, calls it), and
+        close the SDK's client when one was made."""
         if self._save_dir is not None:
             shutil.rmtree(self._save_dir, ignore_errors=True)
         self._save_dir = None
         self._saves.clear()
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
 
     def read_paths(self, container_id: str, paths: list[str], dest: str) -> bool:
         """Each path's own entry (a file with its content; a folder or link without what is below

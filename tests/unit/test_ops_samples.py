@@ -84,7 +84,7 @@ def test_kubernetes_drift_toml_names_remote_engines(tmp_path: Path, monkeypatch:
 def test_compose_runs_drift_next_to_postgres(tmp_path: Path) -> None:
     compose: dict[str, Any] = yaml.safe_load((OPS / "compose" / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "drift"}
+    assert set(services) == {"postgres", "drift", "drift-watch"}
     pg, drift = services["postgres"], services["drift"]
     assert "healthcheck" in pg and pg["environment"]["POSTGRES_DB"] == "drift"
     assert drift["depends_on"]["postgres"]["condition"] == "service_healthy"
@@ -98,3 +98,19 @@ def test_compose_runs_drift_next_to_postgres(tmp_path: Path) -> None:
     assert "./drift.toml" in mounted and (OPS / "compose" / "drift.toml").is_file()
     engines = specs([], False, [], str(OPS / "compose" / "drift.toml"))
     assert [e.name for e in engines] == ["local", "web-1", "web-2"]
+
+
+def test_compose_watches_the_same_engines_into_the_same_history() -> None:
+    from typer.main import get_command
+
+    from drift.cli import app
+
+    services = yaml.safe_load((OPS / "compose" / "docker-compose.yml").read_text())["services"]
+    watch, report = services["drift-watch"], services["drift"]
+    assert watch["command"][0] == "watch" and watch["restart"] == "unless-stopped"
+    known = {opt for p in get_command(app).commands["watch"].params for opt in p.opts}  # type: ignore[attr-defined]
+    used = [a for a in watch["command"] if a.startswith("-")]
+    assert used and all(a in known for a in used), set(used) - known
+    assert "-H" not in used and "--config" in used  # drift.toml's engines: the report's names
+    assert watch["environment"]["DRIFT_STORE"] == report["environment"]["DRIFT_STORE"]
+    assert "/var/run/docker.sock:/var/run/docker.sock:ro" in watch["volumes"]

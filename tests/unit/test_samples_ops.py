@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import ROOT
 
 OPS = ROOT / "samples" / "ops"
+UNITS = ("drift-report.service", "drift-report.timer", "drift-watch.service")
 
 
 def _unit(path: Path) -> dict[str, dict[str, list[str]]]:
@@ -85,16 +86,32 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     if not shutil.which("systemd-analyze"):
         pytest.skip("systemd-analyze is not installed")
     drift = Path(sys.executable).with_name("drift")
-    for name in ("drift-report.service", "drift-report.timer"):
+    for name in UNITS:
         text = (OPS / name).read_text().replace("/usr/local/bin/drift", str(drift))  # verify wants the binary
         (tmp_path / name).write_text(text)
     proc = subprocess.run(
-        ["systemd-analyze", "verify", str(tmp_path / "drift-report.service"), str(tmp_path / "drift-report.timer")],
+        ["systemd-analyze", "verify", *(str(tmp_path / n) for n in UNITS)],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert proc.returncode == 0 and proc.stdout + proc.stderr == "", proc.stdout + proc.stderr
+
+
+def test_watch_service() -> None:
+    svc = _unit(OPS / "drift-watch.service")["Service"]
+    argv = shlex.split(svc["ExecStart"][0])
+    assert Path(argv[0]).name == "drift" and argv[1] == "watch"
+    proc = subprocess.run(
+        [sys.executable, "-m", "drift", "watch", "--help"], capture_output=True, text=True, timeout=60, env=_wide()
+    )
+    options = set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", proc.stdout))
+    assert all(a in options for a in argv[2:] if a.startswith("-")), argv
+    assert svc["Restart"] == ["on-failure"] and svc["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    # hardened: no capability but reading the layers, a read-only system, no new privileges
+    assert svc["CapabilityBoundingSet"] == ["CAP_DAC_READ_SEARCH"] and svc["NoNewPrivileges"] == ["true"]
+    assert svc["ProtectSystem"] == ["strict"] and "AF_UNIX" in svc["RestrictAddressFamilies"][0]
+    assert any(e.startswith("DRIFT_STORE=/var/lib/drift/") for e in svc["Environment"])
 
 
 def test_cron_line_uses_flock() -> None:

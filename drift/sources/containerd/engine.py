@@ -124,6 +124,17 @@ class _Client:
         )
         return self._guard(what, lambda: list(fn(request, metadata=self._meta(None), timeout=self.timeout)))
 
+    def subscribe(self, filters: list[str]) -> Any:
+        """Events/Subscribe: the live call, an iterator of Envelopes (no deadline: it waits for
+        events); its `cancel()` ends it. Errors surface while iterating (grpc.RpcError)."""
+        pb = _pb()
+        fn = self.channel.unary_stream(
+            _SERVICES + "events.v1.Events/Subscribe",
+            request_serializer=pb.SubscribeRequest.SerializeToString,
+            response_deserializer=pb.Envelope.FromString,
+        )
+        return fn(pb.SubscribeRequest(filters=filters), metadata=self._meta(None))
+
     def _meta(self, namespace: str | None) -> list[tuple[str, str]]:
         return [("containerd-namespace", namespace or self.namespace)]
 
@@ -283,6 +294,27 @@ class Engine:
 
     def close(self) -> None:
         self.client.close()
+
+    # --- events -----------------------------------------------------------------------------
+
+    def events(self, topics: tuple[str, ...]) -> Any:
+        """This namespace's events of these topics (/tasks/exit, /tasks/exec-started ...), as
+        containerd sends them: the live call (iterate it; `cancel()` ends it). `event_of` reads one."""
+        quoted = self.namespace.replace("\\", "\\\\").replace('"', '\\"')
+        return self.client.subscribe([f'namespace=="{quoted}",topic=="{t}"' for t in topics])
+
+    @staticmethod
+    def event_of(envelope: Any) -> tuple[str, str, str]:
+        """(topic, container ID, the exec's ID or ""): an exec's exit names the exec, the main
+        process's exit names the container itself."""
+        pb = _pb()
+        topic, value = envelope.topic, envelope.event.value
+        if topic == "/containers/delete":
+            return topic, pb.ContainerDelete.FromString(value).id, ""
+        if topic == "/tasks/exit":
+            ended = pb.TaskExit.FromString(value)
+            return topic, ended.container_id, "" if ended.id == ended.container_id else ended.id
+        return topic, pb.TaskEvent.FromString(value).container_id, ""
 
     # --- containers -------------------------------------------------------------------------
 
