@@ -40,13 +40,13 @@ class NotFound(ApiError):
 class _Connection(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float) -> None:
         super().__init__("localhost", timeout=timeout)
-        self._path = path
+        self._drift_path = path
 
     def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         try:
-            sock.connect(self._path)
+            sock.connect(self._drift_path)
         except BaseException:
             sock.close()
             raise
@@ -67,23 +67,23 @@ class SocketApi:
         heavy: Callable[[], Any],
         unreachable: Callable[[BaseException], Exception],
     ) -> None:
-        self._path = path
-        self._timeout = timeout
-        self._heavy = heavy
-        self._unreachable = unreachable
+        self._drift_path = path
+        self._drift_timeout = timeout
+        self._drift_heavy = heavy
+        self._drift_unreachable = unreachable
 
     def __getattr__(self, name: str) -> Any:  # every other call: the SDK's client
-        return getattr(self._heavy(), name)
+        return getattr(self._drift_heavy(), name)
 
-    def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+    def _drift_get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         url = path + ("?" + urlencode(params) if params else "")
-        conn = _Connection(self._path, self._timeout)
+        conn = _Connection(self._drift_path, self._drift_timeout)
         try:
             conn.request("GET", url, headers={"Accept": "application/json"})
             resp = conn.getresponse()
             body = resp.read(MAX_ANSWER + 1)
         except (OSError, http.client.HTTPException) as exc:
-            raise self._unreachable(exc) from exc
+            raise self._drift_unreachable(exc) from exc
         finally:
             conn.close()
         if len(body) > MAX_ANSWER:
@@ -97,10 +97,10 @@ class SocketApi:
         try:
             return json.loads(body)
         except ValueError as exc:
-            raise self._unreachable(ValueError(f"the engine's answer to GET {path} is not JSON: {exc}")) from exc
+            raise self._drift_unreachable(ValueError(f"the engine's answer to GET {path} is not JSON: {exc}")) from exc
 
     @staticmethod
-    def _name(value: str) -> str:
+    def _drift_name(value: str) -> str:
         return quote(value, safe="/:@")
 
     # -- the SDK's APIClient methods, in its shapes ------------------------------------------
@@ -109,10 +109,10 @@ class SocketApi:
         return True
 
     def version(self) -> Any:
-        return self._get("/version")
+        return self._drift_get("/version")
 
     def info(self) -> Any:
-        return self._get("/info")
+        return self._drift_get("/info")
 
     def containers(self, all: bool = False, filters: dict[str, Any] | None = None) -> Any:
         params: dict[str, Any] = {}
@@ -122,20 +122,20 @@ class SocketApi:
             params["filters"] = json.dumps(
                 {k: [_filter_word(x) for x in (v if isinstance(v, list) else [v])] for k, v in filters.items()}
             )
-        return self._get("/containers/json", params)
+        return self._drift_get("/containers/json", params)
 
     def images(self, name: str | None = None, quiet: bool = False, all: bool = False) -> Any:
         params: dict[str, Any] = {"all": 1} if all else {}
         if name:
             params["filters"] = json.dumps({"reference": [name]})
-        rows = self._get("/images/json", params)
+        rows = self._drift_get("/images/json", params)
         return [row["Id"] for row in rows] if quiet else rows
 
     def inspect_container(self, container: str) -> Any:
-        return self._get(f"/containers/{self._name(container)}/json")
+        return self._drift_get(f"/containers/{self._drift_name(container)}/json")
 
     def inspect_image(self, image: str) -> Any:
-        return self._get(f"/images/{self._name(image)}/json")
+        return self._drift_get(f"/images/{self._drift_name(image)}/json")
 
     def history(self, image: str) -> Any:
-        return self._get(f"/images/{self._name(image)}/history")
+        return self._drift_get(f"/images/{self._drift_name(image)}/history")
