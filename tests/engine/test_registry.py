@@ -103,13 +103,22 @@ def test_a_registry_image_with_no_engine_is_the_engines_inventory(
     same_inventory(local, remote)
     assert remote["target"]["kind"] == "registry" and remote["target"]["id"] == local["target"]["id"]
     assert remote["target"]["digest"].startswith(f"{registry.host}/drift-test-dfchg@sha256:")
-    # the layers were downloaded into the cache folder by digest, and a second run downloads none again
-    blobs = tmp_path / "cache" / "blobs" / "sha256"
-    before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in blobs.iterdir()}
-    assert len(before) >= 2
+    # the layers were kept uncompressed in the cache folder under their diff_ids (the engine's own
+    # layer ids), and a second run downloads none again
+    layers = tmp_path / "cache" / "blobs" / "layers"
+    before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in layers.iterdir()}
+    diff_ids = json.loads(
+        subprocess.run(
+            ["docker", "image", "inspect", "-f", "{{json .RootFS.Layers}}", df_changed],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    assert {n for n in before if n.endswith(".tar")} == {d.split(":")[1] + ".tar" for d in diff_ids}
     again = inspect_json(f"registry:{pushed['changed']}", "--base", pushed["base"], env=env)
     same_inventory(local, again)
-    assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in blobs.iterdir()} == before
+    assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in layers.iterdir()} == before
 
 
 def test_by_digest_and_with_a_credential_helper(
