@@ -274,7 +274,7 @@ def test_a_local_inspect_imports_no_registry_or_zstd_code(base_image: str) -> No
         assert module not in proc.stderr
 
 
-def _push_raw(registry: Registry, name: str, layer: bytes, diff_id: str) -> str:
+def _push_raw(registry: Registry, name: str, layer: bytes, diff_id: str, *, gzipped: bool = True) -> str:
     """Push a one-layer image through the distribution API as it is given: a gzipped LAYER and a
     config naming DIFF_ID (which need not be the layer's), as a forger or a broken pusher could."""
     import requests
@@ -309,7 +309,12 @@ def _push_raw(registry: Registry, name: str, layer: bytes, diff_id: str) -> str:
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **put_blob(json.dumps(config).encode())},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **put_blob(gzip.compress(layer))}],
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if gzipped else ""),
+                **put_blob(gzip.compress(layer) if gzipped else layer),
+            }
+        ],
     }
     resp = session.put(
         f"{base}/manifests/{RUN_ID}",
@@ -343,6 +348,11 @@ def test_a_layer_that_is_not_its_configs_diff_id_is_refused_and_not_kept(registr
     out = inspect_json(f"registry:{good}", env=registry.env(DRIFT_CACHE_DIR=str(cache)))
     assert out["target"]["kind"] == "registry"
     assert [p.name for p in layers.iterdir() if p.suffix == ".tar"] == [hashlib.sha256(layer).hexdigest() + ".tar"]
+    # an uncompressed layer (OCI's plain `tar` media type) is read the same
+    plain = _one_file_tar("etc/plain", b"plain\n")
+    ref = _push_raw(registry, "drift-test-plain", plain, "sha256:" + hashlib.sha256(plain).hexdigest(), gzipped=False)
+    inspect_json(f"registry:{ref}", env=registry.env(DRIFT_CACHE_DIR=str(cache)))
+    assert (layers / (hashlib.sha256(plain).hexdigest() + ".tar")).read_bytes() == plain
 
 
 def test_a_changed_kept_layer_is_fetched_again_not_trusted(
