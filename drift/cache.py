@@ -349,9 +349,10 @@ def clear() -> int:
 
 
 def _remove_blobs(folder: str) -> int:
-    """Registry layer blobs (drift/sources/registry/blobs.py): plain files in two sub-folders."""
+    """Registry layers (drift/sources/registry/blobs.py): plain files in sub-folders (`sha256` and
+    `diffids` from drift before layers were kept uncompressed)."""
     size = 0
-    for sub in ("sha256", "diffids"):
+    for sub in ("layers", "sha256", "diffids"):
         where = os.path.join(folder, sub)
         if os.path.islink(where) or not os.path.isdir(where):
             continue

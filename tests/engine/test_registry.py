@@ -4,12 +4,16 @@ of the same images; zstd layers from skopeo, in a registry and in an OCI layout.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import io
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,13 +107,22 @@ def test_a_registry_image_with_no_engine_is_the_engines_inventory(
     same_inventory(local, remote)
     assert remote["target"]["kind"] == "registry" and remote["target"]["id"] == local["target"]["id"]
     assert remote["target"]["digest"].startswith(f"{registry.host}/drift-test-dfchg@sha256:")
-    # the layers were downloaded into the cache folder by digest, and a second run downloads none again
-    blobs = tmp_path / "cache" / "blobs" / "sha256"
-    before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in blobs.iterdir()}
-    assert len(before) >= 2
+    # the layers were kept uncompressed in the cache folder under their diff_ids (the engine's own
+    # layer ids), and a second run downloads none again
+    layers = tmp_path / "cache" / "blobs" / "layers"
+    before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in layers.iterdir()}
+    diff_ids = json.loads(
+        subprocess.run(
+            ["docker", "image", "inspect", "-f", "{{json .RootFS.Layers}}", df_changed],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    assert {n for n in before if n.endswith(".tar")} == {d.split(":")[1] + ".tar" for d in diff_ids}
     again = inspect_json(f"registry:{pushed['changed']}", "--base", pushed["base"], env=env)
     same_inventory(local, again)
-    assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in blobs.iterdir()} == before
+    assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in layers.iterdir()} == before
 
 
 def test_by_digest_and_with_a_credential_helper(
@@ -278,3 +291,118 @@ def test_a_base_pushed_to_a_registry_keeps_its_own_name_and_no_foreign_digest(
     run_drift("snapshot", df_image, "-o", str(out), check=0)
     first = (out / "Dockerfile").read_text().splitlines()
     assert f"FROM {base_image}" in first, first[:5]
+
+
+def _push_raw(registry: Registry, name: str, layer: bytes, diff_id: str, *, gzipped: bool = True) -> str:
+    """Push a one-layer image through the distribution API as it is given: a gzipped LAYER and a
+    config naming DIFF_ID (which need not be the layer's), as a forger or a broken pusher could."""
+    import requests
+
+    session = requests.Session()
+    session.auth = (registry.user, registry.password)
+    session.trust_env = False  # else REQUESTS_CA_BUNDLE would replace the registry's CA
+    session.verify = str(registry.folder / "ca.crt")
+    base = f"https://{registry.host}/v2/{name}"
+
+    def put_blob(data: bytes) -> dict[str, Any]:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        start = session.post(f"{base}/blobs/uploads/")
+        assert start.status_code == 202, start.text
+        location = start.headers["Location"]
+        sep = "&" if "?" in location else "?"
+        url = location if location.startswith("http") else f"https://{registry.host}{location}"
+        done = session.put(
+            f"{url}{sep}digest={digest}", data=data, headers={"Content-Type": "application/octet-stream"}
+        )
+        assert done.status_code == 201, done.text
+        return {"digest": digest, "size": len(data)}
+
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Env": ["PATH=/usr/bin:/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created_by": "a test"}],
+    }
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **put_blob(json.dumps(config).encode())},
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if gzipped else ""),
+                **put_blob(gzip.compress(layer) if gzipped else layer),
+            }
+        ],
+    }
+    resp = session.put(
+        f"{base}/manifests/{RUN_ID}",
+        data=json.dumps(manifest),
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    assert resp.status_code == 201, resp.text
+    return f"{registry.host}/{name}:{RUN_ID}"
+
+
+def _one_file_tar(path: str, content: bytes) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo(path)
+        info.size, info.mode, info.mtime = len(content), 0o644, 1_700_000_000
+        tar.addfile(info, io.BytesIO(content))
+    return buf.getvalue()
+
+
+def test_a_layer_that_is_not_its_configs_diff_id_is_refused_and_not_kept(registry: Registry, tmp_path: Path) -> None:
+    layer = _one_file_tar("etc/hello", b"hello\n")
+    other = "sha256:" + hashlib.sha256(layer + b"x").hexdigest()
+    ref = _push_raw(registry, "drift-test-forged", layer, other)
+    cache = tmp_path / "cache"
+    line = one_line_error(run_drift("inspect", f"registry:{ref}", env=registry.env(DRIFT_CACHE_DIR=str(cache))))
+    assert "hashes to" in line and other in line and "diff_id" in line
+    layers = cache / "blobs" / "layers"
+    assert not list(layers.iterdir())  # nothing kept under the claimed diff_id, no part file left
+    # the same layer under its true diff_id is read, and kept under it
+    good = _push_raw(registry, "drift-test-honest", layer, "sha256:" + hashlib.sha256(layer).hexdigest())
+    out = inspect_json(f"registry:{good}", env=registry.env(DRIFT_CACHE_DIR=str(cache)))
+    assert out["target"]["kind"] == "registry"
+    assert [p.name for p in layers.iterdir() if p.suffix == ".tar"] == [hashlib.sha256(layer).hexdigest() + ".tar"]
+    # an uncompressed layer (OCI's plain `tar` media type) is read the same
+    plain = _one_file_tar("etc/plain", b"plain\n")
+    ref = _push_raw(registry, "drift-test-plain", plain, "sha256:" + hashlib.sha256(plain).hexdigest(), gzipped=False)
+    inspect_json(f"registry:{ref}", env=registry.env(DRIFT_CACHE_DIR=str(cache)))
+    assert (layers / (hashlib.sha256(plain).hexdigest() + ".tar")).read_bytes() == plain
+
+
+def test_a_changed_kept_layer_is_fetched_again_not_trusted(
+    registry: Registry, pushed: dict[str, str], base_image: str, tmp_path: Path
+) -> None:
+    env = registry.env(DRIFT_CACHE_DIR=str(tmp_path / "cache"))
+    first = inspect_json(f"registry:{pushed['changed']}", "--base", pushed["base"], env=env)
+    layers = tmp_path / "cache" / "blobs" / "layers"
+    tars = sorted(layers.glob("*.tar"), key=lambda p: p.stat().st_size)
+    victim = tars[-1]
+    before = victim.stat()
+    with open(victim, "r+b") as fh:  # one byte changed in the middle, its mtime put back
+        fh.seek(before.st_size // 2)
+        byte = fh.read(1)
+        fh.seek(before.st_size // 2)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    os.utime(victim, ns=(before.st_atime_ns, before.st_mtime_ns))
+    again = inspect_json(f"registry:{pushed['changed']}", "--base", pushed["base"], env=env)
+    same_inventory(first, again)
+    after = victim.stat()
+    assert after.st_ino != before.st_ino  # fetched again and put in its place
+    assert "sha256:" + hashlib.sha256(victim.read_bytes()).hexdigest() == "sha256:" + victim.stem
+    untouched = {p.name: p.stat().st_ino for p in tars[:-1]}
+    inspect_json(f"registry:{pushed['changed']}", "--base", pushed["base"], env=env)
+    assert {p.name: p.stat().st_ino for p in tars[:-1]} == untouched and victim.stat().st_ino == after.st_ino
+
+
+def test_no_cache_keeps_nothing(registry: Registry, pushed: dict[str, str], tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = registry.env(DRIFT_CACHE_DIR=str(tmp_path / "cache"), TMPDIR=str(tmp))
+    out = inspect_json(f"registry:{pushed['df']}", "--no-cache", env=env)
+    assert out["packages"]
+    assert list(tmp.iterdir()) == [] and not (tmp_path / "cache" / "blobs").exists()

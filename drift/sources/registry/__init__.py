@@ -3,9 +3,10 @@
 `registry:HOST[:PORT]/REPO:TAG` or `registry:HOST[:PORT]/REPO@sha256:...` becomes a `Source`
 like an OCI layout does: the manifest (an index or manifest list is resolved for the wanted
 platform, `--platform` / DRIFT_PLATFORM, linux/amd64 by default), the image config, and one
-`RegistryLayer` per layer: a `TarLayer` over the layer's blob, downloaded only when it is read
-(streamed to disk, checked against its size and digest, never whole in memory) into the blob
-folder beside the layer cache (`blobs.py`), keyed by digest. Manifests given by digest and
+`RegistryLayer` per layer: a `TarLayer` over the layer's uncompressed tar, fetched only when it is
+needed (streamed: the blob counted and hashed, inflated, the tar hashed, written and scanned in
+one pass, never whole in memory) into the folder beside the layer cache (`blobs.py`), kept under
+its diff_id once both digests match. Manifests given by digest and
 every blob are checked against their digests; a tag's manifest is what the registry says over
 verified TLS, as for `docker pull`.
 """
@@ -21,7 +22,7 @@ from typing import Any
 from drift.errors import CorruptArchive, DriftError, TargetNotFound
 from drift.sources.archive import MAX_JSON, _descriptor, _diff_ids, _shape, _source_from_config, digest_path
 from drift.sources.fs import Layer
-from drift.sources.registry.blobs import Blobs, RegistryLayer
+from drift.sources.registry.blobs import RegistryLayer, Store
 from drift.sources.registry.client import Client
 from drift.sources.registry.reference import Reference, parse
 from drift.sources.stack import Source
@@ -67,7 +68,7 @@ def registry_source(text: str, stack: contextlib.ExitStack, *, resolved_by: str)
     diff_ids = _diff_ids(config, str(ref))
     if len(diff_ids) != len(descs):
         raise CorruptArchive(f"{ref}: the manifest lists {len(descs)} layer(s) but the image config {len(diff_ids)}")
-    blobs = Blobs(stack)
+    store = Store(stack)
     layers: list[Layer] = []
     for i, desc in enumerate(descs):
         media = desc.get("mediaType")
@@ -79,7 +80,7 @@ def registry_source(text: str, stack: contextlib.ExitStack, *, resolved_by: str)
         size = desc.get("size")
         layers.append(
             RegistryLayer(
-                blobs,
+                store,
                 client,
                 desc["digest"],
                 size if isinstance(size, int) and size >= 0 else None,

@@ -15,13 +15,14 @@ user without root). REQUESTS_CA_BUNDLE is not read: docker does not read it eith
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import re
 import ssl
 import threading
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
 from drift import __version__
 from drift.errors import CorruptArchive, RegistryAuthError, RegistryError, RegistryTLSError, TargetNotFound
@@ -250,24 +251,13 @@ class Client:
         _verify(hashlib.sha256(body).hexdigest(), digest, f"registry {self.ref.host}: blob {digest}")
         return body
 
-    def blob_to(self, digest: str, size: int | None, out: BinaryIO, what: str) -> None:
-        """Stream blob DIGEST into OUT, never more than SIZE bytes, and check its digest."""
+    @contextlib.contextmanager
+    def blob_chunks(self, digest: str, what: str) -> Iterator[Iterator[bytes]]:
+        """The bytes of blob DIGEST as the registry sends them (the caller counts and hashes them)."""
         resp = self.get(f"blobs/{digest}")
-        sha = hashlib.sha256()
-        total = 0
         with resp:
             self._check(resp, "")
-            for chunk in _chunks(resp, what):
-                total += len(chunk)
-                if size is not None and total > size:
-                    raise CorruptArchive(
-                        f"{what}: the registry sends more than the {size} bytes its manifest declares; refused"
-                    )
-                sha.update(chunk)
-                out.write(chunk)
-        if size is not None and total != size:
-            raise CorruptArchive(f"{what}: the registry sent {total} bytes, not the {size} its manifest declares")
-        _verify(sha.hexdigest(), digest, what)
+            yield _chunks(resp, what)
 
     def _check(self, resp: Any, name: str) -> None:
         if resp.status_code < 400:
