@@ -43,7 +43,7 @@ shells:
 	@bash scripts/shells.sh >/dev/null || [ "$${CI:-}" != true ]
 
 test: venv base chromium shells bytecode
-	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_JOBS)
 
 test-unit: venv
 	$(BIN)/python -m pytest -m "not engine"

@@ -4,12 +4,12 @@ Engine tests are marked `engine`. Without an engine they skip on a laptop and fa
 CI=true. Shared images are built once per run (session fixtures); containers are
 removed at the end.
 
-The suite runs in parallel (`make test`: pytest-xdist, `-n 3 --dist loadgroup`). The images and
+The suite runs in parallel (`make test`: pytest-xdist, `-n 3`). The images and
 containers every module may ask for are made once for the whole run, by whichever worker asks
 first (`shared`, a file lock in a folder the main process made); the main process removes them
 when every worker is done. A test module whose tests share something of their own (a fixture of
-module or session scope defined in the module itself) runs whole on one worker (an xdist_group
-per module, `pytest_collection_modifyitems`); every other test goes wherever a worker is free.
+module or session scope defined in the module itself) runs whole on one worker (`_runs_whole`,
+`pytest_xdist_make_scheduler`); every other test goes wherever a worker is free.
 """
 
 from __future__ import annotations
@@ -188,17 +188,42 @@ SLOW_FIRST = (
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
         return
-    for item in items:
-        if _runs_whole(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
     def rank(item: pytest.Item) -> int:
         module = item.nodeid.split("::")[0]
         return SLOW_FIRST.index(module) if module in SLOW_FIRST else len(SLOW_FIRST)
 
     items.sort(key=rank)  # stable: each module's own order is kept
+    # the main process's scheduler (below) reads which tests go together
+    groups = {item.nodeid: item.nodeid.split("::")[0] for item in items if _runs_whole(item)}
+    (SHARED / f"groups-{worker}.json").write_text(json.dumps(groups))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Work units for the workers: a whole module where `_runs_whole` says so, else one test.
+    (xdist's own `--dist loadgroup` does this with xdist_group marks, but it names a test by its
+    group through the item's nodeid, which pytest 9 no longer lets a plugin change.) Units go
+    out in the order the workers collected them: SLOW_FIRST first."""
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False
+
+    class ByModule(LoadScopeScheduling):  # type: ignore[misc]
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:
+                self.groups = {}
+                for path in SHARED.glob("groups-*.json"):
+                    self.groups.update(json.loads(path.read_text()))
+            return self.groups.get(nodeid) or nodeid
+
+    return ByModule(config, log)
 
 
 def in_ci() -> bool:
