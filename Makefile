@@ -5,6 +5,9 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 BASE   ?= drift-base:bookworm
+# pytest-xdist workers for `make test`: the engine tests mostly wait on the engine, the mirror and
+# the disk, so more workers than cores pay (tests/conftest.py says what they share and how).
+TEST_JOBS ?= 3
 export DRIFT_BASE_IMAGE = $(BASE)
 
 .PHONY: help venv engine base chromium shells test test-unit demo docs docs-examples lint format bytecode bench bench-fleet bench-multi bench-node bench-packages bench-registry bench-watch corpus proto clean
@@ -41,7 +44,7 @@ shells:
 	@bash scripts/shells.sh >/dev/null || [ "$${CI:-}" != true ]
 
 test: venv base chromium shells bytecode
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS)
 
 test-unit: venv
 	$(BIN)/python -m pytest -m "not engine"

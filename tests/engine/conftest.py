@@ -1,5 +1,6 @@
 """Fixtures shared by the `drift diff` engine tests (test_diff, test_diff_output): one built image and
-one hand-changed copy of it per session, whichever modules ask for them."""
+one hand-changed copy of it per run (made once for all workers: tests/conftest.py, `shared`), whichever
+modules ask for them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RUN_ID, build, commit, run_script
+from tests.conftest import SHARED, SHARED_CLEANUP, SHARED_ID, build, run_script, shared, shared_fixture
 
 DOCKERFILE = """\
 FROM {base}
@@ -34,26 +35,40 @@ def make_context(folder: Path, base: str, *, requirements: str = "requests==2.31
 
 
 @pytest.fixture(scope="session")
-def df_context(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> Path:
-    return make_context(tmp_path_factory.mktemp("df") / "ctx", base_image)
+@shared_fixture
+def df_context(base_image: str) -> Path:
+    return Path(shared("df_context", lambda: str(make_context(SHARED / "df" / "ctx", base_image))))
 
 
 @pytest.fixture(scope="session")
-def df_image(docker_client: Any, df_context: Path, cleanup: list[tuple[str, str]]) -> str:
-    tag = f"drift-test/df:{RUN_ID}"
-    build(docker_client, df_context, tag, cleanup)
-    return tag
+@shared_fixture
+def df_image(docker_client: Any, df_context: Path) -> str:
+    def make() -> str:
+        tag = f"drift-test/df:{SHARED_ID}"
+        build(docker_client, df_context, tag, SHARED_CLEANUP)
+        return tag
+
+    return shared("df_image", make)
 
 
 @pytest.fixture(scope="session")
-def df_changed(docker_client: Any, df_image: str, cleanup: list[tuple[str, str]]) -> str:
+@shared_fixture
+def df_changed(docker_client: Any, df_image: str) -> str:
     """The built image changed by hand: packages installed and purged, an ENV changed, a file written."""
-    name = f"drift-test-dfchg-{RUN_ID}"
-    script = (
-        "apt-get update -qq && apt-get install -y -qq --no-install-recommends libmariadb3 curl >/dev/null"
-        " && apt-get purge -y -qq jq >/dev/null && rm -rf /var/lib/apt/lists/*"
-        " && pip install -q --no-cache-dir --break-system-packages six==1.16.0"
-        " && echo 'x=1' > /etc/app.conf"
-    )
-    c = run_script(docker_client, df_image, script, name, cleanup)
-    return commit(c, "drift-test/dfchg", cleanup, changes=["ENV APP_MODE=staging", 'CMD ["python3", "app.py"]'])
+
+    def make() -> str:
+        name = f"drift-test-dfchg-{SHARED_ID}"
+        script = (
+            "apt-get update -qq && apt-get install -y -qq --no-install-recommends libmariadb3 curl >/dev/null"
+            " && apt-get purge -y -qq jq >/dev/null && rm -rf /var/lib/apt/lists/*"
+            " && pip install -q --no-cache-dir --break-system-packages six==1.16.0"
+            " && echo 'x=1' > /etc/app.conf"
+        )
+        c = run_script(docker_client, df_image, script, name, SHARED_CLEANUP)
+        changes = ["ENV APP_MODE=staging", 'CMD ["python3", "app.py"]']
+        c.commit(repository="drift-test/dfchg", tag=SHARED_ID, changes=changes)
+        tag = f"drift-test/dfchg:{SHARED_ID}"
+        SHARED_CLEANUP.append(("image", tag))
+        return tag
+
+    return shared("df_changed", make)

@@ -38,9 +38,9 @@ def _corpus() -> Any:
     return module
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def corpus(base_image: str) -> Any:
-    return _corpus()
+    return _corpus()  # cheap: each case on whichever worker is free
 
 
 def _explain(result: Any) -> str:

@@ -7,6 +7,7 @@ fix of a package's own file) must be found exactly, in both modes."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from drift.dockerfile.context import BuildContext
 from drift.dockerfile.declared import declare
 from drift.dockerfile.parse import parse
-from tests.conftest import RUN_ID, build, commit, run_drift, run_script
+from tests.conftest import SHARED_CLEANUP, SHARED_ID, build, run_drift, run_script, shared, shared_fixture
 
 pytestmark = pytest.mark.engine
 
@@ -33,22 +34,37 @@ PLANTS = {
 HOTFIX = {"apache-ssl": "/usr/sbin/apache2ctl", "django-app": "/usr/lib/python3.11/shutil.py"}
 
 
-@pytest.fixture(scope="session")
-def realworld(docker_client: Any, base_image: str, cleanup: list[tuple[str, str]]) -> dict[str, str]:
-    """Every corpus Dockerfile built once (its folder is the build context)."""
-    tags = {}
-    for name in NAMES:
-        tag = f"drift-test/rw-{name}:{RUN_ID}"
-        build(docker_client, CORPUS / name, tag, cleanup)
-        tags[name] = tag
-    return tags
+class Made:
+    """Each image made when a test first asks for it, once for the whole run (`shared`: a test on
+    another worker asking for the same one waits for it)."""
+
+    def __init__(self, key: str, make: Callable[[str], str]) -> None:
+        self.key, self.make = key, make
+
+    def __getitem__(self, name: str) -> str:
+        return shared(f"{self.key}-{name}", lambda: self.make(name))
 
 
 @pytest.fixture(scope="session")
-def planted(docker_client: Any, realworld: dict[str, str], cleanup: list[tuple[str, str]]) -> dict[str, str]:
+@shared_fixture
+def realworld(docker_client: Any, base_image: str) -> Made:
+    """Every corpus Dockerfile built (its folder is the build context)."""
+
+    def make(name: str) -> str:
+        tag = f"drift-test/rw-{name}:{SHARED_ID}"
+        build(docker_client, CORPUS / name, tag, SHARED_CLEANUP)
+        return tag
+
+    return Made("realworld", make)
+
+
+@pytest.fixture(scope="session")
+@shared_fixture
+def planted(docker_client: Any, realworld: Made) -> Made:
     """Corpus images changed by hand, as a person would in a running container, and committed."""
-    out = {}
-    for name, (pip, edited) in PLANTS.items():
+
+    def make(name: str) -> str:
+        pip, edited = PLANTS[name]
         image = docker_client.images.get(realworld[name])
         config = image.attrs["Config"]
         script = (
@@ -60,11 +76,15 @@ def planted(docker_client: Any, realworld: dict[str, str], cleanup: list[tuple[s
         if name in HOTFIX:
             script += f" && echo '# hotfix' >> {HOTFIX[name]}"
         as_root = {"user": "root"} if config.get("User") else {}
-        container = run_script(docker_client, realworld[name], script, f"drift-test-rw-{name}-{RUN_ID}", cleanup,
-                               **as_root)  # fmt: skip
+        container = run_script(docker_client, realworld[name], script, f"drift-test-rw-{name}-{SHARED_ID}",
+                               SHARED_CLEANUP, **as_root)  # fmt: skip
         changes = [f"CMD {json.dumps(config['Cmd'])}"] + ([f"USER {config['User']}"] if as_root else [])
-        out[name] = commit(container, f"drift-test/rw-planted-{name}", cleanup, changes=changes)
-    return out
+        container.commit(repository=f"drift-test/rw-planted-{name}", tag=SHARED_ID, changes=changes)
+        tag = f"drift-test/rw-planted-{name}:{SHARED_ID}"
+        SHARED_CLEANUP.append(("image", tag))
+        return tag
+
+    return Made("planted", make)
 
 
 def diff(image: str, name: str, *extra: str, code: int) -> dict[str, Any]:
@@ -77,19 +97,19 @@ def keys(doc: dict[str, Any]) -> set[tuple[str, str | None, str]]:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_corpus_image_matches_its_dockerfile_statically(realworld: dict[str, str], name: str) -> None:
+def test_corpus_image_matches_its_dockerfile_statically(realworld: Made, name: str) -> None:
     doc = diff(realworld[name], name, "--verify-packages", code=0)
     assert doc["findings"] == [], [(f["category"], f["name"], f["detail"]) for f in doc["findings"]]
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_corpus_image_matches_its_dockerfile_built(realworld: dict[str, str], name: str) -> None:
+def test_corpus_image_matches_its_dockerfile_built(realworld: Made, name: str) -> None:
     doc = diff(realworld[name], name, "--build", "--network", "host", "--verify-packages", code=0)
     assert doc["mode"] == "build" and doc["findings"] == []
 
 
 @pytest.mark.parametrize("name", sorted(PLANTS))
-def test_planted_drift_is_found_exactly_in_both_modes(planted: dict[str, str], name: str) -> None:
+def test_planted_drift_is_found_exactly_in_both_modes(planted: Made, name: str) -> None:
     pip, edited = PLANTS[name]
     want = {("undocumented", "apt", "jq"), ("undocumented", "apt", "libjq1"), ("undocumented", "apt", "libonig5")}
     want.add(("file", None, edited))
@@ -110,7 +130,7 @@ def test_planted_drift_is_found_exactly_in_both_modes(planted: dict[str, str], n
         assert fixed["expected"] is None and fixed["actual"]["package_file"]["package"].startswith("apt:")
 
 
-def test_dockerignore_placement_is_what_the_engine_copied(docker_client: Any, realworld: dict[str, str]) -> None:
+def test_dockerignore_placement_is_what_the_engine_copied(docker_client: Any, realworld: Made) -> None:
     """flask-app's .dockerignore (`**/*.md` with a `!` exception, a folder, the Dockerfile):
     what drift says `COPY . .` placed is exactly what the engine put in /app."""
     name = "flask-app"
