@@ -277,22 +277,32 @@ def test_a_local_inspect_imports_no_registry_or_zstd_code(base_image: str) -> No
 
 
 def test_a_base_pushed_to_a_registry_keeps_its_own_name_and_no_foreign_digest(
-    pushed: dict[str, str], base_image: str, df_image: str, tmp_path: Path
+    registry: Registry, docker_client: Any, base_image: str, cleanup: list[Any], tmp_path: Path
 ) -> None:
-    """Pushing the base (tagged HOST/drift-test-base) gives it a second tag and that registry's
-    RepoDigest: the base is still named by its own tag, and never pinned FROM NAME@(the other
-    repository's digest), which a build would look up under NAME (on Docker Hub)."""
-    tags = subprocess.run(
-        ["docker", "image", "inspect", "-f", "{{json .RepoDigests}}", base_image], capture_output=True, text=True
+    """A base of this test's own, tagged HOST/NAME and pushed with `docker push`, gets a second tag
+    and that registry's RepoDigest: a child image's base is still named by its own tag, and never
+    pinned FROM NAME@(the other repository's digest), which a build would look up under NAME."""
+    from tests.conftest import commit, run_script
+
+    base = commit(run_script(docker_client, base_image, "echo b > /etc/pbase", f"drift-test-pb-{RUN_ID}", cleanup),
+                  "drift-test/pbase", cleanup)  # fmt: skip
+    ref = f"{registry.host}/drift-test-pbase:{RUN_ID}"
+    subprocess.run(["docker", "tag", base, ref], check=True)
+    cleanup.append(("image", ref))
+    env = {**os.environ, "DOCKER_CONFIG": str(registry.docker_config)}
+    subprocess.run(["docker", "push", "-q", ref], check=True, capture_output=True, env=env)
+    digests = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{json .RepoDigests}}", base], capture_output=True, text=True
     ).stdout
-    assert pushed["base"].split(":")[0].rsplit("/", 1)[0] in tags  # the push did give it a foreign digest
-    doc = inspect_json(df_image)
-    assert doc["base"]["name"] == base_image
+    assert "drift-test-pbase@sha256:" in digests  # the push did give it a foreign digest
+    child = commit(run_script(docker_client, base, "echo c > /etc/child", f"drift-test-pc-{RUN_ID}", cleanup),
+                   "drift-test/pchild", cleanup)  # fmt: skip
+    doc = inspect_json(child)
+    assert doc["base"]["name"] == base
     assert doc["base"]["digest"] is None
     out = tmp_path / "snap"
-    run_drift("snapshot", df_image, "-o", str(out), check=0)
-    first = (out / "Dockerfile").read_text().splitlines()
-    assert f"FROM {base_image}" in first, first[:5]
+    run_drift("snapshot", child, "-o", str(out), check=0)
+    assert f"FROM {base}" in (out / "Dockerfile").read_text().splitlines()
 
 
 def _push_raw(registry: Registry, name: str, layer: bytes, diff_id: str, *, gzipped: bool = True) -> str:
