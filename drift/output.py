@@ -73,6 +73,16 @@ def write_text(path: str, text: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise OutputError(f"cannot write {path}: folder {folder} does not exist")
+    with contextlib.suppress(OSError):
+        if not stat.S_ISREG(os.stat(path).st_mode) and not stat.S_ISDIR(os.stat(path).st_mode):
+            # a device or pipe (-o /dev/null, /dev/stdout, a FIFO): written into, never replaced
+            # by a rename (as root, that turned /dev/null into a regular file)
+            try:
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+            except OSError as exc:
+                raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
+            return
     clean_leftovers(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=_prefix(path), dir=folder)

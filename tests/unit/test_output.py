@@ -49,3 +49,25 @@ def test_atomic_dir_follows_the_umask(tmp_path: Path, umask_022: None) -> None:
     with atomic_dir(str(target), force=False) as tmp:
         Path(tmp, "Dockerfile").write_text("FROM scratch\n")
     assert mode(target) == 0o755 and (target / "Dockerfile").exists()
+
+
+def test_a_device_is_written_into_never_replaced(tmp_path: Path) -> None:
+    """-o /dev/null (or a FIFO) is written into: a rename over it would replace the device with a
+    regular file (as root, /dev/null itself)."""
+    import os
+    import stat
+    import threading
+
+    from drift.output import write_text
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    write_text(str(fifo), "hello\n")
+    reader.join(10)
+    assert got == ["hello\n"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    write_text("/dev/null", "x\n")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
