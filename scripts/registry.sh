@@ -5,6 +5,10 @@
 #   scripts/registry.sh stop DIR        stops it and removes DIR and the engine's trust of it
 # `start` also makes the Docker engine trust the CA (/etc/docker/certs.d/127.0.0.1:PORT/ca.crt,
 # read by dockerd at each connection) so that `docker push` works; `stop` removes that folder.
+# With REGISTRY_TOKEN_REALM=URL set, `start` configures token auth instead of htpasswd: the registry
+# sends clients to URL for a Bearer token (service drift-test, issuer drift-test-issuer) and trusts
+# tokens whose x5c header is DIR/token.crt (a self-signed certificate, key in DIR/token.key); the
+# token server at URL is the caller's (it checks DIR/user and DIR/password).
 set -euo pipefail
 cmd=${1:?start|stop}
 dir=${2:?folder for the registry}
@@ -42,6 +46,19 @@ start)
   echo drift >"$dir/user"
   head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$dir/password"
   htpasswd -Bbc "$dir/htpasswd" drift "$(cat "$dir/password")" >/dev/null 2>&1
+  if [ -n "${REGISTRY_TOKEN_REALM:-}" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=drift test token issuer" \
+      -keyout "$dir/token.key" -out "$dir/token.crt" >/dev/null 2>&1
+    auth="  token:
+    realm: $REGISTRY_TOKEN_REALM
+    service: drift-test
+    issuer: drift-test-issuer
+    rootcertbundle: $dir/token.crt"
+  else
+    auth="  htpasswd:
+    realm: drift-test
+    path: $dir/htpasswd"
+  fi
   cat >"$dir/config.yml" <<EOF
 version: 0.1
 log:
@@ -57,9 +74,7 @@ http:
     certificate: $dir/server.crt
     key: $dir/server.key
 auth:
-  htpasswd:
-    realm: drift-test
-    path: $dir/htpasswd
+$auth
 EOF
   mkdir -p "/etc/docker/certs.d/127.0.0.1:$port"
   cp "$dir/ca.crt" "/etc/docker/certs.d/127.0.0.1:$port/ca.crt"
