@@ -28,6 +28,20 @@ StoreOpt = Annotated[
 ConfigOpt = Annotated[
     str | None, typer.Option("--config", metavar="FILE", help="drift.toml to read (default: ./drift.toml).")
 ]
+# options `drift watch` takes as `drift report` does
+IgnoreOpt = Annotated[
+    list[str] | None, typer.Option("--ignore", metavar="GLOB", help="Glob over findings to ignore, repeatable.")
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not use or fill the layer cache.")]
+VerifyPackagesOpt = Annotated[
+    bool,
+    typer.Option("--verify-packages", help="Hash every file of every package against its record (as debsums)."),
+]
+AllContextsOpt = Annotated[bool, typer.Option("--all-contexts", help="Every Docker context ('docker context ls').")]
+EngineTimeoutOpt = Annotated[
+    float,
+    typer.Option("--engine-timeout", metavar="SECONDS", help="Seconds an engine may take to answer; then it is down."),
+]
 
 
 def report(
@@ -74,9 +88,7 @@ def report(
     fail_on_first_run: Annotated[
         bool, typer.Option("--fail-on-first-run", help="Let the baseline run fail too.")
     ] = False,
-    ignore: Annotated[
-        list[str] | None, typer.Option("--ignore", metavar="GLOB", help="Glob over findings to ignore, repeatable.")
-    ] = None,
+    ignore: IgnoreOpt = None,
     notify: Annotated[
         str | None, typer.Option("--notify", metavar="URL", help="POST a JSON summary of the changes to this URL.")
     ] = None,
@@ -87,18 +99,13 @@ def report(
         typer.Option("--lock-timeout", metavar="SECONDS", help="Seconds to wait for another run holding the store."),
     ] = 300.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use or fill the layer cache.")] = False,
-    verify_packages: Annotated[
-        bool,
-        typer.Option("--verify-packages", help="Hash every file of every package against its record (as debsums)."),
-    ] = False,
+    no_cache: NoCacheOpt = False,
+    verify_packages: VerifyPackagesOpt = False,
     context: Annotated[
         list[str] | None,
         typer.Option("--context", metavar="NAME", help="A Docker context to report on, repeatable."),
     ] = None,
-    all_contexts: Annotated[
-        bool, typer.Option("--all-contexts", help="Every Docker context ('docker context ls').")
-    ] = False,
+    all_contexts: AllContextsOpt = False,
     host: Annotated[
         list[str] | None,
         typer.Option(
@@ -111,12 +118,7 @@ def report(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", metavar="N", help="Engines read at once, each by a process of its own.")
     ] = 4,
-    engine_timeout: Annotated[
-        float,
-        typer.Option(
-            "--engine-timeout", metavar="SECONDS", help="Seconds an engine may take to answer; then it is down."
-        ),
-    ] = 120.0,
+    engine_timeout: EngineTimeoutOpt = 120.0,
 ) -> None:
     """Report drift over the engine's containers (and images), with history: new, persisting, resolved."""
     from drift.inventory import verify

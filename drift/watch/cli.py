@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 
 from drift.errors import DriftError
-from drift.report.cli import ConfigOpt, StoreOpt
+from drift.report.cli import (
+    AllContextsOpt,
+    ConfigOpt,
+    EngineTimeoutOpt,
+    IgnoreOpt,
+    NoCacheOpt,
+    StoreOpt,
+    VerifyPackagesOpt,
+)
 
 
 def watch(
@@ -48,9 +56,7 @@ def watch(
             "(e.g. severity:high; default: --fail-on's).",
         ),
     ] = None,
-    ignore: Annotated[
-        list[str] | None, typer.Option("--ignore", metavar="GLOB", help="Glob over findings to ignore, repeatable.")
-    ] = None,
+    ignore: IgnoreOpt = None,
     notify: Annotated[
         str | None,
         typer.Option("--notify", metavar="URL", help="POST a JSON summary of each rescan's news to this URL."),
@@ -65,18 +71,13 @@ def watch(
             help="Seconds the first run waits for another run holding the store (a rescan retries later).",
         ),
     ] = 300.0,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use or fill the layer cache.")] = False,
-    verify_packages: Annotated[
-        bool,
-        typer.Option("--verify-packages", help="Hash every file of every package against its record (as debsums)."),
-    ] = False,
+    no_cache: NoCacheOpt = False,
+    verify_packages: VerifyPackagesOpt = False,
     context: Annotated[
         list[str] | None,
         typer.Option("--context", metavar="NAME", help="A Docker context to watch, repeatable."),
     ] = None,
-    all_contexts: Annotated[
-        bool, typer.Option("--all-contexts", help="Every Docker context ('docker context ls').")
-    ] = False,
+    all_contexts: AllContextsOpt = False,
     host: Annotated[
         list[str] | None,
         typer.Option(
@@ -87,12 +88,7 @@ def watch(
         ),
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", help="Engines read at once in the first run.")] = 4,
-    engine_timeout: Annotated[
-        float,
-        typer.Option(
-            "--engine-timeout", metavar="SECONDS", help="Seconds an engine may take to answer; then it is down."
-        ),
-    ] = 120.0,
+    engine_timeout: EngineTimeoutOpt = 120.0,
     settle: Annotated[
         float,
         typer.Option(
