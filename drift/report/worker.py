@@ -230,6 +230,8 @@ def reason(exc: BaseException) -> str:
 def _child(conn: Connection, job: Job) -> None:
     """A worker process: its engine's events down the pipe, then Finished. Never raises."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
+    # forked with SIGINT blocked (Workers.run): one that came meanwhile is dropped, now ignored
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     # Writers of its own on the terminal: the parent's (a progress bar's redirection, a buffer
     # whose lock another thread of the parent held when it forked) are not the child's to use.
     sys.stdout = open(1, "w", closefd=False, buffering=1, errors="backslashreplace")  # noqa: SIM115
@@ -275,9 +277,16 @@ class Workers:
                     index, job = pending.pop()
                     parent, child = self._ctx.Pipe(duplex=False)
                     proc = self._ctx.Process(target=_child, args=(child, job), name=f"drift-engine-{index}")
-                    proc.start()
-                    child.close()
-                    running[parent] = (index, proc)
+                    # Ctrl-C goes to the whole process group: one that reaches the child before it
+                    # ignores SIGINT would print a traceback from its start-up. Blocked across the
+                    # fork, it waits in the parent (raised here once unblocked) and the child drops it.
+                    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+                    try:
+                        proc.start()
+                        child.close()
+                        running[parent] = (index, proc)  # known before an interrupt can stop it
+                    finally:
+                        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
                 for conn in wait(list(running)):
                     assert isinstance(conn, Connection)
                     index, proc = running[conn]

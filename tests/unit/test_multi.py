@@ -117,3 +117,34 @@ def test_all_contexts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     with pytest.raises(DriftError, match="no Docker context 'nope'"):
         specs(["nope"], False, [], None)
+
+
+# Ctrl-C reaches the whole process group: here a worker gets SIGINT at the worst moment, as it
+# starts, before it can ignore it (deterministic, unlike a timed signal from outside).
+_SIGINT_AT_WORKER_START = """
+import multiprocessing.process as mp, os, signal
+signal.signal(signal.SIGINT, signal.default_int_handler)
+start = mp.BaseProcess._bootstrap
+def interrupted(self, *args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)
+    return start(self, *args, **kwargs)
+mp.BaseProcess._bootstrap = interrupted
+from drift.report.engines import specs
+from drift.report.options import Options
+from drift.report.worker import Job, Workers
+job = Job(specs([], False, ["unix:///nonexistent/drift-test.sock"], None)[0], Options(), [], {}, [])
+events, ends = [], []
+Workers(1).run([(0, job)], lambda i, e: events.append(e), lambda i, f: ends.append(f))
+print(type(events[0]).__name__, ends[0].crash)
+"""
+
+
+def test_a_worker_interrupted_as_it_starts_drops_the_interrupt_and_finishes() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _SIGINT_AT_WORKER_START], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    # the worker ran to its end: the engine is down (reported as such), no crash
+    assert proc.stdout.split() == ["Down", "None"], proc.stdout
