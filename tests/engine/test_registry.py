@@ -418,3 +418,21 @@ def test_no_cache_keeps_nothing(registry: Registry, pushed: dict[str, str], tmp_
     out = inspect_json(f"registry:{pushed['df']}", "--no-cache", env=env)
     assert out["packages"]
     assert list(tmp.iterdir()) == [] and not (tmp_path / "cache" / "blobs").exists()
+
+
+def test_no_cache_fetches_again_what_it_did_not_hold(
+    registry: Registry, pushed: dict[str, str], df_changed: str, base_image: str, tmp_path: Path
+) -> None:
+    """--no-cache writes no tar when it scans: a later read beyond the dpkg database it held
+    (--verify-packages hashes every package file) fetches the layer again, and the answer is the
+    engine's; nothing is left behind."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = registry.env(DRIFT_CACHE_DIR=str(tmp_path / "cache"), TMPDIR=str(tmp))
+    local = inspect_json(df_changed, "--base", base_image, "--verify-packages")
+    remote = inspect_json(
+        f"registry:{pushed['changed']}", "--base", pushed["base"], "--no-cache", "--verify-packages", env=env
+    )
+    same_inventory(local, remote)
+    assert remote["package_changes"] == local["package_changes"]
+    assert list(tmp.iterdir()) == [] and not (tmp_path / "cache" / "blobs").exists()

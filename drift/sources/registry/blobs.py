@@ -16,15 +16,20 @@ finds every scan there, and reads from these tars only the few files a command n
 Writing is bounded: the plain tar stops with an error when the folder's filesystem would be
 left with less than RESERVE free (a decompression bomb cannot fill the disk). `drift cache
 clear` removes the folder. With --no-cache (DRIFT_NO_CACHE=1), or when the cache folder is
-not drift's to trust (drift/trust.py), the tars go to a temporary folder removed at the end
-of the run; there, as for an archive, a layer nothing relies on (`TarLayer.relied`) has only
-its blob digest checked, not its diff_id.
+not drift's to trust (drift/trust.py), nothing outlives the run: as for an archive, a layer
+nothing relies on (`TarLayer.relied`) has only its blob digest checked, not its diff_id, and the
+scan writes no tar at all. It holds in memory the small files of the dpkg database (HELD_MAX
+each, HELD_BUDGET a layer), which is all an inspection reads after the scan; the first read of
+any other file fetches the layer again, this time written to a temporary folder removed at
+the end of the run (a snapshot or --verify-packages pays one more download; an inspection
+does not write the hundreds of MB of a layer it never reads again).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import stat
@@ -44,6 +49,9 @@ from drift.trust import distrust
 RESERVE = 512 << 20  # free space a layer's tar must leave on the cache's filesystem
 GUARD_EVERY = 64 << 20  # free space is looked at after each this many bytes written
 _FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+HELD_PREFIX = "/var/lib/dpkg/"  # what a scan that writes no tar holds in memory for later reads
+HELD_MAX = 1 << 20  # per file
+HELD_BUDGET = 8 << 20  # per layer
 
 
 class Store:
@@ -218,7 +226,7 @@ class _Tee:
     """The plain tar as it is inflated: written to the part file, hashed when asked, its
     growth held to the free space left."""
 
-    def __init__(self, plain: Any, out: BinaryIO, store: Store, *, hashed: bool, what: str) -> None:
+    def __init__(self, plain: Any, out: BinaryIO | None, store: Store, *, hashed: bool, what: str) -> None:
         self.plain, self.out, self.store, self.what = plain, out, store, what
         self.sha = hashlib.sha256() if hashed else None
         self.total = 0
@@ -227,11 +235,12 @@ class _Tee:
     def read(self, n: int = -1) -> bytes:
         data: bytes = self.plain.read(n)
         if data:
-            self.out.write(data)
+            if self.out is not None:
+                self.out.write(data)
             if self.sha is not None:
                 self.sha.update(data)
             self.total += len(data)
-            if self.total >= self.next_guard:
+            if self.out is not None and self.total >= self.next_guard:
                 self.next_guard = self.total + GUARD_EVERY
                 self.store.check_space(self.total, self.what)
         return data
@@ -265,6 +274,16 @@ def _inflated(blob: _Blob, what: str) -> Iterator[Any]:
         yield blob
 
 
+class _Read:
+    """A member's content read already, handed to the scan as its reader would."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read_data(self, member: object) -> bytes:
+        return self.data
+
+
 class RegistryLayer(TarLayer):
     """A TarLayer over a registry layer's uncompressed tar on disk, fetched the first time it is needed."""
 
@@ -288,6 +307,7 @@ class RegistryLayer(TarLayer):
         self.store, self.client, self.blob, self.size = store, client, blob, size
         self.diff_id = digest
         self._plain: str | None = None
+        self._held: dict[str, bytes] | None = None  # scanned without a tar: the files kept for reads
 
     def _open_plain(self) -> BinaryIO:
         path = self._ensure()
@@ -333,24 +353,38 @@ class RegistryLayer(TarLayer):
         return out
 
     def _fetch(self, *, scan: bool) -> LayerScan:
-        """One pass: download, count and hash the blob, inflate, hash and write the tar, scan it."""
+        """One pass: download, count and hash the blob, inflate, hash and write the tar, scan it.
+        A scan for this run only writes no tar: it holds the dpkg database's files instead."""
         out = LayerScan(digest=self.digest)
         index: dict[str, tuple[int, int]] = {}
         hashed = self.store.persistent or self.relied
-        fd, part = tempfile.mkstemp(prefix=".part-", dir=self.store.folder)
+        write = self.store.persistent or not scan
+        held: dict[str, bytes] = {}
+        budget = HELD_BUDGET
+        if write:
+            fd, part = tempfile.mkstemp(prefix=".part-", dir=self.store.folder)
+            dest: Any = os.fdopen(fd, "wb")
+        else:
+            part, dest = "", contextlib.nullcontext()
         done = False
         try:
-            with os.fdopen(fd, "wb") as dest, self.client.blob_chunks(self.blob, self.description) as chunks:
+            with dest, self.client.blob_chunks(self.blob, self.description) as chunks:
                 blob = _Blob(chunks, self.size, self.description)
                 try:
                     with _inflated(blob, self.description) as plain:
-                        tee = _Tee(plain, dest, self.store, hashed=hashed, what=self.description)
+                        tee = _Tee(plain, dest if write else None, self.store, hashed=hashed, what=self.description)
                         reader = Reader(tee, seekable=False)  # type: ignore[arg-type]
                         for path, member in self._members(reader):
-                            if scan:
-                                self._add(out, reader, path, member)
+                            source: Any = reader
                             if member.kind == "file":
                                 index[path] = (member.offset, member.size)
+                                if not write and path.startswith(HELD_PREFIX) and member.size <= min(HELD_MAX, budget):
+                                    data = reader.read_data(member)
+                                    held[path] = data
+                                    budget -= len(data)
+                                    source = _Read(data)
+                            if scan:
+                                self._add(out, source, path, member)
                         actual = tee.drain()
                     blob.drain()
                 except (UnsafeArchive, CorruptArchive, DriftError):
@@ -361,22 +395,32 @@ class RegistryLayer(TarLayer):
                     raise self._corrupt(exc) from exc
                 blob.verify(self.blob)
                 self._refuse_mismatch(actual)
-                dest.flush()
                 with self._lock:
                     self._index = index
-                if actual is not None:
+                if not write:
+                    self._held = held  # no tar: a read of any other file fetches it (_ensure)
+                elif self.store.persistent and actual is not None:
+                    dest.flush()
                     self._plain = self.store.keep(self.diff_id, part, dest.fileno(), index)
                 else:
+                    dest.flush()
                     self._plain = part  # a temporary folder's, for this run only
                 done = True
         finally:
-            if not done:
+            if not done and part:
                 with contextlib.suppress(OSError):
                     os.unlink(part)
         self.verified = actual is not None
         return out
 
     def open(self, path: str) -> BinaryIO:
+        with self._lock:
+            held = self._held.get(path) if self._held is not None else None
+            unknown = self._held is not None and self._index is not None and path not in self._index
+        if held is not None:
+            return io.BytesIO(held)
+        if unknown:
+            raise FileNotFoundError(path)  # no such file in this layer: nothing to fetch again
         self._ensure()  # the tar and its index, before TarLayer.open takes its lock
         return super().open(path)
 
