@@ -48,6 +48,7 @@ class TokenServer:
     folder: Path  # token.key and token.crt (made by registry.sh), user, password
     identity_token: str = field(default_factory=lambda: "rt-" + uuid.uuid4().hex, repr=False)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    public: set[str] = field(default_factory=set)  # repositories anyone may pull, as on Docker Hub
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def jwt(self, subject: str, access: list[dict[str, Any]]) -> str:
@@ -92,8 +93,12 @@ class TokenServer:
             valid = user == (self.folder / "user").read_text().strip() and password == (
                 (self.folder / "password").read_text().strip()
             )
-        valid = valid and url.path == "/token" and params.get("service") == [SERVICE]
         scopes = [s for value in params.get("scope", []) for s in value.split()]
+        if method == "GET" and not authorization and scopes:  # anonymous: pulls of public repositories only
+            valid = all(s.startswith("repository:") and s.rsplit(":", 1)[1] == "pull" for s in scopes) and all(
+                s.split(":")[1] in self.public for s in scopes
+            )
+        valid = valid and url.path == "/token" and params.get("service") == [SERVICE]
         record = {"user": user, "grant": grant, "valid": valid, "scopes": scopes}
         with self.lock:
             self.requests.append({**record, "agent": headers.get("User-Agent", ""), "status": 200 if valid else 401})
@@ -192,7 +197,9 @@ def token_pushed(token_registry: tuple[Registry, TokenServer], token_image: str,
     refs = {
         "base": registry.push(base_image, "drift-test-token-base"),
         "image": registry.push(token_image, "drift-test-token"),
+        "public": registry.push(token_image, "drift-test-token-public"),
     }
+    tokens.public.add(_repo(refs["public"]))
     with tokens.lock:
         assert any("push" in s for r in tokens.requests if r["valid"] for s in r["scopes"]), tokens.requests
     return refs
@@ -303,3 +310,25 @@ def test_an_identity_token_is_exchanged_as_a_refresh_token(
     assert "auth:" in line and "refused the credentials" in line and "rt-stale" not in line
     asked = tokens.drift_requests()[before:]
     assert asked and all(r["grant"] == "refresh_token" and r["status"] == 401 for r in asked), asked
+
+
+def test_a_public_repository_is_read_anonymously(
+    token_registry: tuple[Registry, TokenServer], token_image: str, token_pushed: dict[str, str], tmp_path: Path
+) -> None:
+    """No credentials for the registry at all: drift asks the token server anonymously, as docker
+    does, and a repository anyone may pull (Docker Hub's public images) is read."""
+    registry, tokens = token_registry
+    ref, repo = token_pushed["public"], _repo(token_pushed["public"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    local = inspect_json(token_image)
+    before = len(tokens.drift_requests())
+    env = {**registry.env(), "DOCKER_CONFIG": str(empty), "DRIFT_CACHE_DIR": str(tmp_path / "cache")}
+    proc = run_drift("inspect", f"registry:{ref}", "--no-cache", "-f", "json", env=env, check=0)
+    assert proc.returncode == 0, proc.stderr
+    remote = json.loads(proc.stdout)
+    assert remote["packages"] == local["packages"] and remote["packages"]
+    assert remote["target"]["digest"].startswith(f"{registry.host}/{repo}@sha256:")
+    asked = tokens.drift_requests()[before:]
+    assert asked and all(r["grant"] is None and r["valid"] for r in asked), asked
+    assert {s for r in asked for s in r["scopes"]} == {f"repository:{repo}:pull"}, asked
