@@ -305,15 +305,29 @@ def test_a_base_pushed_to_a_registry_keeps_its_own_name_and_no_foreign_digest(
     assert f"FROM {base}" in (out / "Dockerfile").read_text().splitlines()
 
 
-def _push_raw(registry: Registry, name: str, layer: bytes, diff_id: str, *, gzipped: bool = True) -> str:
-    """Push a one-layer image through the distribution API as it is given: a gzipped LAYER and a
-    config naming DIFF_ID (which need not be the layer's), as a forger or a broken pusher could."""
+def _session(registry: Registry) -> Any:
     import requests
 
     session = requests.Session()
     session.auth = (registry.user, registry.password)
     session.trust_env = False  # else REQUESTS_CA_BUNDLE would replace the registry's CA
     session.verify = str(registry.folder / "ca.crt")
+    return session
+
+
+def _push_raw(
+    registry: Registry,
+    name: str,
+    layer: bytes,
+    diff_id: str,
+    *,
+    gzipped: bool = True,
+    arch: str = "amd64",
+    tag: str = RUN_ID,
+) -> str:
+    """Push a one-layer image through the distribution API as it is given: a gzipped LAYER and a
+    config naming DIFF_ID (which need not be the layer's), as a forger or a broken pusher could."""
+    session = _session(registry)
     base = f"https://{registry.host}/v2/{name}"
 
     def put_blob(data: bytes) -> dict[str, Any]:
@@ -330,7 +344,7 @@ def _push_raw(registry: Registry, name: str, layer: bytes, diff_id: str, *, gzip
         return {"digest": digest, "size": len(data)}
 
     config = {
-        "architecture": "amd64",
+        "architecture": arch,
         "os": "linux",
         "config": {"Env": ["PATH=/usr/bin:/bin"]},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
@@ -348,9 +362,33 @@ def _push_raw(registry: Registry, name: str, layer: bytes, diff_id: str, *, gzip
         ],
     }
     resp = session.put(
-        f"{base}/manifests/{RUN_ID}",
+        f"{base}/manifests/{tag}",
         data=json.dumps(manifest),
         headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    assert resp.status_code == 201, resp.text
+    return f"{registry.host}/{name}:{tag}"
+
+
+def _push_index(registry: Registry, name: str, platforms: dict[str, str]) -> str:
+    """An OCI image index over manifests already in repository NAME: {"os/arch": tag}; an
+    attestation entry (platform unknown/unknown, as BuildKit adds) among them."""
+    session = _session(registry)
+    base = f"https://{registry.host}/v2/{name}"
+    oci = "application/vnd.oci.image.manifest.v1+json"
+    entries = []
+    for plat, tag in [*platforms.items(), ("unknown/unknown", next(iter(platforms.values())))]:
+        body = session.get(f"{base}/manifests/{tag}", headers={"Accept": oci}).content
+        os_, arch = plat.split("/")
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        entries.append(
+            {"mediaType": oci, "digest": digest, "size": len(body), "platform": {"os": os_, "architecture": arch}}
+        )
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
+    resp = session.put(
+        f"{base}/manifests/{RUN_ID}",
+        data=json.dumps(index),
+        headers={"Content-Type": "application/vnd.oci.image.index.v1+json"},
     )
     assert resp.status_code == 201, resp.text
     return f"{registry.host}/{name}:{RUN_ID}"
@@ -436,3 +474,32 @@ def test_no_cache_fetches_again_what_it_did_not_hold(
     same_inventory(local, remote)
     assert remote["package_changes"] == local["package_changes"]
     assert list(tmp.iterdir()) == [] and not (tmp_path / "cache" / "blobs").exists()
+
+
+def test_an_image_index_is_read_for_the_platform_asked(registry: Registry, tmp_path: Path) -> None:
+    """An index (a multi-platform image): linux/amd64 by default, --platform picks another, an
+    attestation entry is no platform, and a platform the index lacks is one line, exit 2."""
+    name = "drift-test-index"
+    for arch in ("amd64", "arm64"):
+        layer = _one_file_tar(f"etc/{arch}", arch.encode())
+        _push_raw(
+            registry, name, layer, "sha256:" + hashlib.sha256(layer).hexdigest(), arch=arch, tag=f"{arch}-{RUN_ID}"
+        )
+    ref = _push_index(registry, name, {"linux/amd64": f"amd64-{RUN_ID}", "linux/arm64": f"arm64-{RUN_ID}"})
+    env = registry.env(DRIFT_CACHE_DIR=str(tmp_path / "cache"))
+
+    def image_id(target: str, *args: str) -> str:
+        return str(inspect_json(f"registry:{target}", *args, env=env)["target"]["id"])
+
+    amd64, arm64 = (image_id(f"{registry.host}/{name}:{arch}-{RUN_ID}") for arch in ("amd64", "arm64"))
+    assert amd64 != arm64
+    assert image_id(ref) == amd64
+    assert image_id(ref, "--platform", "linux/arm64") == arm64
+    line = one_line_error(run_drift("inspect", f"registry:{ref}", "--platform", "linux/s390x", env=env))
+    assert "has no linux/s390x image" in line and "linux/amd64, linux/arm64" in line and "unknown" not in line
+    line = one_line_error(run_drift("inspect", f"registry:{ref}", "--platform", "amd64", env=env))
+    assert "OS/ARCH" in line
+    # a single-platform image asked for another platform: said, not read as if it were that one
+    single = f"registry:{registry.host}/{name}:amd64-{RUN_ID}"
+    line = one_line_error(run_drift("inspect", single, "--platform", "linux/arm64", env=env))
+    assert "is a linux/amd64 image, not linux/arm64" in line
