@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import copy
+import datetime as dt
 import hashlib
 import os
 import re
@@ -428,7 +429,7 @@ def _history(engine: Engine, image_id: str) -> list[RawHistory]:
         created_by = row.get("CreatedBy") or ""
         out.append(
             RawHistory(
-                created=str(row.get("Created", "")),
+                created=_iso_created(row.get("Created")),
                 created_by=created_by,
                 comment=row.get("Comment") or "",
                 size=row.get("Size"),
@@ -436,6 +437,18 @@ def _history(engine: Engine, image_id: str) -> list[RawHistory]:
             )
         )
     return out
+
+
+def _iso_created(value: object) -> str:
+    """A history row's time as the image config writes it (RFC 3339, UTC): the engine API gives
+    seconds since the epoch, a registry, an archive or containerd the config's own string."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value or "")
+    try:
+        stamp = dt.datetime.fromtimestamp(value, dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return str(value)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _looks_empty(created_by: str, size: int | None) -> bool:

@@ -503,3 +503,42 @@ def test_an_image_index_is_read_for_the_platform_asked(registry: Registry, tmp_p
     single = f"registry:{registry.host}/{name}:amd64-{RUN_ID}"
     line = one_line_error(run_drift("inspect", single, "--platform", "linux/arm64", env=env))
     assert "is a linux/amd64 image, not linux/arm64" in line
+
+
+def test_snapshot_of_a_registry_image_without_engine_is_the_engines_snapshot(
+    registry: Registry, pushed: dict[str, str], df_changed: str, base_image: str, tmp_path: Path
+) -> None:
+    """`drift snapshot registry:...` in a job with no engine writes the Dockerfile and build context
+    the engine-side snapshot of the same image writes, FROM the base's registry name."""
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    run_drift("snapshot", df_changed, "--base", base_image, "-o", str(local), check=0)
+    env = registry.env(DRIFT_CACHE_DIR=str(tmp_path / "cache"))
+    proc = run_drift(
+        "snapshot", f"registry:{pushed['changed']}", "--base", pushed["base"], "-o", str(remote), env=env, check=0
+    )
+    assert "Traceback" not in proc.stderr
+
+    def tree(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    want, got = tree(local), tree(remote)
+    assert set(want) == set(got) and {"Dockerfile", "drift-inventory.json"} <= set(got)
+    for name in set(want) - {"Dockerfile", "drift-inventory.json"}:
+        assert got[name] == want[name], name  # the build context: the same bytes
+    # the Dockerfile: FROM the base's registry name; only the header comments say where it came from
+    mine, theirs = (
+        [line for line in doc["Dockerfile"].decode().splitlines() if not line.startswith("# ")] for doc in (got, want)
+    )
+    assert mine == [line.replace(f"FROM {base_image}", f"FROM {pushed['base']}") for line in theirs]
+    assert f"FROM {pushed['base']}" in mine
+    # the inventory: the same, but for the target's name and the history's precision (the engine API
+    # gives seconds and sizes, the image config nanoseconds and no sizes)
+    a, b = (json.loads(doc["drift-inventory.json"]) for doc in (want, got))
+    assert a["target"]["id"] == b["target"]["id"] and b["target"]["kind"] == "registry"
+    for key in set(a) - {"target", "base", "history"}:
+        assert a[key] == b[key], key
+
+    def steps(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
+        return [(h["created"][:19], h["created_by"], h["origin"]) for h in doc["history"]]
+
+    assert steps(a) == steps(b) and all(h["created"].endswith("Z") for h in a["history"] + b["history"])

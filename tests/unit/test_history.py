@@ -221,3 +221,12 @@ def test_a_stop_message_never_shows_build_arg_values() -> None:
 
     shown = _short("|1 DEPLOY_TOKEN=build-arg-tok-000 /bin/sh -c useradd -u 1500 appuser")
     assert "build-arg-tok-000" not in shown and "useradd" in shown
+
+
+def test_engine_history_times_are_written_as_the_image_config_writes_them() -> None:
+    from drift.sources.docker import _iso_created
+
+    assert _iso_created(1_700_000_000) == "2023-11-14T22:13:20Z"
+    assert _iso_created("2023-11-14T22:13:20.123456789Z") == "2023-11-14T22:13:20.123456789Z"
+    assert _iso_created(None) == "" and _iso_created(True) == "True"
+    assert _iso_created(10**30) == str(10**30)  # out of range: kept as given, no crash
