@@ -126,11 +126,36 @@ def _docker_lines(*args: str) -> list[str]:
     return proc.stdout.split() if proc.returncode == 0 else []
 
 
+# Test runs on this machine that share its engine (a `make test` and a single test beside it):
+# each has a file here while it runs. The untagged images a run's builds leave are removed by the
+# last run to end, against what was untagged before the first one began (BASELINE): a run ending
+# while another builds would otherwise remove that build's step images between its steps.
+RUNS = Path(os.environ.get("TMPDIR", "/tmp")) / "drift-test-runs"
+BASELINE = RUNS / "dangling-before"
+
+
+def _live_runs() -> list[Path]:
+    live = []
+    for path in RUNS.glob("run-*"):
+        try:
+            pid = int(path.read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)  # a run that died without its end
+            continue
+        live.append(path)
+    return live
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if OWNER:
-        # untagged images that were there before the run are not the run's to remove
-        before = _docker_lines("images", "-q", "--no-trunc", "-f", "dangling=true")
-        (SHARED / "dangling-before").write_text("\n".join(before))
+        RUNS.mkdir(exist_ok=True)
+        with _locked(RUNS / "lock"):
+            if not _live_runs() or not BASELINE.exists():
+                # untagged images that were there before the first run began are not ours to remove
+                before = _docker_lines("images", "-q", "--no-trunc", "-f", "dangling=true")
+                BASELINE.write_text("\n".join(before))
+            (RUNS / f"run-{SHARED_ID}").write_text(str(os.getpid()))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -148,12 +173,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     for kind, name in reversed(items):
         if kind == "image":
             subprocess.run(["docker", "rmi", "-f", name], capture_output=True, timeout=300)
-    before_file = SHARED / "dangling-before"
-    if before_file.exists():
-        before = set(before_file.read_text().split())
-        for image in _docker_lines("images", "-q", "--no-trunc", "-f", "dangling=true"):
-            if image not in before:  # still in use: not ours to force
-                subprocess.run(["docker", "rmi", image], capture_output=True, timeout=300)
+    with _locked(RUNS / "lock"):
+        (RUNS / f"run-{SHARED_ID}").unlink(missing_ok=True)
+        if not _live_runs() and BASELINE.exists():  # the last run on this engine to end
+            before = set(BASELINE.read_text().split())
+            for image in _docker_lines("images", "-q", "--no-trunc", "-f", "dangling=true"):
+                if image not in before:  # still in use: not ours to force
+                    subprocess.run(["docker", "rmi", image], capture_output=True, timeout=300)
+            BASELINE.unlink()
     shutil.rmtree(SHARED, ignore_errors=True)
     shutil.rmtree(TEST_CACHE, ignore_errors=True)
 
