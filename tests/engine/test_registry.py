@@ -52,6 +52,18 @@ class Registry:
         return ref
 
 
+def docker_login(host: str, password: str, config: Path) -> None:
+    """`docker login` as the user `drift`, its credentials kept in the Docker config folder CONFIG."""
+    subprocess.run(
+        ["docker", "login", "-u", "drift", "--password-stdin", host],
+        input=password,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DOCKER_CONFIG": str(config)},
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -68,14 +80,7 @@ def registry(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> It
         ).stdout.strip()
         config = tmp_path_factory.mktemp("docker-config")
         password = (folder / "password").read_text().strip()
-        subprocess.run(
-            ["docker", "login", "-u", "drift", "--password-stdin", host],
-            input=password,
-            check=True,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "DOCKER_CONFIG": str(config)},
-        )
+        docker_login(host, password, config)
         yield Registry(host, "drift", password, folder, config)
     finally:
         subprocess.run(["bash", script, "stop", str(folder)], check=False)

@@ -27,7 +27,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.conftest import ROOT, RUN_ID, commit, run_drift, run_script
-from tests.engine.test_registry import Registry, _free_port, inspect_json, one_line_error, same_inventory
+from tests.engine.test_registry import (
+    Registry,
+    _free_port,
+    docker_login,
+    inspect_json,
+    one_line_error,
+    same_inventory,
+)
 
 pytestmark = pytest.mark.engine
 SERVICE = "drift-test"
@@ -162,15 +169,7 @@ def token_registry(
             env={**os.environ, "REGISTRY_TOKEN_REALM": realm},
         ).stdout.strip()
         password = (folder / "password").read_text().strip()
-        # the engine's own login goes through the token server too (a token for no scope)
-        subprocess.run(
-            ["docker", "login", "-u", "drift", "--password-stdin", host],
-            input=password,
-            check=True,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "DOCKER_CONFIG": str(config)},
-        )
+        docker_login(host, password, config)  # through the token server too (a token for no scope)
         yield Registry(host, "drift", password, folder, config), tokens
     finally:
         subprocess.run(["bash", script, "stop", str(folder)], check=False)
