@@ -288,7 +288,9 @@ def _verify(insp, plan, folder: str, *, network: str | None, tag: str | None, no
     from drift.secrets import redact_findings
 
     inv = insp.inventory
-    tag = tag or f"drift-verify:{short_id(inv.target.id) or 'snapshot'}"
+    # unless given, a tag of this run's own (two verifications of one target at once must not
+    # tag each other's build and remove it)
+    tag = tag or f"drift-verify:{short_id(inv.target.id) or 'snapshot'}-{os.urandom(3).hex()}"
     say.line("", f"building {folder} as {tag} to verify it ...")
     findings, rebuilt, left = verify_rebuild(
         insp,

@@ -298,7 +298,9 @@ def _build_mode(
     base_ref = _base_of(df, base, build_args)
     context = os.path.dirname(os.path.abspath(df.path))
     digest = hashlib.sha256(os.path.abspath(df.path).encode()).hexdigest()[:12]
-    tag = f"drift-diff:{digest}"
+    # a tag of this run's own: two audits of one Dockerfile at once (parallel CI jobs on one
+    # engine) would otherwise tag each other's build and remove it
+    tag = f"drift-diff:{digest}-{os.urandom(3).hex()}"
     engine = default()
     image = build_image(
         engine,

@@ -191,3 +191,32 @@ def test_multistage_image_matches_static_and_built(
     (ctx / "Other.Dockerfile").write_text(MULTISTAGE.format(base=base_image).replace("COPY --from", "# COPY --from"))
     doc = diff_json(tag, str(ctx / "Other.Dockerfile"), code=1)
     assert keys(doc) == {("file", None, "/usr/local/share/hello")}
+
+
+def test_two_builds_of_one_dockerfile_at_once_each_remove_their_own(
+    docker_client: Any, df_changed: str, df_context: Path, tmp_path: Path
+) -> None:
+    """Two `diff --build` of the same Dockerfile at the same time (parallel CI jobs on one engine):
+    each builds under a tag of its own, finds the same drift, and removes what it built."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    ctx = tmp_path / "ctx"
+    shutil.copytree(df_context, ctx)  # a Dockerfile path no other test audits
+    prefix = "drift-diff:" + hashlib.sha256(os.path.abspath(ctx / "Dockerfile").encode()).hexdigest()[:12]
+    cmd = [sys.executable, "-m", "drift", "diff", df_changed, str(ctx / "Dockerfile"), "--build", "--network", "host"]
+    procs = [
+        subprocess.Popen([*cmd, "-f", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=900) for p in procs]
+    for proc, (_, err) in zip(procs, outs, strict=True):
+        assert proc.returncode == 1, err
+    docs = [json.loads(out) for out, _ in outs]
+    assert docs[0]["expected"]["built"] != docs[1]["expected"]["built"]
+    assert all(d["expected"]["built"].startswith(prefix + "-") and not d["expected"]["kept"] for d in docs)
+    assert keys(docs[0]) == keys(docs[1]) and keys(docs[0])
+    left = [t for i in docker_client.images.list(name="drift-diff") for t in i.tags if t.startswith(prefix)]
+    assert left == []
